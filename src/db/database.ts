@@ -1,0 +1,226 @@
+/**
+ * The database: a world, the one transaction that may run at a time, and the commit sequence.
+ *
+ * Durability so far: `memory` only (no files). The WAL issue adds `buffered` and `strict`, which
+ * hook in where the commit's write set is built (see `transact`).
+ */
+import { EcsdbError } from '../errors.js';
+import type { AnyComponentDef, ComponentDef, ComponentValue, FieldsSpec } from '../schema/component.js';
+import type { Entity } from '../schema/types.js';
+import { Journal } from '../txn/journal.js';
+import { Transaction } from '../txn/transaction.js';
+import { entityIdOf } from '../world/entity-id.js';
+import { exists, getComponent, hasComponent, queryEntities, requireTable } from '../world/read.js';
+import type { Column } from '../world/table.js';
+import { World } from '../world/world.js';
+
+export type Durability = 'memory' | 'buffered' | 'strict';
+
+export interface OpenOptions {
+  /** Every component the database stores; names must be unique. */
+  components: readonly AnyComponentDef[];
+  /** Default durability of commits. Only 'memory' is available in this version. */
+  durability?: Durability;
+  /** Data directory (unused in memory mode). */
+  dir?: string;
+}
+
+export interface TransactOptions {
+  durability?: Durability;
+}
+
+export interface Commit<T> {
+  /** What the callback returned. */
+  readonly value: T;
+  /**
+   * The commit's log sequence number. Commits that change something get increasing LSNs; a
+   * transaction that changed nothing gets the LSN of the last commit (its reads' state).
+   */
+  readonly lsn: number;
+  /** Resolves once the commit is durable under its mode (at once in memory mode). */
+  readonly durable: Promise<void>;
+}
+
+/** Typed-array (and string-array) columns of one component, indexed by row (entity slot). */
+export type ColumnsOf<S extends FieldsSpec> = { readonly [K in keyof S]: Column };
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+export class Database {
+  readonly #world: World;
+  readonly #journal: Journal;
+  #transaction: Transaction | undefined;
+  #lsn = 0;
+  #closed = false;
+
+  /** @internal Use `open()`. */
+  constructor(world: World) {
+    this.#world = world;
+    this.#journal = new Journal(world);
+  }
+
+  /** The LSN of the last commit that changed something (0 for an empty database). */
+  get lsn(): number {
+    return this.#lsn;
+  }
+
+  /** Number of live entities. */
+  get entityCount(): number {
+    return this.#world.registry.liveCount;
+  }
+
+  /**
+   * Runs `fn` as one atomic transaction. The callback runs synchronously; if it throws, nothing
+   * changes and the error propagates; if it returns a promise, nothing changes and the call
+   * fails with ASYNC_TRANSACTION. The commit is visible to readers as soon as this returns.
+   */
+  transact<T>(fn: (tx: Transaction) => T, options?: TransactOptions): Commit<T> {
+    this.#requireOpen();
+    if (this.#transaction !== undefined) {
+      throw new EcsdbError('NESTED_TRANSACTION', 'transact() was called inside a transaction callback; do all the work in one callback');
+    }
+    if (typeof fn !== 'function') {
+      throw new EcsdbError('INVALID_ARGUMENT', `transact() needs a callback function, got ${typeof fn}`);
+    }
+    checkDurability(options?.durability);
+    const journal = this.#journal;
+    const tx = new Transaction(this.#world, journal);
+    this.#transaction = tx;
+    journal.begin();
+    let value: T;
+    try {
+      value = fn(tx);
+      if (isThenable(value)) {
+        // Keep a later rejection of the abandoned promise from crashing the process.
+        Promise.resolve(value).catch(() => undefined);
+        throw new EcsdbError(
+          'ASYNC_TRANSACTION',
+          'a transaction callback returned a promise; callbacks must be synchronous (do async work before or after transact)',
+        );
+      }
+    } catch (error) {
+      tx.close();
+      journal.rollback();
+      journal.end();
+      this.#transaction = undefined;
+      throw error;
+    }
+    tx.close();
+    if (!journal.isEmpty) this.#lsn++;
+    journal.end();
+    this.#transaction = undefined;
+    return { value, lsn: this.#lsn, durable: RESOLVED };
+  }
+
+  get<S extends FieldsSpec>(entity: Entity, component: ComponentDef<S>): ComponentValue<S> | undefined {
+    this.#requireOpen();
+    return getComponent(this.#world, entity, component);
+  }
+
+  has(entity: Entity, component: AnyComponentDef): boolean {
+    this.#requireOpen();
+    return hasComponent(this.#world, entity, component);
+  }
+
+  exists(entity: Entity): boolean {
+    this.#requireOpen();
+    return exists(this.#world, entity);
+  }
+
+  /** The entities that have every listed component, in ascending slot order. */
+  query(...components: AnyComponentDef[]): Entity[] {
+    this.#requireOpen();
+    return queryEntities(this.#world, components);
+  }
+
+  /**
+   * Zero-copy read path for hot loops: the live rows (slots) that have every listed component.
+   * The array is owned by ecsdb: do not modify it, and do not keep it across a commit.
+   */
+  queryRows(...components: AnyComponentDef[]): readonly number[] {
+    this.#requireOpen();
+    if (components.length === 0) throw new EcsdbError('INVALID_ARGUMENT', 'queryRows() needs at least one component');
+    return this.#world.querySlots(components.map((def) => requireTable(this.#world, def)));
+  }
+
+  /**
+   * Zero-copy read path: the component's columns, indexed by row. Numeric fields are typed
+   * arrays (array fields inline, `length` values per row), bools 0/1 in a Uint8Array, entity
+   * references ids in a Float64Array (-1 for null), strings a plain array. Read only: writes
+   * must go through transactions to reach the log. Columns are replaced when they grow, so fetch
+   * them again after any commit that created entities.
+   */
+  columns<S extends FieldsSpec>(component: ComponentDef<S>): ColumnsOf<S> {
+    this.#requireOpen();
+    return requireTable(this.#world, component).columns as ColumnsOf<S>;
+  }
+
+  /** The entity id of the live entity in `row` (as returned by queryRows). */
+  entityAt(row: number): Entity {
+    this.#requireOpen();
+    const registry = this.#world.registry;
+    if (!Number.isInteger(row) || row < 0 || row >= registry.highWater || registry.alive[row] !== 1) {
+      throw new EcsdbError('NO_SUCH_ENTITY', `row ${row} holds no live entity`);
+    }
+    return entityIdOf(row, registry.generations[row]);
+  }
+
+  /** Makes the database unusable; every later call fails with DB_CLOSED. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#transaction !== undefined) {
+      throw new EcsdbError('INVALID_ARGUMENT', 'close() was called inside a transaction callback');
+    }
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #requireOpen(): void {
+    if (this.#closed) throw new EcsdbError('DB_CLOSED', 'the database is closed; open() it again to use it');
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+function checkDurability(durability: unknown): void {
+  if (durability === undefined || durability === 'memory') return;
+  if (durability === 'buffered' || durability === 'strict') {
+    throw new EcsdbError(
+      'CONFIG_INVALID',
+      `durability '${durability}' needs the write-ahead log, which this version does not have yet; use 'memory'`,
+    );
+  }
+  throw new EcsdbError('CONFIG_INVALID', `durability must be 'memory', 'buffered' or 'strict', got ${JSON.stringify(durability)}`);
+}
+
+function checkComponentDef(def: unknown, position: number): void {
+  const candidate = def as Partial<AnyComponentDef> | null;
+  if (
+    candidate === null ||
+    typeof candidate !== 'object' ||
+    typeof candidate.name !== 'string' ||
+    !Array.isArray(candidate.fieldNames) ||
+    typeof candidate.fields !== 'object'
+  ) {
+    throw new EcsdbError('INVALID_ARGUMENT', `open(): components[${position}] is not a component definition; create it with defineComponent()`);
+  }
+}
+
+/** Opens a database. In this version every database lives in memory (durability 'memory'). */
+export async function open(options: OpenOptions): Promise<Database> {
+  if (options === null || typeof options !== 'object') {
+    throw new EcsdbError('INVALID_ARGUMENT', 'open() needs an options object: open({ components: [...] })');
+  }
+  if (!Array.isArray(options.components)) {
+    throw new EcsdbError('INVALID_ARGUMENT', 'open(): `components` must be an array of component definitions');
+  }
+  options.components.forEach(checkComponentDef);
+  checkDurability(options.durability);
+  return new Database(new World(options.components));
+}

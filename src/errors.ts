@@ -1,0 +1,43 @@
+/**
+ * The one error class ecsdb throws for everything the outside world can cause: bad input,
+ * misuse of the API, I/O failures and damaged files. Each carries a stable string `code` that
+ * programs can switch on; the message says what happened, where, and what to do.
+ *
+ * Bugs inside ecsdb are not EcsdbErrors: they are assertion failures (see assert.ts).
+ */
+export type ErrorCode =
+  | 'ASYNC_TRANSACTION'
+  | 'COMPONENT_EXISTS'
+  | 'COMPONENT_MISSING'
+  | 'CONFIG_INVALID'
+  | 'CORRUPT_SNAPSHOT'
+  | 'CORRUPT_WAL'
+  | 'DB_CLOSED'
+  | 'DB_LOCKED'
+  | 'DUPLICATE_COMPONENT'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_SCHEMA'
+  | 'INVALID_VALUE'
+  | 'IO_FAILED'
+  | 'NESTED_TRANSACTION'
+  | 'NO_SUCH_ENTITY'
+  | 'SCHEMA_MISMATCH'
+  | 'TOO_MANY_ENTITIES'
+  | 'TRANSACTION_CLOSED'
+  | 'UNKNOWN_COMPONENT'
+  | 'UNKNOWN_FIELD';
+
+export class EcsdbError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EcsdbError';
+    this.code = code;
+  }
+}
+
+/** True when `error` is an EcsdbError, optionally with the given code. */
+export function isEcsdbError(error: unknown, code?: ErrorCode): error is EcsdbError {
+  return error instanceof EcsdbError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,20 @@
+/** ecsdb public API. Everything a user imports comes from here, and nothing else does. */
+export { open, Database } from './db/database.js';
+export type { OpenOptions, TransactOptions, Commit, Durability, ColumnsOf } from './db/database.js';
+export type { Transaction } from './txn/transaction.js';
+export { defineComponent } from './schema/component.js';
+export type { ComponentDef, ComponentValue, ComponentInput, FieldsSpec } from './schema/component.js';
+export { t } from './schema/types.js';
+export type {
+  Entity,
+  FieldType,
+  FieldValue,
+  NumericKind,
+  NumericFieldType,
+  BoolFieldType,
+  StringFieldType,
+  EntityFieldType,
+  ArrayFieldType,
+} from './schema/types.js';
+export { EcsdbError, isEcsdbError } from './errors.js';
+export type { ErrorCode } from './errors.js';

@@ -1,0 +1,157 @@
+/**
+ * The object a `transact` callback receives. Every write validates all of its input before it
+ * touches anything, records a before-image in the journal, then writes into the world; reads go
+ * straight to the world and so see the transaction's own writes.
+ *
+ * A Transaction is valid only while its callback runs: an async callback that kept it past an
+ * `await` gets TRANSACTION_CLOSED instead of writing into a later transaction.
+ */
+import { EcsdbError } from '../errors.js';
+import type { AnyComponentDef, ComponentDef, ComponentInput, ComponentValue, FieldsSpec } from '../schema/component.js';
+import type { Entity } from '../schema/types.js';
+import { exists, getComponent, hasComponent, queryEntities, requireLiveSlot, requireTable } from '../world/read.js';
+import { defaultValue, writeField, type ComponentTable } from '../world/table.js';
+import { checkFieldValue } from '../world/validate-value.js';
+import type { World } from '../world/world.js';
+import type { Journal } from './journal.js';
+
+export class Transaction {
+  #active = true;
+
+  constructor(
+    private readonly world: World,
+    private readonly journal: Journal,
+  ) {}
+
+  /** Creates an entity with no components and returns its id. */
+  create(): Entity {
+    this.#requireActive();
+    const world = this.world;
+    const registry = world.registry;
+    const slot = registry.allocate();
+    this.journal.touchSlot(slot);
+    const generation = slot < registry.highWater ? registry.generations[slot] : 0;
+    return world.bringToLife(slot, generation);
+  }
+
+  /** Destroys a live entity and all its components; its id never names another entity. */
+  destroy(entity: Entity): void {
+    this.#requireActive();
+    const world = this.world;
+    const slot = requireLiveSlot(world, entity);
+    const journal = this.journal;
+    journal.touchSlot(slot);
+    for (const table of world.tables) {
+      if (table.present[slot] === 1) journal.touchCell(table, slot, 0);
+    }
+    world.kill(slot, world.registry.generations[slot] + 1);
+  }
+
+  /** Adds a component the entity does not have yet; fields not given take their defaults. */
+  add<S extends FieldsSpec>(entity: Entity, component: ComponentDef<S>, values?: ComponentInput<S>): void {
+    this.#requireActive();
+    const world = this.world;
+    const table = requireTable(world, component);
+    const slot = requireLiveSlot(world, entity);
+    if (slot < table.capacity && table.present[slot] === 1) {
+      throw new EcsdbError('COMPONENT_EXISTS', `entity ${entity} already has ${table.def.name}; use set() to change its fields`);
+    }
+    const input = values ?? {};
+    this.#checkInput(table, input);
+    this.journal.touchCell(table, slot, table.fullFieldMask);
+    world.addComponentAt(table, slot);
+    for (const field of table.fields) {
+      const value = (input as Record<string, unknown>)[field.name];
+      writeField(table, field.index, slot, value === undefined ? defaultValue(field) : value);
+    }
+  }
+
+  /** Changes some fields of a component the entity has. */
+  set<S extends FieldsSpec>(entity: Entity, component: ComponentDef<S>, values: ComponentInput<S>): void {
+    this.#requireActive();
+    const world = this.world;
+    const table = requireTable(world, component);
+    const slot = requireLiveSlot(world, entity);
+    if (slot >= table.capacity || table.present[slot] !== 1) {
+      throw new EcsdbError('COMPONENT_MISSING', `entity ${entity} has no ${table.def.name}; use add() first`);
+    }
+    const mask = this.#checkInput(table, values);
+    this.journal.touchCell(table, slot, mask);
+    const input = values as Record<string, unknown>;
+    for (const key in input) {
+      const value = input[key];
+      if (value !== undefined) writeField(table, table.fieldIndexByName.get(key)!, slot, value);
+    }
+  }
+
+  /** Removes a component; removing one the entity does not have is a no-op. */
+  remove(entity: Entity, component: AnyComponentDef): void {
+    this.#requireActive();
+    const world = this.world;
+    const table = requireTable(world, component);
+    const slot = requireLiveSlot(world, entity);
+    if (slot >= table.capacity || table.present[slot] !== 1) return;
+    this.journal.touchCell(table, slot, 0);
+    world.removeComponentAt(table, slot);
+  }
+
+  get<S extends FieldsSpec>(entity: Entity, component: ComponentDef<S>): ComponentValue<S> | undefined {
+    this.#requireActive();
+    return getComponent(this.world, entity, component);
+  }
+
+  has(entity: Entity, component: AnyComponentDef): boolean {
+    this.#requireActive();
+    return hasComponent(this.world, entity, component);
+  }
+
+  exists(entity: Entity): boolean {
+    this.#requireActive();
+    return exists(this.world, entity);
+  }
+
+  query(...components: AnyComponentDef[]): Entity[] {
+    this.#requireActive();
+    return queryEntities(this.world, components);
+  }
+
+  /** Called by the database when the callback has returned or thrown. */
+  close(): void {
+    this.#active = false;
+  }
+
+  #requireActive(): void {
+    if (!this.#active) {
+      throw new EcsdbError(
+        'TRANSACTION_CLOSED',
+        'this transaction has ended; a transaction object is valid only while its callback runs (do not keep it across await)',
+      );
+    }
+  }
+
+  /** Validates every given field; returns the mask of the fields given. */
+  #checkInput(table: ComponentTable, values: unknown): number {
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) {
+      throw new EcsdbError('INVALID_VALUE', `${table.def.name}: expected an object of field values, got ${String(values)}`);
+    }
+    const input = values as Record<string, unknown>;
+    let mask = 0;
+    for (const key in input) {
+      const fieldIndex = table.fieldIndexByName.get(key);
+      if (fieldIndex === undefined) throw unknownField(table, key);
+      const value = input[key];
+      if (value === undefined) continue;
+      checkFieldValue(table, table.fields[fieldIndex], value, this.world.isAlive);
+      mask |= 1 << fieldIndex;
+    }
+    return mask;
+  }
+}
+
+function unknownField(table: ComponentTable, key: string): EcsdbError {
+  const known = table.fields.map((field) => field.name).join(', ');
+  return new EcsdbError(
+    'UNKNOWN_FIELD',
+    `${table.def.name} has no field ${JSON.stringify(key)} (fields: ${known === '' ? 'none, it is a tag component' : known})`,
+  );
+}
