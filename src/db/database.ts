@@ -1,29 +1,25 @@
 /**
  * The database: a world, the one transaction that may run at a time, and the commit sequence.
  *
- * Durability so far: `memory` only (no files). The WAL issue adds `buffered` and `strict`, which
- * hook in where the commit's write set is built (see `transact`).
+ * In `memory` mode nothing is logged. With a WAL, a commit builds its write set from the
+ * journal, appends it to the WAL writer's batch (encoding only: no I/O on this thread) and gets
+ * back the batch's `durable` promise; the world change is visible as soon as `transact` returns.
  */
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef, ComponentDef, ComponentValue, FieldsSpec } from '../schema/component.js';
 import type { Entity } from '../schema/types.js';
 import { Journal } from '../txn/journal.js';
+import { encodeWriteSetInto, type WriteSetSchema } from '../txn/write-set.js';
+import type { WalWriter } from '../wal/wal-writer.js';
 import { Transaction } from '../txn/transaction.js';
 import { entityIdOf } from '../world/entity-id.js';
 import { exists, getComponent, hasComponent, queryEntities, requireTable } from '../world/read.js';
 import type { Column } from '../world/table.js';
 import { World } from '../world/world.js';
+import { openPersistent, type PersistentParts, type RecoveryReport } from './open-persistent.js';
+import { checkDurability, type Durability, type OpenOptions } from './options.js';
 
-export type Durability = 'memory' | 'buffered' | 'strict';
-
-export interface OpenOptions {
-  /** Every component the database stores; names must be unique. */
-  components: readonly AnyComponentDef[];
-  /** Default durability of commits. Only 'memory' is available in this version. */
-  durability?: Durability;
-  /** Data directory (unused in memory mode). */
-  dir?: string;
-}
+export type { Durability, OpenOptions };
 
 export interface TransactOptions {
   durability?: Durability;
@@ -52,11 +48,33 @@ export class Database {
   #transaction: Transaction | undefined;
   #lsn = 0;
   #closed = false;
+  readonly #durability: Durability;
+  readonly #persistent: PersistentParts | undefined;
+  readonly #schema: WriteSetSchema;
 
   /** @internal Use `open()`. */
-  constructor(world: World) {
+  constructor(world: World, durability: Durability, persistent: PersistentParts | undefined) {
     this.#world = world;
     this.#journal = new Journal(world);
+    this.#durability = durability;
+    this.#persistent = persistent;
+    this.#schema = world.tables.map((table) => table.fields);
+    this.#lsn = persistent?.wal.lastLsn ?? 0;
+  }
+
+  /** What `open()` found and did: undefined in memory mode. */
+  get recovery(): RecoveryReport | undefined {
+    return this.#persistent?.recovery;
+  }
+
+  /** Default durability of this database's commits. */
+  get durability(): Durability {
+    return this.#durability;
+  }
+
+  /** Every commit up to this LSN is fsynced (equals `lsn` in memory mode). */
+  get durableLsn(): number {
+    return this.#persistent?.wal.durableLsn ?? this.#lsn;
   }
 
   /** The LSN of the last commit that changed something (0 for an empty database). */
@@ -82,7 +100,9 @@ export class Database {
     if (typeof fn !== 'function') {
       throw new EcsdbError('INVALID_ARGUMENT', `transact() needs a callback function, got ${typeof fn}`);
     }
-    checkDurability(options?.durability);
+    const strict = this.#resolveStrict(options);
+    const wal = this.#persistent?.wal;
+    wal?.checkWritable();
     const journal = this.#journal;
     const tx = new Transaction(this.#world, journal);
     this.#transaction = tx;
@@ -106,10 +126,47 @@ export class Database {
       throw error;
     }
     tx.close();
-    if (!journal.isEmpty) this.#lsn++;
-    journal.end();
-    this.#transaction = undefined;
-    return { value, lsn: this.#lsn, durable: RESOLVED };
+    let durable = RESOLVED;
+    try {
+      if (!journal.isEmpty) {
+        if (wal === undefined) {
+          this.#lsn++;
+        } else {
+          const writeSet = journal.buildWriteSet();
+          const appended = wal.append((writer) => encodeWriteSetInto(writer, writeSet, this.#schema), strict);
+          this.#lsn = appended.lsn;
+          durable = appended.durable;
+        }
+      } else if (wal !== undefined) {
+        durable = wal.whenDurable(this.#lsn, strict);
+      }
+    } catch (error) {
+      journal.rollback();
+      throw error;
+    } finally {
+      journal.end();
+      this.#transaction = undefined;
+    }
+    return { value, lsn: this.#lsn, durable };
+  }
+
+  /** Makes every commit so far durable; resolves when it is. */
+  async flush(): Promise<void> {
+    this.#requireOpen();
+    await this.#persistent?.wal.flush();
+  }
+
+  #resolveStrict(options: TransactOptions | undefined): boolean {
+    const requested = options?.durability;
+    if (requested === undefined) return this.#durability === 'strict';
+    const durability = checkDurability(requested, 'transact() option durability');
+    if (this.#persistent === undefined && durability !== 'memory') {
+      throw new EcsdbError('CONFIG_INVALID', `this database was opened in memory mode and has no WAL; durability '${durability}' is not available`);
+    }
+    if (this.#persistent !== undefined && durability === 'memory') {
+      throw new EcsdbError('CONFIG_INVALID', "a database with a WAL logs every commit; per-transaction durability may be 'buffered' or 'strict'");
+    }
+    return durability === 'strict';
   }
 
   get<S extends FieldsSpec>(entity: Entity, component: ComponentDef<S>): ComponentValue<S> | undefined {
@@ -165,12 +222,24 @@ export class Database {
     return entityIdOf(row, registry.generations[row]);
   }
 
-  /** Makes the database unusable; every later call fails with DB_CLOSED. Idempotent. */
+  /**
+   * Flushes and fsyncs every commit, releases the directory lock, and makes the database
+   * unusable (every later call fails with DB_CLOSED). Idempotent. If the final flush fails, the
+   * lock is still released and the IO_FAILED error is thrown.
+   */
   async close(): Promise<void> {
     if (this.#transaction !== undefined) {
       throw new EcsdbError('INVALID_ARGUMENT', 'close() was called inside a transaction callback');
     }
+    if (this.#closed) return;
     this.#closed = true;
+    const persistent = this.#persistent;
+    if (persistent === undefined) return;
+    try {
+      await persistent.wal.close();
+    } finally {
+      await persistent.lock.release();
+    }
   }
 
   get closed(): boolean {
@@ -188,17 +257,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-function checkDurability(durability: unknown): void {
-  if (durability === undefined || durability === 'memory') return;
-  if (durability === 'buffered' || durability === 'strict') {
-    throw new EcsdbError(
-      'CONFIG_INVALID',
-      `durability '${durability}' needs the write-ahead log, which this version does not have yet; use 'memory'`,
-    );
-  }
-  throw new EcsdbError('CONFIG_INVALID', `durability must be 'memory', 'buffered' or 'strict', got ${JSON.stringify(durability)}`);
-}
-
 function checkComponentDef(def: unknown, position: number): void {
   const candidate = def as Partial<AnyComponentDef> | null;
   if (
@@ -212,7 +270,10 @@ function checkComponentDef(def: unknown, position: number): void {
   }
 }
 
-/** Opens a database. In this version every database lives in memory (durability 'memory'). */
+/**
+ * Opens a database. With a `dir`, takes the directory's lock, replays its WAL and continues it;
+ * `db.recovery` reports what was found. Without one, the database lives in memory only.
+ */
 export async function open(options: OpenOptions): Promise<Database> {
   if (options === null || typeof options !== 'object') {
     throw new EcsdbError('INVALID_ARGUMENT', 'open() needs an options object: open({ components: [...] })');
@@ -221,6 +282,11 @@ export async function open(options: OpenOptions): Promise<Database> {
     throw new EcsdbError('INVALID_ARGUMENT', 'open(): `components` must be an array of component definitions');
   }
   options.components.forEach(checkComponentDef);
-  checkDurability(options.durability);
-  return new Database(new World(options.components));
+  const durability = checkDurability(options.durability ?? (options.dir === undefined ? 'memory' : 'buffered'), 'option durability');
+  const world = new World(options.components);
+  if (durability === 'memory') return new Database(world, durability, undefined);
+  if (typeof options.dir !== 'string' || options.dir === '') {
+    throw new EcsdbError('CONFIG_INVALID', `durability '${durability}' needs a data directory: open({ dir: 'data', ... })`);
+  }
+  return new Database(world, durability, await openPersistent(options, world));
 }

@@ -18,8 +18,14 @@ export type FieldsSpec = Readonly<Record<string, FieldType>>;
 /** The value of a whole component, as `get` returns it. */
 export type ComponentValue<S extends FieldsSpec> = { [K in keyof S]: FieldValue<S[K]> };
 
-/** What `add` and `set` accept: any subset of the fields, and nothing else. */
-export type ComponentInput<S extends FieldsSpec> = { [K in keyof S]?: FieldInput<S[K]> };
+/**
+ * What `add` and `set` accept: any subset of the fields, and nothing else. A tag component
+ * accepts only `{}`: TypeScript skips its excess-property check for the empty type `{}`, so the
+ * tag case is spelled as an object whose every key is `never`.
+ */
+export type ComponentInput<S extends FieldsSpec> = [keyof S] extends [never]
+  ? { readonly [key: string]: never }
+  : { [K in keyof S]?: FieldInput<S[K]> };
 
 export interface ComponentDef<S extends FieldsSpec = FieldsSpec> {
   readonly name: string;

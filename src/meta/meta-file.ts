@@ -1,0 +1,179 @@
+/**
+ * The database meta file `<dir>/ecsdb.meta`: the directory's identity (database id, format
+ * version) and its schema, so the directory describes itself without the application's code.
+ * Mirrored in docs/wal-format.md.
+ *
+ * Layout, little-endian:
+ *
+ *   offset size field
+ *   0      8    magic "ECSDBMET"
+ *   8      2    meta format version (1)
+ *   10     4    payload length in bytes
+ *   14     4    CRC-32 of the payload
+ *   18     n    payload: MessagePack map { databaseId: bin(16), walFormatVersion: int,
+ *                 createdAtMs: int, schema: [{ name, fields: [{ name, kind, element?, length? }] }] }
+ *
+ * Written once when the database is created, by temp file → fsync → rename → directory fsync:
+ * a crash leaves either no meta file (the directory is not a database yet, and is created anew)
+ * or the complete one.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { EcsdbError } from '../errors.js';
+import type { AnyComponentDef } from '../schema/component.js';
+import type { Storage } from '../storage/storage.js';
+import { DATABASE_ID_SIZE_BYTES, WAL_FORMAT_VERSION } from '../wal/format.js';
+
+export const META_FILE_NAME = 'ecsdb.meta';
+export const META_FORMAT_VERSION = 1;
+const META_MAGIC = Buffer.from('ECSDBMET', 'latin1');
+const META_HEADER_SIZE_BYTES = 8 + 2 + 4 + 4;
+const META_PAYLOAD_SIZE_BYTES_MAX = 64 * 1024 * 1024;
+
+export interface StoredField {
+  readonly name: string;
+  readonly kind: string;
+  readonly element?: string;
+  readonly length?: number;
+}
+
+export interface StoredComponent {
+  readonly name: string;
+  readonly fields: readonly StoredField[];
+}
+
+export interface DatabaseMeta {
+  readonly databaseId: Uint8Array;
+  readonly walFormatVersion: number;
+  readonly createdAtMs: number;
+  readonly schema: readonly StoredComponent[];
+}
+
+export function schemaOf(components: readonly AnyComponentDef[]): StoredComponent[] {
+  return components.map((def) => ({
+    name: def.name,
+    fields: def.fieldNames.map((name) => {
+      const type = def.fields[name];
+      return type.kind === 'array' ? { name, kind: 'array', element: type.element, length: type.length } : { name, kind: type.kind };
+    }),
+  }));
+}
+
+export function newMeta(components: readonly AnyComponentDef[], nowMs: number): DatabaseMeta {
+  return {
+    databaseId: new Uint8Array(randomBytes(DATABASE_ID_SIZE_BYTES)),
+    walFormatVersion: WAL_FORMAT_VERSION,
+    createdAtMs: nowMs,
+    schema: schemaOf(components),
+  };
+}
+
+export function encodeMeta(meta: DatabaseMeta): Uint8Array {
+  const payload = encode({ ...meta, schema: meta.schema.map((c) => ({ name: c.name, fields: c.fields.map((f) => ({ ...f })) })) });
+  const bytes = new Uint8Array(META_HEADER_SIZE_BYTES + payload.length);
+  const view = new DataView(bytes.buffer);
+  bytes.set(META_MAGIC, 0);
+  view.setUint16(8, META_FORMAT_VERSION, true);
+  view.setUint32(10, payload.length, true);
+  view.setUint32(14, crc32(payload), true);
+  bytes.set(payload, META_HEADER_SIZE_BYTES);
+  return bytes;
+}
+
+export function decodeMeta(bytes: Uint8Array, path: string): DatabaseMeta {
+  const bad = (what: string, offset: number) =>
+    new EcsdbError('CORRUPT_WAL', `database meta file ${path} is damaged at byte offset ${offset}: ${what}`);
+  if (bytes.length < META_HEADER_SIZE_BYTES) throw bad('file is shorter than its header', bytes.length);
+  if (!META_MAGIC.equals(bytes.subarray(0, 8))) throw bad('not an ecsdb meta file (wrong magic)', 0);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(8, true);
+  if (version !== META_FORMAT_VERSION) {
+    throw new EcsdbError(
+      'FORMAT_VERSION_UNSUPPORTED',
+      `${path} has meta format version ${version}; this ecsdb reads version ${META_FORMAT_VERSION} (upgrade ecsdb to open this directory)`,
+    );
+  }
+  const length = view.getUint32(10, true);
+  if (length > META_PAYLOAD_SIZE_BYTES_MAX || META_HEADER_SIZE_BYTES + length !== bytes.length) {
+    throw bad(`payload length ${length} does not match the file size ${bytes.length}`, 10);
+  }
+  const payload = bytes.subarray(META_HEADER_SIZE_BYTES);
+  if (view.getUint32(14, true) !== crc32(payload)) throw bad('checksum mismatch', 14);
+  let decoded: unknown;
+  try {
+    decoded = decode(payload);
+  } catch (error) {
+    throw bad(`payload is not MessagePack (${(error as Error).message})`, META_HEADER_SIZE_BYTES);
+  }
+  return checkMetaShape(decoded, path);
+}
+
+function checkMetaShape(value: unknown, path: string): DatabaseMeta {
+  const meta = value as Partial<DatabaseMeta> | null;
+  const ok =
+    meta !== null &&
+    typeof meta === 'object' &&
+    meta.databaseId instanceof Uint8Array &&
+    meta.databaseId.length === DATABASE_ID_SIZE_BYTES &&
+    typeof meta.walFormatVersion === 'number' &&
+    typeof meta.createdAtMs === 'number' &&
+    Array.isArray(meta.schema) &&
+    meta.schema.every(
+      (c: StoredComponent) =>
+        typeof c?.name === 'string' &&
+        Array.isArray(c.fields) &&
+        c.fields.every((f: StoredField) => typeof f?.name === 'string' && typeof f.kind === 'string'),
+    );
+  if (!ok) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected structure`);
+  if (meta!.walFormatVersion !== WAL_FORMAT_VERSION) {
+    throw new EcsdbError(
+      'FORMAT_VERSION_UNSUPPORTED',
+      `${path}: the WAL is in format version ${meta!.walFormatVersion}; this ecsdb reads version ${WAL_FORMAT_VERSION}`,
+    );
+  }
+  return meta as DatabaseMeta;
+}
+
+/**
+ * Fails with SCHEMA_MISMATCH, naming the first difference, unless the stored schema equals the
+ * application's. (Schema evolution comes later; until then the schema is fixed at creation.)
+ */
+export function checkSchemaMatches(stored: readonly StoredComponent[], components: readonly AnyComponentDef[]): void {
+  const given = schemaOf(components);
+  const describe = (c: StoredComponent) => `${c.name} { ${c.fields.map((f) => `${f.name}: ${f.kind === 'array' ? `array<${f.element}, ${f.length}>` : f.kind}`).join(', ')} }`;
+  for (let i = 0; i < Math.max(stored.length, given.length); i++) {
+    const a = stored[i];
+    const b = given[i];
+    if (a !== undefined && b !== undefined && describe(a) === describe(b)) continue;
+    throw new EcsdbError(
+      'SCHEMA_MISMATCH',
+      `component #${i} differs: the directory stores ${a === undefined ? 'nothing' : describe(a)}, the application defines ${b === undefined ? 'nothing' : describe(b)}; open with the components (and order) the database was created with`,
+    );
+  }
+}
+
+/** Reads the meta file, or undefined when the directory has none. */
+export async function readMeta(storage: Storage, dir: string): Promise<DatabaseMeta | undefined> {
+  const path = join(dir, META_FILE_NAME);
+  if ((await storage.stat(path)) === undefined) return undefined;
+  return decodeMeta(await storage.readFile(path), path);
+}
+
+/** Writes the meta file durably (temp → fsync → rename → directory fsync). */
+export async function writeMeta(storage: Storage, dir: string, meta: DatabaseMeta): Promise<void> {
+  const path = join(dir, META_FILE_NAME);
+  const temp = `${path}.tmp`;
+  // A temp file left by a crash during creation is rewritten from scratch.
+  if ((await storage.stat(temp)) !== undefined) await storage.unlink(temp);
+  const file = await storage.open(temp, 'create');
+  try {
+    await file.write(encodeMeta(meta), 0);
+    await file.sync(); // crash before: the temp file may be torn; nothing refers to it
+  } finally {
+    await file.close();
+  }
+  await storage.rename(temp, path); // crash after: old state (no meta) or new, per the directory
+  await storage.syncDirectory(dir); // from here the meta file is durable
+}

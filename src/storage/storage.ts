@@ -1,0 +1,62 @@
+/**
+ * The storage seam: every file operation ecsdb performs goes through this interface, so tests can
+ * swap the real file system for a simulated one that crashes, tears writes, fills up or fails.
+ *
+ * All paths are absolute or relative to the process's working directory, and always joined with
+ * node:path by callers. All operations are asynchronous and run off the main thread in the real
+ * implementation (libuv's thread pool), which is what keeps the game loop from waiting on disk.
+ *
+ * Durability contract (what the simulated storage enforces and the real one provides on Linux):
+ * - bytes written to a file are durable only after `sync()` on that file returns;
+ * - a file's existence, a rename and an unlink are durable only after `syncDirectory()` on the
+ *   directory that holds the name returns;
+ * - a crash may keep any prefix of the unsynced bytes of a file (a torn write), or none.
+ */
+
+/** Errors from storage carry a Node-style `code` (ENOENT, EEXIST, ENOSPC, EIO, ...). */
+export interface StorageError extends Error {
+  code: string;
+}
+
+export interface FileStat {
+  readonly sizeBytes: number;
+  readonly isDirectory: boolean;
+}
+
+export interface StorageFile {
+  readonly path: string;
+  /** Writes all of `data` at `position`. */
+  write(data: Uint8Array, position: number): Promise<void>;
+  /** Reads up to `length` bytes at `position`; shorter at the end of the file. */
+  read(position: number, length: number): Promise<Uint8Array>;
+  /** Makes the file's written bytes durable (fdatasync). */
+  sync(): Promise<void>;
+  truncate(sizeBytes: number): Promise<void>;
+  sizeBytes(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export type OpenMode =
+  /** Read only; ENOENT if missing. */
+  | 'read'
+  /** Read and write; ENOENT if missing. */
+  | 'readwrite'
+  /** Read and write; creates the file (mode 0600), EEXIST if it exists. */
+  | 'create';
+
+export interface Storage {
+  open(path: string, mode: OpenMode): Promise<StorageFile>;
+  /** The whole file; ENOENT if missing. */
+  readFile(path: string): Promise<Uint8Array>;
+  /** Atomically replaces `to` with `from` (durable after syncDirectory of the parent). */
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** Creates a directory (mode 0700) and its missing parents; no error if it exists. */
+  mkdir(path: string): Promise<void>;
+  /** Makes creations, renames and unlinks of names in the directory durable. */
+  syncDirectory(path: string): Promise<void>;
+  /** Names (not paths) in a directory, sorted; ENOENT if missing. */
+  list(path: string): Promise<string[]>;
+  /** undefined when nothing exists at the path. */
+  stat(path: string): Promise<FileStat | undefined>;
+}

@@ -1,0 +1,131 @@
+/**
+ * Reads one WAL segment's bytes: verifies the header, walks the records, and decides what a bad
+ * record means.
+ *
+ * Torn tail versus corruption: a crash can leave the last segment ending in an incomplete or
+ * garbled record (the write that was in flight). That is a torn tail: recovery cuts it, because
+ * no commit in it was ever acknowledged as durable. A bad record anywhere else, in a segment
+ * that is not the last, or in the last one with a valid later record behind it, means bytes that
+ * were once durable have changed: that is corruption, and recovery stops with CORRUPT_WAL
+ * naming segment and offset rather than silently dropping acknowledged commits.
+ *
+ * To look for "a valid later record behind it" without trusting the damaged length, the reader
+ * searches the rest of the segment for the byte pattern of the next LSN and checks whether a
+ * checksummed record starts there.
+ */
+import { EcsdbError } from '../errors.js';
+import {
+  RECORD_KIND_WRITE_SET,
+  SEGMENT_HEADER_SIZE_BYTES,
+  WAL_FORMAT_VERSION,
+  decodeSegmentHeader,
+  readRecordAt,
+  type RecordView,
+} from './format.js';
+
+export interface SegmentScan {
+  /** LSN of the last valid record, or firstLsn - 1 when there is none. */
+  readonly lastLsn: number;
+  /** Offset just past the last valid record (the header size when there is none). */
+  readonly validEnd: number;
+  /** Bytes after validEnd that form a torn tail (0 when the segment ends cleanly). */
+  readonly tornBytes: number;
+  /** Why the tail is torn, for the recovery report. */
+  readonly tornReason: string | undefined;
+  /** True when even the header is torn: the whole file is to be dropped. */
+  readonly headerTorn: boolean;
+}
+
+export interface SegmentContext {
+  /** File name, for messages. */
+  readonly name: string;
+  readonly firstLsn: number;
+  readonly databaseId: Uint8Array;
+  /** Only the last segment may end in a torn tail. */
+  readonly isLast: boolean;
+}
+
+export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord: (record: RecordView) => void): SegmentScan {
+  const header = decodeSegmentHeader(bytes);
+  if (typeof header === 'string') {
+    // A short header in the last segment is a crash during its creation: the segment holds no
+    // acknowledged commit (records are acknowledged only after the header is durable).
+    if (context.isLast && (header === 'short' || bytes.length <= SEGMENT_HEADER_SIZE_BYTES)) {
+      return { lastLsn: context.firstLsn - 1, validEnd: 0, tornBytes: bytes.length, tornReason: `segment header ${header}`, headerTorn: true };
+    }
+    throw corrupt(context, 0, `segment header is damaged (${header})`);
+  }
+  if (header.formatVersion !== WAL_FORMAT_VERSION) {
+    throw new EcsdbError(
+      'FORMAT_VERSION_UNSUPPORTED',
+      `WAL segment ${context.name} has format version ${header.formatVersion}; this ecsdb reads version ${WAL_FORMAT_VERSION} (upgrade ecsdb to open this directory)`,
+    );
+  }
+  if (!sameBytes(header.databaseId, context.databaseId)) {
+    throw new EcsdbError(
+      'DATABASE_MISMATCH',
+      `WAL segment ${context.name} belongs to another database (id ${hex(header.databaseId)}, this directory is ${hex(context.databaseId)}); remove the foreign file`,
+    );
+  }
+  if (header.firstLsn !== context.firstLsn) {
+    throw corrupt(context, 28, `header says first LSN ${header.firstLsn} but the file name says ${context.firstLsn}`);
+  }
+  return scanRecords(bytes, context, onRecord);
+}
+
+function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: (record: RecordView) => void): SegmentScan {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = SEGMENT_HEADER_SIZE_BYTES;
+  let expectedLsn = context.firstLsn;
+  while (offset < bytes.length) {
+    const record = readRecordAt(bytes, view, offset);
+    if (typeof record === 'string') {
+      if (!context.isLast || hasValidRecordAfter(bytes, view, offset, expectedLsn)) {
+        throw corrupt(context, offset, `record ${expectedLsn} is damaged (${record}) and later records follow it`);
+      }
+      return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: bytes.length - offset, tornReason: `record ${expectedLsn}: ${record}`, headerTorn: false };
+    }
+    if (record.lsn !== expectedLsn) {
+      throw corrupt(context, offset, `record has LSN ${record.lsn} where ${expectedLsn} was expected`);
+    }
+    if (record.kind !== RECORD_KIND_WRITE_SET) {
+      throw corrupt(context, offset, `record ${record.lsn} has unknown kind ${record.kind}`);
+    }
+    onRecord(record);
+    offset = record.end;
+    expectedLsn++;
+  }
+  return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, tornReason: undefined, headerTorn: false };
+}
+
+/** Whether a checksummed record with LSN `damagedLsn` + 1 (or later by a few) starts after `offset`. */
+function hasValidRecordAfter(bytes: Uint8Array, view: DataView, offset: number, damagedLsn: number): boolean {
+  const haystack = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let lsn = damagedLsn + 1; lsn <= damagedLsn + 4; lsn++) {
+    const pattern = Buffer.alloc(8);
+    pattern.writeBigUInt64LE(BigInt(lsn));
+    let hit = haystack.indexOf(pattern, offset + 1 + 8);
+    while (hit !== -1) {
+      const start = hit - 8;
+      const record = readRecordAt(bytes, view, start);
+      if (typeof record !== 'string' && record.lsn === lsn) return true;
+      hit = haystack.indexOf(pattern, hit + 1);
+    }
+  }
+  return false;
+}
+
+function corrupt(context: SegmentContext, offset: number, what: string): EcsdbError {
+  return new EcsdbError(
+    'CORRUPT_WAL',
+    `WAL segment ${context.name} is corrupt at byte offset ${offset}: ${what}. Commits after this point cannot be replayed; nothing was changed on disk (keep a copy of the directory before any repair)`,
+  );
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+export function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}

@@ -1,0 +1,309 @@
+/**
+ * The WAL writer. Commits append records to an in-memory batch on the main thread (encoding
+ * only, no I/O); a single asynchronous flush loop hands each batch to storage (libuv's thread
+ * pool does the write and fdatasync), then publishes the new durable LSN and resolves the
+ * batch's `durable` promise. The game loop never waits for the disk.
+ *
+ * When a batch is flushed depends on the commits in it:
+ * - strict: as soon as the current flush (if any) ends. Every commit that arrived meanwhile
+ *   rides the same write and fsync: group commit.
+ * - buffered: after `flushIntervalMs`, or once the batch holds `batchSizeBytesMax` bytes.
+ * A flush is always write + fsync, so a strict commit makes every earlier commit durable too.
+ *
+ * After any failed write or fsync the writer refuses all further work (IO_FAILED): the state of
+ * the file, and of the kernel's page cache for it, is unknown, so an fsync is never retried.
+ */
+import { join } from 'node:path';
+import { EcsdbError } from '../errors.js';
+import { ByteWriter } from '../encoding/bytes.js';
+import type { Storage, StorageFile } from '../storage/storage.js';
+import {
+  RECORD_HEADER_SIZE_BYTES,
+  RECORD_KIND_WRITE_SET,
+  SEGMENT_HEADER_SIZE_BYTES,
+  encodeSegmentHeader,
+  sealRecord,
+  segmentFileName,
+} from './format.js';
+
+export interface WalWriterOptions {
+  readonly storage: Storage;
+  readonly walDir: string;
+  readonly databaseId: Uint8Array;
+  /** Rotate to a new segment before a batch would make the current one larger than this. */
+  readonly segmentSizeBytesMax: number;
+  /** Rotate once the current segment is this old (and holds records). */
+  readonly segmentAgeMsMax: number;
+  /** Buffered commits become durable at most this long after they commit. */
+  readonly flushIntervalMs: number;
+  /** A buffered batch this large is flushed without waiting for the interval. */
+  readonly batchSizeBytesMax: number;
+  readonly now: () => number;
+}
+
+/** Where the log ends on disk when the writer opens. */
+export interface WalTail {
+  /** LSN of the last durable record (0 for an empty log). */
+  readonly lastLsn: number;
+  /** The segment to keep appending to, or undefined to start a new one at lastLsn + 1. */
+  readonly segment: { readonly firstLsn: number; readonly sizeBytes: number } | undefined;
+}
+
+interface Batch {
+  readonly promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+  readonly firstLsn: number;
+  lastLsn: number;
+  /** Flush as soon as possible (a strict commit, the interval passed, or close). */
+  due: boolean;
+}
+
+interface OpenSegment {
+  readonly file: StorageFile;
+  readonly firstLsn: number;
+  sizeBytes: number;
+  readonly openedAtMs: number;
+}
+
+export class WalWriter {
+  #segment: OpenSegment | undefined;
+  #pending = new ByteWriter(64 * 1024);
+  #spare = new ByteWriter(64 * 1024);
+  #batch: Batch | undefined;
+  /** The batch being written and fsynced right now. */
+  #inFlight: Batch | undefined;
+  #lastLsn: number;
+  #durableLsn: number;
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #failure: EcsdbError | undefined;
+  #closed = false;
+
+  private constructor(
+    private readonly options: WalWriterOptions,
+    tail: WalTail,
+    segment: OpenSegment | undefined,
+  ) {
+    this.#lastLsn = tail.lastLsn;
+    this.#durableLsn = tail.lastLsn;
+    this.#segment = segment;
+  }
+
+  static async open(options: WalWriterOptions, tail: WalTail): Promise<WalWriter> {
+    let segment: OpenSegment | undefined;
+    if (tail.segment !== undefined) {
+      const file = await options.storage.open(join(options.walDir, segmentFileName(tail.segment.firstLsn)), 'readwrite');
+      segment = { file, firstLsn: tail.segment.firstLsn, sizeBytes: tail.segment.sizeBytes, openedAtMs: options.now() };
+    }
+    return new WalWriter(options, tail, segment);
+  }
+
+  /** LSN of the last appended record. */
+  get lastLsn(): number {
+    return this.#lastLsn;
+  }
+
+  /** Every record up to this LSN is on disk and fsynced. Only ever increases. */
+  get durableLsn(): number {
+    return this.#durableLsn;
+  }
+
+  /** The error that stopped the writer, if any. */
+  get failure(): EcsdbError | undefined {
+    return this.#failure;
+  }
+
+  /** Throws IO_FAILED or DB_CLOSED when no record may be appended. */
+  checkWritable(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#closed) throw new EcsdbError('DB_CLOSED', 'the database is closed');
+  }
+
+  /**
+   * Appends one record whose payload `encodePayload` writes into the batch buffer, and returns
+   * the promise that resolves when it is durable. The caller has checked `checkWritable`.
+   */
+  append(encodePayload: (writer: ByteWriter) => void, strict: boolean): { lsn: number; durable: Promise<void> } {
+    const pending = this.#pending;
+    const start = pending.length;
+    pending.ensure(RECORD_HEADER_SIZE_BYTES);
+    pending.length += RECORD_HEADER_SIZE_BYTES;
+    try {
+      encodePayload(pending);
+    } catch (error) {
+      pending.length = start;
+      throw error;
+    }
+    const lsn = this.#lastLsn + 1;
+    sealRecord(pending.bytes, pending.view, start, lsn, RECORD_KIND_WRITE_SET, pending.length - start - RECORD_HEADER_SIZE_BYTES);
+    this.#lastLsn = lsn;
+    const batch = this.#batch ?? (this.#batch = newBatch(lsn));
+    batch.lastLsn = lsn;
+    if (strict) {
+      batch.due = true;
+      this.#kick();
+    } else if (pending.length >= this.options.batchSizeBytesMax) {
+      this.#kick();
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#kick(true);
+      }, this.options.flushIntervalMs);
+      this.#timer.unref();
+    }
+    return { lsn, durable: batch.promise };
+  }
+
+  /**
+   * Resolves once every record up to `lsn` is durable (at once if it is already); with `strict`,
+   * also makes that happen as soon as possible.
+   */
+  whenDurable(lsn: number, strict: boolean): Promise<void> {
+    if (this.#failure !== undefined) return rejected(this.#failure);
+    if (lsn <= this.#durableLsn) return RESOLVED;
+    const inFlight = this.#inFlight;
+    if (inFlight !== undefined && lsn <= inFlight.lastLsn) return inFlight.promise;
+    const batch = this.#batch!;
+    if (strict) {
+      batch.due = true;
+      this.#kick();
+    }
+    return batch.promise;
+  }
+
+  /** Flushes and fsyncs everything appended so far; resolves when it is durable. */
+  async flush(): Promise<void> {
+    if (this.#batch !== undefined) this.#batch.due = true;
+    this.#kick();
+    while (this.#flushing !== undefined) await this.#flushing;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** Flushes everything, then closes the segment. Further appends fail with DB_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.#closed = true;
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      const segment = this.#segment;
+      this.#segment = undefined;
+      if (segment !== undefined) await segment.file.close().catch(() => undefined);
+    }
+  }
+
+  /** Starts the flush loop unless it runs already (it then picks the new batch up itself). */
+  #kick(force = false): void {
+    if (force && this.#batch !== undefined) this.#batch.due = true;
+    if (this.#flushing !== undefined || this.#batch === undefined) return;
+    this.#flushing = this.#flushLoop().finally(() => {
+      this.#flushing = undefined;
+    });
+  }
+
+  async #flushLoop(): Promise<void> {
+    // Let the commits of the current synchronous run join the batch before it is taken.
+    await Promise.resolve();
+    while (this.#batch !== undefined && this.#failure === undefined) {
+      const batch = this.#batch;
+      if (!batch.due && this.#pending.length < this.options.batchSizeBytesMax) return; // waits for its timer
+      this.#batch = undefined;
+      this.#inFlight = batch;
+      const bytes = this.#takePending();
+      try {
+        await this.#writeBatch(bytes, batch.firstLsn);
+      } catch (error) {
+        this.#fail(error, batch);
+        return;
+      } finally {
+        this.#inFlight = undefined;
+      }
+      this.#durableLsn = batch.lastLsn;
+      batch.resolve();
+    }
+  }
+
+  #takePending(): Uint8Array {
+    const pending = this.#pending;
+    this.#pending = this.#spare;
+    this.#pending.reset();
+    this.#spare = pending;
+    return pending.bytes.subarray(0, pending.length);
+  }
+
+  async #writeBatch(bytes: Uint8Array, firstLsn: number): Promise<void> {
+    let segment = this.#segment;
+    if (segment === undefined || this.#shouldRotate(segment, bytes.length)) {
+      segment = await this.#rotate(firstLsn);
+    }
+    // Crash during the write or before the fsync: the segment may end in a torn record, which
+    // recovery cuts; none of this batch was acknowledged yet.
+    await segment.file.write(bytes, segment.sizeBytes);
+    segment.sizeBytes += bytes.length;
+    await segment.file.sync();
+    // From here every record of the batch survives a crash.
+  }
+
+  #shouldRotate(segment: OpenSegment, batchSizeBytes: number): boolean {
+    if (segment.sizeBytes <= SEGMENT_HEADER_SIZE_BYTES) return false; // never leave an empty segment behind
+    const { segmentSizeBytesMax, segmentAgeMsMax, now } = this.options;
+    return segment.sizeBytes + batchSizeBytes > segmentSizeBytesMax || now() - segment.openedAtMs >= segmentAgeMsMax;
+  }
+
+  /**
+   * Starts a new segment. The previous one was fsynced by its last flush, so only the last
+   * segment can ever end in a torn record.
+   */
+  async #rotate(firstLsn: number): Promise<OpenSegment> {
+    const { storage, walDir, databaseId, now } = this.options;
+    const previous = this.#segment;
+    this.#segment = undefined;
+    if (previous !== undefined) await previous.file.close();
+    const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create');
+    const segment: OpenSegment = { file, firstLsn, sizeBytes: 0, openedAtMs: now() };
+    this.#segment = segment;
+    await file.write(encodeSegmentHeader(databaseId, firstLsn), 0);
+    segment.sizeBytes = SEGMENT_HEADER_SIZE_BYTES;
+    await file.sync();
+    // Crash before the directory fsync: the new name may vanish with everything in it; its
+    // first batch is acknowledged only after this fsync, so nothing acknowledged is lost.
+    await storage.syncDirectory(walDir);
+    return segment;
+  }
+
+  #fail(error: unknown, batch: Batch): void {
+    const code = (error as { code?: unknown }).code;
+    this.#failure = new EcsdbError(
+      'IO_FAILED',
+      `writing the WAL failed (${typeof code === 'string' ? code : (error as Error).message}); commits after LSN ${this.#durableLsn} are not durable and the database refuses writes until it is reopened`,
+      { cause: error },
+    );
+    batch.reject(this.#failure);
+    if (this.#batch !== undefined) this.#batch.reject(this.#failure);
+    this.#batch = undefined;
+  }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+function rejected(error: Error): Promise<void> {
+  const promise = Promise.reject(error);
+  promise.catch(() => undefined);
+  return promise;
+}
+
+function newBatch(firstLsn: number): Batch {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A caller that ignores `durable` must not crash the process with an unhandled rejection;
+  // the failure also surfaces as IO_FAILED on the next transact.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject, firstLsn, lastLsn: firstLsn, due: false };
+}
