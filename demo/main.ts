@@ -1,0 +1,104 @@
+/**
+ * The ecsdb demo: a game world that is persisted, killed mid-write and recovered.
+ *
+ * 1. A worker process runs the simulation on a data directory, one transaction per tick, most
+ *    ticks 'buffered' and every 10th 'strict', and reports each tick whose `durable` resolved.
+ * 2. The demo kills the worker with SIGKILL at a random moment, while it is writing.
+ * 3. It reopens the directory (recovery replays the WAL and cuts any torn tail), checks that
+ *    every acknowledged tick is there, rebuilds the same world in memory by rerunning the
+ *    deterministic simulation to the recovered LSN, and compares the two entity by entity.
+ *
+ * Usage: npm run demo [-- --dir <path>] [-- --rounds <n>]
+ */
+import { fork } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { open } from '../src/index.js';
+import { COMPONENTS, dumpWorld, tick } from './simulation.js';
+
+async function runWorker(dir: string): Promise<void> {
+  const db = await open({ dir, components: COMPONENTS, durability: 'buffered', wal: { flushIntervalMs: 5, segmentSizeBytesMax: 256 * 1024 } });
+  let tickIndex = db.lsn; // each tick is one commit, so the next tick index is the LSN
+  for (;;) {
+    const strict = tickIndex % 10 === 9;
+    const commit = db.transact((tx) => tick(tx, tickIndex), { durability: strict ? 'strict' : 'buffered' });
+    const lsn = commit.lsn;
+    commit.durable.then(() => process.send!({ durableLsn: lsn }), () => undefined);
+    tickIndex++;
+    // Yield now and then so the WAL writer can flush while the world keeps changing.
+    if (tickIndex % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+interface RoundResult {
+  acknowledgedLsn: number;
+  recoveredLsn: number;
+  entities: number;
+  tornBytes: number;
+  replayed: number;
+  recoveryMs: number;
+}
+
+async function killRound(dir: string, killAfterMs: number): Promise<number> {
+  const worker = fork(process.argv[1], ['--worker', '--dir', dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let acknowledged = 0;
+  worker.on('message', (message: { durableLsn: number }) => {
+    acknowledged = Math.max(acknowledged, message.durableLsn);
+  });
+  await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+  worker.kill('SIGKILL');
+  await new Promise((resolve) => worker.once('exit', resolve));
+  return acknowledged;
+}
+
+async function verifyRound(dir: string, acknowledgedLsn: number): Promise<RoundResult> {
+  const db = await open({ dir, components: COMPONENTS });
+  const recovery = db.recovery!;
+  const recoveredLsn = db.lsn;
+  if (recoveredLsn < acknowledgedLsn) {
+    throw new Error(`LOST DATA: tick ${acknowledgedLsn} was acknowledged as durable but recovery ended at ${recoveredLsn}`);
+  }
+  const model = await open({ components: COMPONENTS, durability: 'memory' });
+  for (let tickIndex = 0; model.lsn < recoveredLsn; tickIndex++) model.transact((tx) => tick(tx, tickIndex));
+  if (!isDeepStrictEqual(dumpWorld(db), dumpWorld(model))) {
+    throw new Error(`MISMATCH: the recovered world at LSN ${recoveredLsn} differs from the simulation's world at that tick`);
+  }
+  const result = {
+    acknowledgedLsn,
+    recoveredLsn,
+    entities: db.entityCount,
+    tornBytes: recovery.wal.tornTail?.bytesCut ?? 0,
+    replayed: recovery.wal.recordsReplayed,
+    recoveryMs: recovery.totalMs,
+  };
+  await db.close();
+  await model.close();
+  return result;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { worker: { type: 'boolean' }, dir: { type: 'string' }, rounds: { type: 'string' } } });
+  if (values.worker) return runWorker(values.dir!);
+  const dir = values.dir ?? (await mkdtemp(join(tmpdir(), 'ecsdb-demo-')));
+  const rounds = Number(values.rounds ?? 3);
+  console.log(`ecsdb demo: a persistent game world in ${dir}, killed with SIGKILL mid-write ${rounds} times\n`);
+  for (let round = 1; round <= rounds; round++) {
+    const killAfterMs = 600 + Math.floor(Math.random() * 900);
+    const acknowledged = await killRound(dir, killAfterMs);
+    const r = await verifyRound(dir, acknowledged);
+    console.log(
+      `round ${round}: killed after ${killAfterMs} ms; last tick acknowledged durable: ${r.acknowledgedLsn}; ` +
+        `recovered through tick ${r.recoveredLsn} (${r.replayed} WAL records replayed in ${r.recoveryMs} ms, ` +
+        `${r.tornBytes} torn bytes cut); ${r.entities} entities match the simulation exactly`,
+    );
+  }
+  console.log('\nno acknowledged commit was lost, and every recovered world equals the simulation at its LSN.');
+  if (values.dir === undefined) await rm(dir, { recursive: true, force: true });
+}
+
+main().catch((error) => {
+  console.error(`demo failed: ${(error as Error).stack ?? String(error)}`);
+  process.exit(1);
+});
