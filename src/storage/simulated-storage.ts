@@ -14,12 +14,13 @@
  * - `mkdir` is durable immediately, parents included. Real file systems need a sync of the parent
  *   for that too; we keep it simple because ecsdb creates its directories once, before any data.
  * - Unsynced bytes, by `tear` mode: 'none' keeps none of them; 'all' keeps every one (the writes
- *   reached the platter without an fsync); 'random' decides per file, independently, so files
+ *   reached the disk without an fsync); 'random' decides per file, independently, so files
  *   reach disk in different orders. Bytes appended beyond the durable length survive as a prefix
  *   of that tail (a torn write; 'random' picks its length uniformly). Writes into the durable
- *   range, and truncates below the durable length, survive or vanish whole, one coin per call,
- *   applied in call order. That is coarser than real sectors, but ecsdb never overwrites bytes it
- *   has synced except through temp-file-and-rename, so the coarseness hides nothing.
+ *   range, and truncates, survive or vanish whole, one coin per call, applied in call order
+ *   before the tail. That is coarser than real sectors, but ecsdb never overwrites bytes it has
+ *   synced except through temp-file-and-rename, so the coarseness hides nothing. Under 'all' a
+ *   file survives exactly as it reads now; under 'none' exactly as of its last sync.
  *
  * Fault model: every Storage and StorageFile method call counts as one I/O call and takes its
  * whole effect at the moment it is made (the promise then settles in a microtask), so a call
@@ -78,7 +79,7 @@ interface SimFile {
    * only when a write first touches the synced range keeps appends (the WAL) copy-free. */
   durable: Uint8Array | null;
   durableLength: number;
-  /** Writes into, and truncates below, the durable range since the last sync, in call order. */
+  /** Writes into the durable range, and all truncates, since the last sync, in call order. */
   changes: UnsyncedChange[];
 }
 
@@ -392,10 +393,10 @@ function writeFile(file: SimFile, bytes: Uint8Array, position: number): void {
 }
 
 function truncateFile(file: SimFile, sizeBytes: number): void {
-  if (sizeBytes < file.durableLength) {
-    preserveDurable(file);
-    file.changes.push({ kind: 'truncate', sizeBytes });
-  }
+  if (sizeBytes < file.durableLength) preserveDurable(file);
+  // Every truncate is recorded, not only those below the durable length, because the length a
+  // crash leaves depends on all of them in order (shrink, then grow again, then shrink).
+  file.changes.push({ kind: 'truncate', sizeBytes });
   if (sizeBytes < file.length) {
     file.data.fill(0, sizeBytes, file.length); // Keeps the zero-beyond-length invariant.
   } else {
