@@ -122,7 +122,7 @@ export class ByteReader {
   constructor(
     readonly bytes: Uint8Array,
     offset = 0,
-    readonly end = bytes.length,
+    public end = bytes.length,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.offset = offset;

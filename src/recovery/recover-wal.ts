@@ -8,9 +8,10 @@
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
+import { ByteReader } from '../encoding/bytes.js';
 import type { Storage } from '../storage/storage.js';
-import { applyWriteSet } from '../txn/apply.js';
-import { decodeWriteSet, type WriteSetSchema } from '../txn/write-set.js';
+import { applyEncodedWriteSet } from '../txn/apply.js';
+import { asCorruptWal, type WriteSetSchema } from '../txn/write-set.js';
 import { parseSegmentFileName } from '../wal/format.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import type { WalTail } from '../wal/wal-writer.js';
@@ -65,12 +66,16 @@ export async function recoverWal(
     const segment = segments[i];
     if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1]);
     const bytes = await storage.readFile(join(walDir, segment.name));
-    const scan = scanSegment(bytes, { name: segment.name, firstLsn: segment.firstLsn, databaseId, isLast: i === segments.length - 1 }, (record) => {
-      applyWriteSet(world, decodeRecordPayload(record.payload, schema, segment.name, record.lsn));
+    const reader = new ByteReader(bytes);
+    const context = { name: segment.name, firstLsn: segment.firstLsn, databaseId, isLast: i === segments.length - 1 };
+    const scan = scanSegment(bytes, context, (lsn, payloadStart, payloadEnd) => {
+      reader.offset = payloadStart;
+      reader.end = payloadEnd;
+      applyRecord(world, reader, schema, segment.name, lsn);
       recordsReplayed++;
     });
     expectedLsn = scan.lastLsn + 1;
-    if (scan.tornBytes > 0) {
+    if (scan.tornBytes > 0 || scan.headerTorn) {
       tornTail = { segment: segment.name, offset: scan.validEnd, bytesCut: scan.tornBytes, reason: scan.tornReason ?? 'torn' };
       cut = { name: segment.name, validEnd: scan.validEnd, dropFile: scan.headerTorn };
     }
@@ -90,12 +95,14 @@ export async function recoverWal(
   return { report, tail };
 }
 
-function decodeRecordPayload(payload: Uint8Array, schema: WriteSetSchema, segment: string, lsn: number) {
+function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, segment: string, lsn: number): void {
   try {
-    return decodeWriteSet(payload, schema);
+    applyEncodedWriteSet(world, reader, schema);
   } catch (error) {
     // The checksum matched, so the bytes are as written: a write set this schema cannot read.
-    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${segment}, record ${lsn}: ${(error as Error).message}`, { cause: error });
+    const typed = asCorruptWal(error);
+    if (!(typed instanceof EcsdbError)) throw error;
+    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${segment}, record ${lsn}: ${typed.message}`, { cause: error });
   }
 }
 

@@ -7,11 +7,13 @@
 import { assert } from '../assert.js';
 import type { World } from '../world/world.js';
 import { writeField, type ComponentTable } from '../world/table.js';
-import { fieldsOfMask, type ChangeColumn, type Upsert, type WriteSet } from './write-set.js';
+import { fieldsOfMask, type ChangeColumn, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
+import { readWriteSetFrom, type WriteSetSink } from './write-set-reader.js';
+import type { ByteReader } from '../encoding/bytes.js';
 
 export function applyWriteSet(world: World, writeSet: WriteSet): void {
   const { slots, generations, alive } = writeSet.slots;
-  for (let i = 0; i < slots.length; i++) world.setSlotState(slots[i], generations[i], alive[i] === 1);
+  for (let i = 0; i < slots.length; i++) applySlotState(world, slots[i], generations[i], alive[i] === 1);
   for (const change of writeSet.components) {
     const table = world.tables[change.componentIndex];
     assert(table !== undefined, `write set names component ${change.componentIndex}, not in the schema`);
@@ -20,12 +22,29 @@ export function applyWriteSet(world: World, writeSet: WriteSet): void {
   }
 }
 
+/**
+ * A slot state in a write set means its entity was born or died in that transaction, so the slot
+ * starts over empty even when it already holds that generation: that happens when a write set is
+ * replayed over a newer state (a fuzzy snapshot), where the slot may carry components of a later
+ * transaction that this record's upserts do not mention. The upserts then write everything the
+ * entity had at commit.
+ */
+function applySlotState(world: World, slot: number, generation: number, alive: boolean): void {
+  const registry = world.registry;
+  if (alive && slot < registry.highWater && registry.alive[slot] === 1 && registry.generations[slot] === generation) {
+    world.kill(slot, generation);
+  }
+  world.setSlotState(slot, generation, alive);
+}
+
 function applyUpsert(world: World, table: ComponentTable, upsert: Upsert): void {
   const fieldIndices = fieldsOfMask(upsert.fieldMask);
   const row: unknown[] = [];
   for (let r = 0; r < upsert.slots.length; r++) {
     const slot = upsert.slots[r];
-    assert(world.registry.alive[slot] === 1, `write set upserts ${table.def.name} on dead slot ${slot}`);
+    // Replayed over a newer state, the entity may have died since; the later record of its death
+    // follows in the replay, so the write is moot. In order, a commit never upserts a dead slot.
+    if (world.registry.alive[slot] !== 1) continue;
     world.addComponentAt(table, slot);
     for (let c = 0; c < fieldIndices.length; c++) {
       const field = table.fields[fieldIndices[c]];
@@ -42,4 +61,60 @@ function valueAt(column: ChangeColumn, row: number, stride: number, kind: string
   }
   if (kind === 'entity') return column[row] === -1 ? null : column[row];
   return column[row];
+}
+
+/**
+ * Applies an encoded write set (the bytes of `reader` from its offset to its end) directly, with the same semantics as
+ * `applyWriteSet(world, decodeWriteSet(bytes))` but without building any object per record:
+ * this is the replay path of recovery.
+ */
+export function applyEncodedWriteSet(world: World, reader: ByteReader, schema: WriteSetSchema): void {
+  let sink = applySinks.get(world);
+  if (sink === undefined) {
+    sink = new ApplySink(world);
+    applySinks.set(world, sink);
+  }
+  readWriteSetFrom(reader, schema, sink);
+}
+
+const applySinks = new WeakMap<World, ApplySink>();
+
+class ApplySink implements WriteSetSink {
+  private table: ComponentTable | undefined;
+  private slots: Uint32Array = new Uint32Array(0);
+
+  constructor(private readonly world: World) {}
+
+  component(): void {}
+
+  slotState(slot: number, generation: number, alive: boolean): void {
+    applySlotState(this.world, slot, generation, alive);
+  }
+
+  removed(componentIndex: number, slot: number): void {
+    this.world.removeComponentAt(this.world.tables[componentIndex], slot);
+  }
+
+  upsert(componentIndex: number, _fieldMask: number, slots: Uint32Array, rowCount: number): void {
+    const world = this.world;
+    const table = world.tables[componentIndex];
+    this.table = table;
+    this.slots = slots;
+    const alive = world.registry.alive;
+    for (let r = 0; r < rowCount; r++) {
+      // See applyUpsert: a dead slot only occurs over a newer state, and its write is moot.
+      if (alive[slots[r]] === 1) world.addComponentAt(table, slots[r]);
+    }
+  }
+
+  value(fieldIndex: number, index: number, value: number | string): void {
+    const table = this.table!;
+    const stride = table.fields[fieldIndex].stride;
+    const row = stride === 1 ? index : Math.floor(index / stride);
+    const slot = this.slots[row];
+    if (this.world.registry.alive[slot] !== 1) return;
+    const column = table.columnList[fieldIndex];
+    if (stride === 1) column[slot] = value as never;
+    else column[slot * stride + (index - row * stride)] = value as never;
+  }
 }

@@ -28,9 +28,9 @@
  * A W1 point commit (one entity, Position x,y,z as f32) encodes to 20 to 22 bytes.
  */
 import { EcsdbError } from '../errors.js';
-import { ByteFormatError, ByteReader, ByteWriter } from '../encoding/bytes.js';
-import { GENERATION_MAX, SLOT_COUNT_MAX } from '../world/entity-id.js';
+import { ByteFormatError, ByteWriter } from '../encoding/bytes.js';
 import { NULL_ENTITY, type FieldInfo } from '../world/table.js';
+import { readWriteSet, type WriteSetSink } from './write-set-reader.js';
 
 export const WRITE_SET_FORMAT_VERSION = 1;
 
@@ -172,137 +172,62 @@ function encodeColumn(writer: ByteWriter, field: FieldInfo, column: ChangeColumn
 const WIDTH_OF = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, f64: 8 } as const;
 
 /**
- * Decodes a write set, checking every count and index against the remaining bytes and the
- * schema, so damaged input fails with CORRUPT_WAL (naming the byte) instead of allocating what a
- * lying length asks for or writing outside a table.
+ * Decodes a write set into objects, checking every count and index against the remaining bytes
+ * and the schema, so damaged input fails with CORRUPT_WAL (naming the byte) instead of
+ * allocating what a lying length asks for or writing outside a table.
  */
 export function decodeWriteSet(bytes: Uint8Array, schema: WriteSetSchema): WriteSet {
-  const reader = new ByteReader(bytes);
+  const sink = new BuildSink(schema);
   try {
-    const writeSet = readWriteSet(reader, schema);
-    if (reader.remaining !== 0) throw new ByteFormatError(reader.offset, `${reader.remaining} trailing bytes`);
-    return writeSet;
+    readWriteSet(bytes, schema, sink);
   } catch (error) {
-    if (error instanceof ByteFormatError) {
-      throw new EcsdbError('CORRUPT_WAL', `write set is malformed: ${error.message}`, { cause: error });
-    }
-    throw error;
+    throw asCorruptWal(error);
   }
+  return sink.writeSet;
 }
 
-function readWriteSet(reader: ByteReader, schema: WriteSetSchema): WriteSet {
-  const slotCount = readCount(reader, 2, 'slot count');
-  const slots: SlotChanges = { slots: [], generations: [], alive: [] };
-  for (let i = 0; i < slotCount; i++) {
-    slots.slots.push(readSlot(reader));
-    const state = reader.varint();
-    const generation = Math.floor(state / 2);
-    if (generation > GENERATION_MAX + 1) throw new ByteFormatError(reader.offset, `generation ${generation} out of range`);
+/** Turns a ByteFormatError from reading a write set into CORRUPT_WAL; passes others through. */
+export function asCorruptWal(error: unknown): unknown {
+  if (error instanceof ByteFormatError) {
+    return new EcsdbError('CORRUPT_WAL', `write set is malformed: ${error.message}`, { cause: error });
+  }
+  return error;
+}
+
+class BuildSink implements WriteSetSink {
+  readonly writeSet: WriteSet = { slots: { slots: [], generations: [], alive: [] }, components: [] };
+  private current: ComponentChanges | undefined;
+  private columns: ChangeColumn[] = [];
+  private columnOfField: number[] = [];
+
+  constructor(private readonly schema: WriteSetSchema) {}
+
+  slotState(slot: number, generation: number, alive: boolean): void {
+    const slots = this.writeSet.slots;
+    slots.slots.push(slot);
     slots.generations.push(generation);
-    slots.alive.push(state % 2);
+    slots.alive.push(alive ? 1 : 0);
   }
-  const componentCount = readCount(reader, 3, 'component count');
-  const components: ComponentChanges[] = [];
-  for (let i = 0; i < componentCount; i++) {
-    const componentIndex = reader.varint();
-    if (componentIndex >= schema.length) {
-      throw new ByteFormatError(reader.offset, `component index ${componentIndex} is not in the schema (${schema.length} components)`);
-    }
-    const removedCount = readCount(reader, 1, 'removed count');
-    const removedSlots: number[] = [];
-    for (let r = 0; r < removedCount; r++) removedSlots.push(readSlot(reader));
-    const upsertCount = readCount(reader, 2, 'upsert count');
-    const upserts: Upsert[] = [];
-    for (let u = 0; u < upsertCount; u++) upserts.push(readUpsert(reader, schema[componentIndex]));
-    components.push({ componentIndex, removedSlots, upserts });
-  }
-  return { slots, components };
-}
 
-function readUpsert(reader: ByteReader, fields: readonly FieldInfo[]): Upsert {
-  const fieldMask = reader.varint();
-  if (fieldMask >= 2 ** fields.length) {
-    throw new ByteFormatError(reader.offset, `field mask ${fieldMask} names fields beyond the component's ${fields.length}`);
+  component(componentIndex: number): void {
+    this.current = { componentIndex, removedSlots: [], upserts: [] };
+    this.writeSet.components.push(this.current);
   }
-  const rowCount = readCount(reader, 1, 'row count');
-  const slots: number[] = new Array(rowCount);
-  for (let i = 0; i < rowCount; i++) slots[i] = readSlot(reader);
-  const columns = fieldsOfMask(fieldMask).map((fieldIndex) => readColumn(reader, fields[fieldIndex], rowCount));
-  return { fieldMask, slots, columns };
-}
 
-function readColumn(reader: ByteReader, field: FieldInfo, rowCount: number): ChangeColumn {
-  const kind = field.type.kind;
-  if (kind === 'string') {
-    reader.need(rowCount, 'string column');
-    const strings: string[] = new Array(rowCount);
-    for (let i = 0; i < rowCount; i++) strings[i] = reader.string();
-    return strings;
+  removed(_componentIndex: number, slot: number): void {
+    this.current!.removedSlots.push(slot);
   }
-  if (kind === 'entity') {
-    reader.need(rowCount, 'entity column');
-    const ids: number[] = new Array(rowCount);
-    for (let i = 0; i < rowCount; i++) {
-      const stored = reader.varint();
-      ids[i] = stored === 0 ? NULL_ENTITY : stored - 1;
-    }
-    return ids;
-  }
-  const storage = field.storage!;
-  const width = WIDTH_OF[storage];
-  const count = rowCount * field.stride;
-  reader.need(count * width, `${field.name} column`);
-  const view = reader.view;
-  let offset = reader.offset;
-  const values: number[] = new Array(count);
-  for (let i = 0; i < count; i++, offset += width) {
-    switch (storage) {
-      case 'i8':
-        values[i] = view.getInt8(offset);
-        break;
-      case 'u8':
-        values[i] = view.getUint8(offset);
-        break;
-      case 'i16':
-        values[i] = view.getInt16(offset, true);
-        break;
-      case 'u16':
-        values[i] = view.getUint16(offset, true);
-        break;
-      case 'i32':
-        values[i] = view.getInt32(offset, true);
-        break;
-      case 'u32':
-        values[i] = view.getUint32(offset, true);
-        break;
-      case 'f32':
-        values[i] = view.getFloat32(offset, true);
-        break;
-      case 'f64':
-        values[i] = view.getFloat64(offset, true);
-        break;
-    }
-  }
-  if (kind === 'bool') {
-    for (let i = 0; i < count; i++) {
-      if (values[i] > 1) throw new ByteFormatError(reader.offset + i, `bool value ${values[i]}`);
-    }
-  }
-  reader.offset = offset;
-  return values;
-}
 
-function readSlot(reader: ByteReader): number {
-  const slot = reader.varint();
-  if (slot >= SLOT_COUNT_MAX) throw new ByteFormatError(reader.offset, `slot ${slot} out of range`);
-  return slot;
-}
-
-/** Reads a count whose items each take at least `minBytesPerItem`, so it cannot exceed the input. */
-function readCount(reader: ByteReader, minBytesPerItem: number, what: string): number {
-  const count = reader.varint();
-  if (count * minBytesPerItem > reader.remaining) {
-    throw new ByteFormatError(reader.offset, `${what} ${count} exceeds the ${reader.remaining} remaining bytes`);
+  upsert(componentIndex: number, fieldMask: number, slots: Uint32Array, rowCount: number): void {
+    const fieldIndices = fieldsOfMask(fieldMask);
+    const fields = this.schema[componentIndex];
+    this.columns = fieldIndices.map((f) => new Array(rowCount * (fields[f].type.kind === 'string' ? 1 : fields[f].stride)));
+    this.columnOfField = [];
+    fieldIndices.forEach((f, c) => (this.columnOfField[f] = c));
+    this.current!.upserts.push({ fieldMask, slots: Array.from(slots.subarray(0, rowCount)), columns: this.columns });
   }
-  return count;
+
+  value(fieldIndex: number, index: number, value: number | string): void {
+    this.columns[this.columnOfField[fieldIndex]][index] = value as never;
+  }
 }

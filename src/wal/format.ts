@@ -121,14 +121,28 @@ export interface RecordView {
 
 export type RecordProblem = 'short-header' | 'bad-length' | 'past-end' | 'checksum';
 
-/** Reads the record at `offset`, verifying length and checksum; a string names what is wrong. */
-export function readRecordAt(bytes: Uint8Array, view: DataView, offset: number): RecordView | RecordProblem {
+/**
+ * Verifies the record at `offset` (length and checksum) and returns the offset just past it, or
+ * a string naming what is wrong. Allocates nothing: replay calls it once per record.
+ */
+export function checkRecordAt(bytes: Uint8Array, view: DataView, offset: number): number | RecordProblem {
   if (bytes.length - offset < RECORD_HEADER_SIZE_BYTES) return 'short-header';
   const length = view.getUint32(offset, true);
   if (length === 0 || length > RECORD_PAYLOAD_SIZE_BYTES_MAX) return 'bad-length';
   const end = offset + RECORD_HEADER_SIZE_BYTES + length;
   if (end > bytes.length) return 'past-end';
   if (view.getUint32(offset + 4, true) !== crc32(bytes.subarray(offset + 8, end))) return 'checksum';
-  const lsn = view.getUint32(offset + 8, true) + view.getUint32(offset + 12, true) * 0x1_0000_0000;
-  return { lsn, kind: bytes[offset + 16], payload: bytes.subarray(offset + RECORD_HEADER_SIZE_BYTES, end), end };
+  return end;
+}
+
+/** The LSN of the record at `offset` (checked by checkRecordAt first). */
+export function recordLsnAt(view: DataView, offset: number): number {
+  return view.getUint32(offset + 8, true) + view.getUint32(offset + 12, true) * 0x1_0000_0000;
+}
+
+/** Reads and verifies the record at `offset`; a string names what is wrong. */
+export function readRecordAt(bytes: Uint8Array, view: DataView, offset: number): RecordView | RecordProblem {
+  const end = checkRecordAt(bytes, view, offset);
+  if (typeof end === 'string') return end;
+  return { lsn: recordLsnAt(view, offset), kind: bytes[offset + 16], payload: bytes.subarray(offset + RECORD_HEADER_SIZE_BYTES, end), end };
 }

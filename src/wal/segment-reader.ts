@@ -18,10 +18,18 @@ import {
   RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   WAL_FORMAT_VERSION,
+  RECORD_HEADER_SIZE_BYTES,
+  checkRecordAt,
   decodeSegmentHeader,
   readRecordAt,
-  type RecordView,
+  recordLsnAt,
 } from './format.js';
+
+/**
+ * Called for each valid record, in order: its payload is `bytes[payloadStart, payloadEnd)` of
+ * the segment bytes given to scanSegment. No object is made per record.
+ */
+export type RecordHandler = (lsn: number, payloadStart: number, payloadEnd: number) => void;
 
 export interface SegmentScan {
   /** LSN of the last valid record, or firstLsn - 1 when there is none. */
@@ -45,7 +53,7 @@ export interface SegmentContext {
   readonly isLast: boolean;
 }
 
-export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord: (record: RecordView) => void): SegmentScan {
+export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord: RecordHandler): SegmentScan {
   const header = decodeSegmentHeader(bytes);
   if (typeof header === 'string') {
     // A short header in the last segment is a crash during its creation: the segment holds no
@@ -73,26 +81,29 @@ export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord
   return scanRecords(bytes, context, onRecord);
 }
 
-function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: (record: RecordView) => void): SegmentScan {
+function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: RecordHandler): SegmentScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = SEGMENT_HEADER_SIZE_BYTES;
   let expectedLsn = context.firstLsn;
   while (offset < bytes.length) {
-    const record = readRecordAt(bytes, view, offset);
-    if (typeof record === 'string') {
+    const end = checkRecordAt(bytes, view, offset);
+    if (typeof end === 'string') {
       if (!context.isLast || hasValidRecordAfter(bytes, view, offset, expectedLsn)) {
-        throw corrupt(context, offset, `record ${expectedLsn} is damaged (${record}) and later records follow it`);
+        const where = context.isLast ? 'and later records follow it' : 'in a segment that is not the last';
+        throw corrupt(context, offset, `record ${expectedLsn} is damaged (${end}) ${where}`);
       }
-      return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: bytes.length - offset, tornReason: `record ${expectedLsn}: ${record}`, headerTorn: false };
+      return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: bytes.length - offset, tornReason: `record ${expectedLsn}: ${end}`, headerTorn: false };
     }
-    if (record.lsn !== expectedLsn) {
-      throw corrupt(context, offset, `record has LSN ${record.lsn} where ${expectedLsn} was expected`);
+    const lsn = recordLsnAt(view, offset);
+    if (lsn !== expectedLsn) {
+      throw corrupt(context, offset, `record has LSN ${lsn} where ${expectedLsn} was expected`);
     }
-    if (record.kind !== RECORD_KIND_WRITE_SET) {
-      throw corrupt(context, offset, `record ${record.lsn} has unknown kind ${record.kind}`);
+    const kind = bytes[offset + 16];
+    if (kind !== RECORD_KIND_WRITE_SET) {
+      throw corrupt(context, offset, `record ${lsn} has unknown kind ${kind}`);
     }
-    onRecord(record);
-    offset = record.end;
+    onRecord(lsn, offset + RECORD_HEADER_SIZE_BYTES, end);
+    offset = end;
     expectedLsn++;
   }
   return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, tornReason: undefined, headerTorn: false };

@@ -150,7 +150,7 @@ export class WalWriter {
         this.#timer = undefined;
         this.#kick(true);
       }, this.options.flushIntervalMs);
-      this.#timer.unref();
+      // Not unref'd: a process awaiting a buffered commit's `durable` must not exit first.
     }
     return { lsn, durable: batch.promise };
   }
@@ -201,6 +201,9 @@ export class WalWriter {
     if (this.#flushing !== undefined || this.#batch === undefined) return;
     this.#flushing = this.#flushLoop().finally(() => {
       this.#flushing = undefined;
+      // A commit made while the loop was finishing found it still running and did not start
+      // it; start it again for that commit's batch if it is due.
+      if (this.#batch?.due === true) this.#kick();
     });
   }
 

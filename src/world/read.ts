@@ -27,7 +27,8 @@ export function requireTable(world: World, def: AnyComponentDef): ComponentTable
 
 /** The slot of a live entity; NO_SUCH_ENTITY otherwise. */
 export function requireLiveSlot(world: World, id: Entity): number {
-  if (world.registry.isAlive(id)) return slotOf(id);
+  // The type check keeps a numeric string such as '0' (from untyped callers) from naming slot 0.
+  if (typeof id === 'number' && world.registry.isAlive(id)) return slotOf(id);
   throw new EcsdbError('NO_SUCH_ENTITY', world.registry.describeDeadId(id));
 }
 

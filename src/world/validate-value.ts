@@ -27,7 +27,10 @@ function describeProblem(field: FieldInfo, value: unknown, isAliveEntity: (id: n
   const type = field.type;
   switch (type.kind) {
     case 'string':
-      return typeof value === 'string' ? undefined : 'expected a string';
+      if (typeof value !== 'string') return 'expected a string';
+      // A lone surrogate has no UTF-8 form: the write set would log U+FFFD instead, and replay
+      // would not reproduce the value.
+      return isWellFormed(value) ? undefined : 'expected a well-formed string (it contains a lone surrogate)';
     case 'bool':
       return typeof value === 'boolean' ? undefined : 'expected true or false';
     case 'entity':
@@ -64,6 +67,11 @@ export function numericProblem(kind: NumericKind, value: unknown): string | unde
     return `expected a number within the f32 range (±${F32_MAX})`;
   }
   return undefined;
+}
+
+/** String.prototype.isWellFormed (Node >= 20), which the ES2022 lib does not declare. */
+function isWellFormed(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 function preview(value: unknown): string {

@@ -1,0 +1,123 @@
+/**
+ * better-sqlite3 on the same workloads: WAL journal, one table position(id INTEGER PRIMARY KEY,
+ * x, y, z REAL) with a row per entity (id = index + 1), prepared statements, one
+ * `db.transaction()` per W1 commit and per W2 tick. The `synchronous` setting comes from the
+ * mode it is paired with (OFF ~ memory, NORMAL ~ buffered, FULL ~ strict).
+ *
+ * The database file lives in a fresh temporary directory, removed on close.
+ */
+import Sqlite from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Engine } from './engine.js';
+import type { Plan, SqliteSynchronous } from './plan.js';
+import type { Runner } from './stats.js';
+import { PointSequence, checkReadBack, positionAt, tickIndex, tickStart, valueBase, type Position, type WorkloadId } from './workloads.js';
+
+type SqliteDatabase = Sqlite.Database;
+/** The prepared `UPDATE position SET x = ?, y = ?, z = ? WHERE id = ?`. */
+type Update = Sqlite.Statement<[number, number, number, number]>;
+
+export function openSqlite(plan: Plan, synchronous: SqliteSynchronous): Engine {
+  const dir = mkdtempSync(join(tmpdir(), 'ecsdb-bench-sqlite-'));
+  let db: SqliteDatabase | undefined;
+  const closeNow = (): void => {
+    try {
+      db?.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  try {
+    const open = new Sqlite(join(dir, 'bench.sqlite'));
+    db = open;
+    configure(open, synchronous);
+    populate(open, plan);
+    const update: Update = open.prepare('UPDATE position SET x = ?, y = ?, z = ? WHERE id = ?');
+    const read = readerOf(open);
+    return {
+      runner: (workload: WorkloadId) => (workload === 'W1' ? pointRunner(open, update, read, plan) : tickRunner(open, update, read, plan)),
+      close: async () => closeNow(),
+    };
+  } catch (error) {
+    closeNow();
+    throw error;
+  }
+}
+
+/** better-sqlite3's version and the SQLite library it runs. */
+export function sqliteVersions(): { betterSqlite3: string; sqlite: string } {
+  const require = createRequire(import.meta.url);
+  const { version } = require('better-sqlite3/package.json') as { version: string };
+  const db = new Sqlite(':memory:');
+  try {
+    const row = db.prepare('SELECT sqlite_version() AS version').get() as { version: string };
+    return { betterSqlite3: version, sqlite: row.version };
+  } finally {
+    db.close();
+  }
+}
+
+function configure(db: SqliteDatabase, synchronous: SqliteSynchronous): void {
+  const journalMode = db.pragma('journal_mode = WAL', { simple: true });
+  if (journalMode !== 'wal') throw new Error(`better-sqlite3 refused WAL mode (journal_mode is ${String(journalMode)})`);
+  db.pragma(`synchronous = ${synchronous}`);
+  const levels: Record<SqliteSynchronous, number> = { OFF: 0, NORMAL: 1, FULL: 2 };
+  const level = db.pragma('synchronous', { simple: true });
+  if (level !== levels[synchronous]) throw new Error(`better-sqlite3 ignored synchronous = ${synchronous} (it reads ${String(level)})`);
+}
+
+function populate(db: SqliteDatabase, plan: Plan): void {
+  db.exec('CREATE TABLE position (id INTEGER PRIMARY KEY, x REAL, y REAL, z REAL)');
+  const insert = db.prepare('INSERT INTO position (id, x, y, z) VALUES (?, ?, ?, ?)');
+  db.transaction(() => {
+    for (let index = 0; index < plan.entityCount; index++) insert.run(index + 1, index, -1, -1);
+  })();
+}
+
+function readerOf(db: SqliteDatabase): (index: number) => Position | undefined {
+  const select = db.prepare('SELECT x, y, z FROM position WHERE id = ?');
+  return (index) => select.get(index + 1) as Position | undefined;
+}
+
+function pointRunner(db: SqliteDatabase, update: Update, read: (index: number) => Position | undefined, plan: Plan): Runner {
+  const sequence = new PointSequence(plan.entityCount);
+  const commitOne = db.transaction((index: number, x: number) => update.run(x, x + 0.5, x + 0.25, index + 1));
+  let seq = 0;
+  return {
+    run(ops) {
+      for (let i = 0; i < ops; i++) {
+        seq++;
+        commitOne(sequence.pointIndex(seq), valueBase(seq));
+      }
+    },
+    verify() {
+      const index = sequence.pointIndex(seq);
+      checkReadBack('sqlite', index, read(index), positionAt(seq));
+    },
+  };
+}
+
+function tickRunner(db: SqliteDatabase, update: Update, read: (index: number) => Position | undefined, plan: Plan): Runner {
+  const count = plan.tickEntityCount;
+  const tickOne = db.transaction((start: number, x: number) => {
+    const y = x + 0.5;
+    const z = x + 0.25;
+    for (let k = 0; k < count; k++) update.run(x, y, z, tickIndex(start, k, plan) + 1);
+  });
+  let seq = 0;
+  return {
+    run(ops) {
+      for (let i = 0; i < ops; i++) {
+        seq++;
+        tickOne(tickStart(seq, plan), valueBase(seq));
+      }
+    },
+    verify() {
+      const index = tickIndex(tickStart(seq, plan), count - 1, plan);
+      checkReadBack('sqlite', index, read(index), positionAt(seq));
+    },
+  };
+}

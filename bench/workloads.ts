@@ -1,0 +1,99 @@
+/**
+ * The workloads, and the exact sequence of writes every engine performs for them, so ecsdb,
+ * the raw arrays and SQLite do the same work:
+ *
+ * - W1 point commit: operation `seq` sets Position of the entity at index `pointIndex(seq)` (a
+ *   stride through the world that visits every entity, not the same hot one) to
+ *   `positionAt(seq)`.
+ * - W2 tick: tick `seq` sets Position of `tickEntityCount` consecutive entities starting at
+ *   `tickStart(seq)` (a window that moves along the world, wrapping) to `positionAt(seq)`.
+ *
+ * Values change on every write to an entity (SQLite skips rows whose values do not change,
+ * and a bench that rewrote the same values would measure less than a real game loop does), and
+ * are exact in f32 so a read-back check can compare them with `===`.
+ */
+import type { Plan } from './plan.js';
+
+export type WorkloadId = 'W1' | 'W2';
+
+export interface Workload {
+  readonly id: WorkloadId;
+  readonly title: string;
+  /** What one operation is: 'commit' (W1) or 'tick' (W2). */
+  readonly opUnit: string;
+  /** Entity updates in one operation. */
+  updatesPerOp(plan: Plan): number;
+}
+
+export const WORKLOADS: readonly Workload[] = [
+  { id: 'W1', title: 'point commit', opUnit: 'commit', updatesPerOp: () => 1 },
+  { id: 'W2', title: 'tick', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount },
+];
+
+/** Values repeat after this many operations; below 2^24, so they and `+ 0.5` are exact in f32. */
+const VALUE_PERIOD = 1 << 22;
+
+export interface Position {
+  x: number;
+  y: number;
+  z: number;
+}
+
+/**
+ * Operation `seq` writes x = valueBase(seq), y = x + 0.5, z = x + 0.25. Hot loops inline this
+ * (no object per write unless the engine's API takes one); read-back checks use positionAt.
+ */
+export function valueBase(seq: number): number {
+  return seq % VALUE_PERIOD;
+}
+
+export function positionAt(seq: number): Position {
+  const base = valueBase(seq);
+  return { x: base, y: base + 0.5, z: base + 0.25 };
+}
+
+/** Walks all `entityCount` indices in a scattered order, so W1 does not hit one cached row. */
+export class PointSequence {
+  readonly #entityCount: number;
+  readonly #stride: number;
+
+  constructor(entityCount: number) {
+    this.#entityCount = entityCount;
+    this.#stride = coprimeStride(entityCount);
+  }
+
+  pointIndex(seq: number): number {
+    return (seq * this.#stride) % this.#entityCount;
+  }
+}
+
+export function tickStart(seq: number, plan: Plan): number {
+  return (seq * plan.tickEntityCount) % plan.entityCount;
+}
+
+/** The index of the `offset`-th entity of the tick window starting at `start`. */
+export function tickIndex(start: number, offset: number, plan: Plan): number {
+  const index = start + offset;
+  return index < plan.entityCount ? index : index - plan.entityCount;
+}
+
+/** A stride near 7919 that shares no factor with `n`, so `seq * stride % n` visits every index. */
+function coprimeStride(n: number): number {
+  let stride = 7919 % n || 1;
+  while (gcd(stride, n) !== 1) stride++;
+  return stride;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Throws when a read-back differs from what the workload wrote: the bench measured the wrong thing. */
+export function checkReadBack(engine: string, index: number, actual: Position | undefined, expected: Position): void {
+  if (actual === undefined || actual.x !== expected.x || actual.y !== expected.y || actual.z !== expected.z) {
+    throw new Error(
+      `bench self-check failed: ${engine} entity index ${index} holds ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`,
+    );
+  }
+}

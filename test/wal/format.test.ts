@@ -1,0 +1,196 @@
+/**
+ * Pins the WAL byte format of src/wal/format.ts. If one of the golden strings here has to
+ * change, the on-disk format changed: bump WAL_FORMAT_VERSION and say so in docs/wal-format.md.
+ *
+ * The expected bytes were derived by hand from the layout table in format.ts, and the CRC-32
+ * values cross-checked with Python's zlib.crc32 (an independent implementation).
+ */
+import { crc32 } from 'node:zlib';
+import { describe, expect, test } from 'vitest';
+import { defineComponent, t } from '../../src/index.js';
+import { encodeWriteSet, type WriteSet } from '../../src/txn/write-set.js';
+import {
+  RECORD_HEADER_SIZE_BYTES,
+  RECORD_KIND_WRITE_SET,
+  SEGMENT_HEADER_SIZE_BYTES,
+  WAL_FORMAT_VERSION,
+  decodeSegmentHeader,
+  encodeRecord,
+  encodeSegmentHeader,
+  parseSegmentFileName,
+  readRecordAt,
+  segmentFileName,
+} from '../../src/wal/format.js';
+import { World } from '../../src/world/world.js';
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+const fromHex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
+
+/** Database id 00 01 02 .. 0f. */
+const DATABASE_ID = Uint8Array.from({ length: 16 }, (_, i) => i);
+
+const SEGMENT_HEADER_HEX = [
+  '454353444257414c', // 0   magic "ECSDBWAL"
+  '0100', //             8   format version 1
+  '0000', //             10  flags 0
+  '000102030405060708090a0b0c0d0e0f', // 12 database id
+  '0100000000000000', // 28  first LSN 1
+  'f6a2df02', //         36  CRC-32 of bytes 0..35 (0x02dfa2f6)
+].join('');
+
+/** One new entity (slot 0, generation 0, alive) with Position { x: 1, y: 2, z: 3 }. */
+const Position = defineComponent('Position', { x: t.f32, y: t.f32, z: t.f32 });
+const WRITE_SET: WriteSet = {
+  slots: { slots: [0], generations: [0], alive: [1] },
+  components: [{ componentIndex: 0, removedSlots: [], upserts: [{ fieldMask: 0b111, slots: [0], columns: [[1], [2], [3]] }] }],
+};
+const PAYLOAD_HEX = [
+  '01', '00', '01', // one slot: slot 0, generation 0 * 2 + alive 1
+  '01', '00', '00', '01', // one component: index 0, no removals, one upsert
+  '07', '01', '00', // field mask x|y|z, one row: slot 0
+  '0000803f', '00000040', '00004040', // f32 1, 2, 3
+].join('');
+const RECORD_HEX = [
+  '16000000', // 0   payload length 22
+  '0cfd1203', // 4   CRC-32 of bytes 8..38 (0x0312fd0c)
+  '0500000000000000', // 8 LSN 5
+  '01', //        16  kind 1 = write set
+  PAYLOAD_HEX, // 17 payload
+].join('');
+
+function payload(): Uint8Array {
+  const world = new World([Position]);
+  return encodeWriteSet(WRITE_SET, world.tables.map((table) => table.fields));
+}
+
+describe('WAL format golden bytes', () => {
+  test('the layout constants match the table in format.ts', () => {
+    expect(SEGMENT_HEADER_SIZE_BYTES).toBe(40);
+    expect(RECORD_HEADER_SIZE_BYTES).toBe(17);
+    expect(WAL_FORMAT_VERSION).toBe(1);
+    expect(RECORD_KIND_WRITE_SET).toBe(1);
+  });
+
+  test('a segment header (database id 0..15, first LSN 1) encodes to the pinned 40 bytes', () => {
+    const bytes = encodeSegmentHeader(DATABASE_ID, 1);
+    expect(hex(bytes)).toBe(SEGMENT_HEADER_HEX);
+    expect(new DataView(bytes.buffer).getUint32(36, true)).toBe(crc32(bytes.subarray(0, 36)));
+  });
+
+  test('the pinned segment header decodes to its fields', () => {
+    expect(decodeSegmentHeader(fromHex(SEGMENT_HEADER_HEX))).toEqual({ formatVersion: 1, databaseId: DATABASE_ID, firstLsn: 1 });
+  });
+
+  test('the small write set payload encodes to the pinned 22 bytes', () => {
+    expect(hex(payload())).toBe(PAYLOAD_HEX);
+  });
+
+  test('a record (LSN 5, that payload) encodes to the pinned 39 bytes', () => {
+    const bytes = encodeRecord(5, RECORD_KIND_WRITE_SET, payload());
+    expect(bytes.length).toBe(39);
+    expect(hex(bytes)).toBe(RECORD_HEX);
+    expect(new DataView(bytes.buffer).getUint32(4, true)).toBe(crc32(bytes.subarray(8)));
+  });
+
+  test('the pinned record reads back as LSN 5, kind 1, with its payload', () => {
+    const bytes = fromHex(RECORD_HEX);
+    const record = readRecordAt(bytes, new DataView(bytes.buffer), 0);
+    expect(record).toEqual({ lsn: 5, kind: 1, payload: fromHex(PAYLOAD_HEX), end: 39 });
+  });
+
+  test('an LSN above 2^32 is stored as a little-endian 64-bit integer', () => {
+    const lsn = 2 ** 40 + 7;
+    const bytes = encodeRecord(lsn, RECORD_KIND_WRITE_SET, new Uint8Array([0xaa]));
+    expect(hex(bytes.subarray(8, 16))).toBe('0700000000010000');
+    expect(readRecordAt(bytes, new DataView(bytes.buffer), 0)).toMatchObject({ lsn });
+  });
+});
+
+describe('decodeSegmentHeader', () => {
+  test('names a header shorter than 40 bytes short', () => {
+    expect(decodeSegmentHeader(fromHex(SEGMENT_HEADER_HEX).subarray(0, 39))).toBe('short');
+  });
+
+  test('names a header with a wrong magic magic', () => {
+    const bytes = fromHex(SEGMENT_HEADER_HEX);
+    bytes[3] ^= 1;
+    expect(decodeSegmentHeader(bytes)).toBe('magic');
+  });
+
+  test('names a header with any other damaged byte checksum', () => {
+    for (let offset = 8; offset < SEGMENT_HEADER_SIZE_BYTES; offset++) {
+      const bytes = fromHex(SEGMENT_HEADER_HEX);
+      bytes[offset] ^= 0x10;
+      expect(decodeSegmentHeader(bytes), `byte ${offset}`).toBe('checksum');
+    }
+  });
+});
+
+describe('readRecordAt', () => {
+  const record = (): Uint8Array => fromHex(RECORD_HEX);
+
+  test('names fewer than 17 remaining bytes short-header', () => {
+    const bytes = record().subarray(0, 16);
+    expect(readRecordAt(bytes, new DataView(bytes.buffer, 0, 16), 0)).toBe('short-header');
+  });
+
+  test('names a zero length bad-length', () => {
+    const bytes = record();
+    bytes.set([0, 0, 0, 0], 0);
+    expect(readRecordAt(bytes, new DataView(bytes.buffer), 0)).toBe('bad-length');
+  });
+
+  test('names a length above 256 MiB bad-length, without allocating it', () => {
+    const bytes = record();
+    new DataView(bytes.buffer).setUint32(0, 256 * 1024 * 1024 + 1, true);
+    expect(readRecordAt(bytes, new DataView(bytes.buffer), 0)).toBe('bad-length');
+  });
+
+  test('names a record cut short past-end', () => {
+    const bytes = record().slice(0, 38);
+    expect(readRecordAt(bytes, new DataView(bytes.buffer), 0)).toBe('past-end');
+  });
+
+  test('names a flipped bit in the LSN, kind or payload checksum', () => {
+    for (let offset = 4; offset < 39; offset++) {
+      const bytes = record();
+      bytes[offset] ^= 0x01;
+      expect(readRecordAt(bytes, new DataView(bytes.buffer), 0), `byte ${offset}`).toBe('checksum');
+    }
+  });
+});
+
+describe('segment file names', () => {
+  test('encode the first LSN as 20 digits and .wal', () => {
+    expect(segmentFileName(1)).toBe('00000000000000000001.wal');
+    expect(segmentFileName(1234567)).toBe('00000000000001234567.wal');
+  });
+
+  test('round-trip through parseSegmentFileName', () => {
+    for (const lsn of [1, 9, 10, 4096, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER]) {
+      expect(parseSegmentFileName(segmentFileName(lsn))).toBe(lsn);
+    }
+  });
+
+  test('sort in LSN order as plain strings', () => {
+    const lsns = [1, 2, 10, 99, 100, 12345, 2 ** 40];
+    const names = lsns.map(segmentFileName);
+    expect([...names].reverse().sort()).toEqual(names);
+  });
+
+  test.each([
+    ['not a number', 'segment.wal'],
+    ['19 digits', '0000000000000000001.wal'],
+    ['21 digits', '000000000000000000001.wal'],
+    ['another suffix', '00000000000000000001.wal.tmp'],
+    ['upper-case suffix', '00000000000000000001.WAL'],
+    ['no suffix', '00000000000000000001'],
+    ['a directory prefix', 'wal/00000000000000000001.wal'],
+    ['a sign', '-0000000000000000001.wal'],
+    ['LSN 0', '00000000000000000000.wal'],
+    ['an LSN beyond 2^53', '99999999999999999999.wal'],
+    ['the meta file', 'ecsdb.meta'],
+  ])('reject %s (%s)', (_what, name) => {
+    expect(parseSegmentFileName(name)).toBeUndefined();
+  });
+});
