@@ -13,20 +13,38 @@
  * costs one comparison after the first, and nothing is cleared between transactions.
  */
 import { assert } from '../assert.js';
-import { readField, writeField, type ComponentTable } from '../world/table.js';
+import type { ComponentTable } from '../world/table.js';
+import type { NumericArray } from '../schema/types.js';
 import type { World } from '../world/world.js';
 import { fieldsOfMask, type ChangeColumn, type ComponentChanges, type Upsert, type WriteSet } from './write-set.js';
 
 interface TableJournal {
   stamps: Uint32Array;
-  /** Slots touched, in first-touch order. */
-  touched: number[];
+  /** Slots touched, in first-touch order: `touched[0 .. count)`. */
+  touched: Uint32Array;
+  count: number;
   /** Whether each touched slot had the component before the transaction. */
-  hadBefore: number[];
-  /** Before-images, `fieldCount` per touched slot (undefined where the component was absent). */
-  before: unknown[];
+  hadBefore: Uint8Array;
+  /**
+   * Raw column values before the transaction, `numericWidth` per touched slot, for every
+   * non-string field (arrays inline; bools 0/1; entity ids with -1 for null). A Float64Array
+   * holds every stored kind exactly, and keeps floats unboxed.
+   */
+  beforeNumbers: Float64Array;
+  /** String fields' values before the transaction, `stringFieldCount` per touched slot. */
+  beforeStrings: string[];
   /** Union of the fields written by add/set in this transaction. */
   fieldMask: number;
+  /** The epoch of the transaction that last touched the table. */
+  epoch: number;
+}
+
+/** Where each field's before-image lives in a touched slot's record. */
+interface TableLayout {
+  readonly numericWidth: number;
+  /** For each field: its offset in beforeNumbers (non-string) or beforeStrings (string). */
+  readonly offsets: readonly number[];
+  readonly stringFieldCount: number;
 }
 
 const EPOCH_MAX = 0xffff_fffe;
@@ -41,14 +59,21 @@ export class Journal {
   private readonly aliveBefore: number[] = [];
   private highWaterBefore = 0;
   private readonly tables: TableJournal[];
+  private readonly layouts: TableLayout[];
+  /** Indices of the tables touched in this transaction, in first-touch order. */
+  private readonly touchedTables: number[] = [];
 
   constructor(private readonly world: World) {
-    this.tables = world.tables.map(() => ({
+    this.layouts = world.tables.map(layoutOf);
+    this.tables = this.layouts.map((layout) => ({
       stamps: new Uint32Array(1024),
-      touched: [],
-      hadBefore: [],
-      before: [],
+      touched: new Uint32Array(64),
+      count: 0,
+      hadBefore: new Uint8Array(64),
+      beforeNumbers: new Float64Array(Math.max(1, 64 * layout.numericWidth)),
+      beforeStrings: [],
       fieldMask: 0,
+      epoch: 0,
     }));
   }
 
@@ -56,7 +81,10 @@ export class Journal {
     if (this.epoch === EPOCH_MAX) {
       this.epoch = 0;
       this.slotStamps.fill(0);
-      for (const journal of this.tables) journal.stamps.fill(0);
+      for (const journal of this.tables) {
+        journal.stamps.fill(0);
+        journal.epoch = 0;
+      }
     }
     this.epoch++;
     this.highWaterBefore = this.world.registry.highWater;
@@ -64,19 +92,22 @@ export class Journal {
 
   /** Clears the records of the finished transaction (commit or rollback). */
   end(): void {
-    this.touchedSlots.length = 0;
-    this.generationBefore.length = 0;
-    this.aliveBefore.length = 0;
-    for (const journal of this.tables) {
-      journal.touched.length = 0;
-      journal.hadBefore.length = 0;
-      journal.before.length = 0;
+    if (this.touchedSlots.length > 0) {
+      this.touchedSlots.length = 0;
+      this.generationBefore.length = 0;
+      this.aliveBefore.length = 0;
+    }
+    for (const index of this.touchedTables) {
+      const journal = this.tables[index];
+      journal.count = 0;
+      journal.beforeStrings.length = 0;
       journal.fieldMask = 0;
     }
+    this.touchedTables.length = 0;
   }
 
   get isEmpty(): boolean {
-    return this.touchedSlots.length === 0 && this.tables.every((journal) => journal.touched.length === 0);
+    return this.touchedSlots.length === 0 && this.touchedTables.length === 0;
   }
 
   /** Call before the slot's lifecycle (alive, generation) changes. */
@@ -98,14 +129,21 @@ export class Journal {
   /** Call before a component cell (membership or any field) changes; `fieldMask` is what is written. */
   touchCell(table: ComponentTable, slot: number, fieldMask: number): void {
     const journal = this.tables[table.index];
+    if (journal.epoch !== this.epoch) {
+      journal.epoch = this.epoch;
+      this.touchedTables.push(table.index);
+    }
     journal.fieldMask |= fieldMask;
     if (slot >= journal.stamps.length) journal.stamps = growStamps(journal.stamps, slot + 1);
     if (journal.stamps[slot] === this.epoch) return;
     journal.stamps[slot] = this.epoch;
-    journal.touched.push(slot);
+    const layout = this.layouts[table.index];
+    const index = journal.count++;
+    if (index >= journal.touched.length) growTableJournal(journal, layout);
+    journal.touched[index] = slot;
     const had = slot < table.capacity && table.present[slot] === 1;
-    journal.hadBefore.push(had ? 1 : 0);
-    for (const field of table.fields) journal.before.push(had ? readField(table, field.index, slot) : undefined);
+    journal.hadBefore[index] = had ? 1 : 0;
+    if (had) saveBeforeImage(table, layout, journal, index, slot);
   }
 
   /** Restores every before-image; the world is as it was at `begin`. */
@@ -116,17 +154,18 @@ export class Journal {
       world.setSlotState(this.touchedSlots[i], this.generationBefore[i], this.aliveBefore[i] === 1);
     }
     world.registry.shrinkHighWater(this.highWaterBefore);
-    for (const table of world.tables) {
-      const journal = this.tables[table.index];
-      const fieldCount = table.fields.length;
-      for (let i = 0; i < journal.touched.length; i++) {
+    for (const tableIndex of this.touchedTables) {
+      const table = world.tables[tableIndex];
+      const journal = this.tables[tableIndex];
+      const layout = this.layouts[tableIndex];
+      for (let i = 0; i < journal.count; i++) {
         const slot = journal.touched[i];
         if (journal.hadBefore[i] === 0) {
           world.removeComponentAt(table, slot);
           continue;
         }
         world.addComponentAt(table, slot);
-        for (let f = 0; f < fieldCount; f++) writeField(table, f, slot, journal.before[i * fieldCount + f]);
+        restoreBeforeImage(table, layout, journal, i, slot);
       }
     }
   }
@@ -147,8 +186,9 @@ export class Journal {
       alive.push(isAlive);
     }
     const components: ComponentChanges[] = [];
-    for (const table of this.world.tables) {
-      const change = this.buildComponentChanges(table);
+    const tableIndices = this.touchedTables.length > 1 ? [...this.touchedTables].sort((a, b) => a - b) : this.touchedTables;
+    for (const tableIndex of tableIndices) {
+      const change = this.buildComponentChanges(this.world.tables[tableIndex]);
       if (change !== undefined) components.push(change);
     }
     return { slots: { slots, generations, alive }, components };
@@ -156,12 +196,12 @@ export class Journal {
 
   private buildComponentChanges(table: ComponentTable): ComponentChanges | undefined {
     const journal = this.tables[table.index];
-    if (journal.touched.length === 0) return undefined;
+    if (journal.count === 0) return undefined;
     const registry = this.world.registry;
     const removedSlots: number[] = [];
     const fullSlots: number[] = [];
     const partialSlots: number[] = [];
-    for (let i = 0; i < journal.touched.length; i++) {
+    for (let i = 0; i < journal.count; i++) {
       const slot = journal.touched[i];
       // A dead slot, or one whose lifecycle changed, lost all its components when the slot
       // state was applied: only what it has now needs writing, and all of it.
@@ -208,6 +248,66 @@ function upsertOf(table: ComponentTable, fieldMask: number, slots: number[]): Up
     return values;
   });
   return { fieldMask, slots, columns };
+}
+
+function layoutOf(table: ComponentTable): TableLayout {
+  let numericWidth = 0;
+  let stringFieldCount = 0;
+  const offsets = table.fields.map((field) => {
+    if (field.storage === undefined) return stringFieldCount++;
+    const offset = numericWidth;
+    numericWidth += field.stride;
+    return offset;
+  });
+  return { numericWidth, offsets, stringFieldCount };
+}
+
+function saveBeforeImage(table: ComponentTable, layout: TableLayout, journal: TableJournal, index: number, slot: number): void {
+  const fields = table.fields;
+  const numbers = journal.beforeNumbers;
+  const base = index * layout.numericWidth;
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f];
+    const column = table.columnList[f];
+    if (field.storage === undefined) {
+      journal.beforeStrings[index * layout.stringFieldCount + layout.offsets[f]] = (column as string[])[slot];
+      continue;
+    }
+    const stride = field.stride;
+    const at = base + layout.offsets[f];
+    if (stride === 1) numbers[at] = (column as NumericArray)[slot];
+    else for (let k = 0; k < stride; k++) numbers[at + k] = (column as NumericArray)[slot * stride + k];
+  }
+}
+
+function restoreBeforeImage(table: ComponentTable, layout: TableLayout, journal: TableJournal, index: number, slot: number): void {
+  const fields = table.fields;
+  const numbers = journal.beforeNumbers;
+  const base = index * layout.numericWidth;
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f];
+    const column = table.columnList[f];
+    if (field.storage === undefined) {
+      (column as string[])[slot] = journal.beforeStrings[index * layout.stringFieldCount + layout.offsets[f]];
+      continue;
+    }
+    const stride = field.stride;
+    const at = base + layout.offsets[f];
+    for (let k = 0; k < stride; k++) (column as NumericArray)[slot * stride + k] = numbers[at + k];
+  }
+}
+
+function growTableJournal(journal: TableJournal, layout: TableLayout): void {
+  const capacity = journal.touched.length * 2;
+  const touched = new Uint32Array(capacity);
+  touched.set(journal.touched);
+  journal.touched = touched;
+  const hadBefore = new Uint8Array(capacity);
+  hadBefore.set(journal.hadBefore);
+  journal.hadBefore = hadBefore;
+  const numbers = new Float64Array(Math.max(1, capacity * layout.numericWidth));
+  numbers.set(journal.beforeNumbers.subarray(0, Math.min(journal.beforeNumbers.length, numbers.length)));
+  journal.beforeNumbers = numbers;
 }
 
 function growStamps(stamps: Uint32Array, needed: number): Uint32Array<ArrayBuffer> {

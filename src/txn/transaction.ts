@@ -10,8 +10,6 @@ import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef, ComponentDef, ComponentInput, ComponentValue, FieldsSpec } from '../schema/component.js';
 import type { Entity } from '../schema/types.js';
 import { exists, getComponent, hasComponent, queryEntities, requireLiveSlot, requireTable } from '../world/read.js';
-import { defaultValue, writeField, type ComponentTable } from '../world/table.js';
-import { checkFieldValue } from '../world/validate-value.js';
 import type { World } from '../world/world.js';
 import type { Journal } from './journal.js';
 
@@ -56,14 +54,12 @@ export class Transaction {
     if (slot < table.capacity && table.present[slot] === 1) {
       throw new EcsdbError('COMPONENT_EXISTS', `entity ${entity} already has ${table.def.name}; use set() to change its fields`);
     }
-    const input = values ?? {};
-    this.#checkInput(table, input);
+    const input = values ?? EMPTY;
+    const access = world.fieldAccess[table.index];
+    access.check(input, world.isAlive);
     this.journal.touchCell(table, slot, table.fullFieldMask);
     world.addComponentAt(table, slot);
-    for (const field of table.fields) {
-      const value = (input as Record<string, unknown>)[field.name];
-      writeField(table, field.index, slot, value === undefined ? defaultValue(field) : value);
-    }
+    access.writeAll(slot, input);
   }
 
   /** Changes some fields of a component the entity has. */
@@ -75,13 +71,10 @@ export class Transaction {
     if (slot >= table.capacity || table.present[slot] !== 1) {
       throw new EcsdbError('COMPONENT_MISSING', `entity ${entity} has no ${table.def.name}; use add() first`);
     }
-    const mask = this.#checkInput(table, values);
+    const access = world.fieldAccess[table.index];
+    const mask = access.check(values, world.isAlive);
     this.journal.touchCell(table, slot, mask);
-    const input = values as Record<string, unknown>;
-    for (const key in input) {
-      const value = input[key];
-      if (value !== undefined) writeField(table, table.fieldIndexByName.get(key)!, slot, value);
-    }
+    access.writeGiven(slot, values);
   }
 
   /** Removes a component; removing one the entity does not have is a no-op. */
@@ -128,30 +121,6 @@ export class Transaction {
       );
     }
   }
-
-  /** Validates every given field; returns the mask of the fields given. */
-  #checkInput(table: ComponentTable, values: unknown): number {
-    if (values === null || typeof values !== 'object' || Array.isArray(values)) {
-      throw new EcsdbError('INVALID_VALUE', `${table.def.name}: expected an object of field values, got ${String(values)}`);
-    }
-    const input = values as Record<string, unknown>;
-    let mask = 0;
-    for (const key in input) {
-      const fieldIndex = table.fieldIndexByName.get(key);
-      if (fieldIndex === undefined) throw unknownField(table, key);
-      const value = input[key];
-      if (value === undefined) continue;
-      checkFieldValue(table, table.fields[fieldIndex], value, this.world.isAlive);
-      mask |= 1 << fieldIndex;
-    }
-    return mask;
-  }
 }
 
-function unknownField(table: ComponentTable, key: string): EcsdbError {
-  const known = table.fields.map((field) => field.name).join(', ');
-  return new EcsdbError(
-    'UNKNOWN_FIELD',
-    `${table.def.name} has no field ${JSON.stringify(key)} (fields: ${known === '' ? 'none, it is a tag component' : known})`,
-  );
-}
+const EMPTY = Object.freeze({});

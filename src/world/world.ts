@@ -20,11 +20,14 @@ import {
   type MembershipWorld,
 } from './membership.js';
 import { createTable, ensureTableCapacity, type ComponentTable } from './table.js';
+import { fieldAccessOf, type FieldAccess } from './field-access.js';
 
 export class World {
   readonly registry = new EntityRegistry();
   readonly tables: readonly ComponentTable[];
   readonly membership: MembershipWorld;
+  /** Checking and writing of field values, by table index (see field-access.ts). */
+  readonly fieldAccess: readonly FieldAccess[];
   private readonly tableByDef: Map<AnyComponentDef, ComponentTable>;
   private readonly tableByName: Map<string, ComponentTable>;
 
@@ -42,6 +45,7 @@ export class World {
       return table;
     });
     this.tableByDef = new Map(this.tables.map((table) => [table.def, table]));
+    this.fieldAccess = this.tables.map(fieldAccessOf);
     this.membership = createMembershipWorld(this.tables.map((table) => table.columns));
   }
 

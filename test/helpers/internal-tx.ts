@@ -1,0 +1,54 @@
+/**
+ * Runs transactions on a bare World through the same internals the database uses (Journal and
+ * Transaction), so tests can capture each commit's write set, which the public API keeps inside.
+ * It follows Database#transact: a callback that throws or returns a promise is rolled back.
+ */
+import { EcsdbError } from '../../src/index.js';
+import type { AnyComponentDef } from '../../src/schema/component.js';
+import { Journal } from '../../src/txn/journal.js';
+import { Transaction } from '../../src/txn/transaction.js';
+import type { WriteSet, WriteSetSchema } from '../../src/txn/write-set.js';
+import { World } from '../../src/world/world.js';
+
+export interface InternalCommit<T> {
+  readonly value: T;
+  readonly writeSet: WriteSet;
+}
+
+export class InternalDb {
+  readonly world: World;
+  readonly journal: Journal;
+
+  constructor(components: readonly AnyComponentDef[]) {
+    this.world = new World(components);
+    this.journal = new Journal(this.world);
+  }
+
+  /** The schema write sets of this world are encoded against. */
+  get schema(): WriteSetSchema {
+    return this.world.tables.map((table) => table.fields);
+  }
+
+  transact<T>(fn: (tx: Transaction) => T): InternalCommit<T> {
+    const { journal } = this;
+    const tx = new Transaction(this.world, journal);
+    journal.begin();
+    let value: T;
+    try {
+      value = fn(tx);
+      if (value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function') {
+        Promise.resolve(value).catch(() => undefined);
+        throw new EcsdbError('ASYNC_TRANSACTION', 'a transaction callback returned a promise');
+      }
+    } catch (error) {
+      tx.close();
+      journal.rollback();
+      journal.end();
+      throw error;
+    }
+    tx.close();
+    const writeSet = journal.buildWriteSet();
+    journal.end();
+    return { value, writeSet };
+  }
+}
