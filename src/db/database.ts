@@ -128,15 +128,14 @@ export class Database {
     tx.close();
     let durable = RESOLVED;
     try {
-      if (!journal.isEmpty) {
-        if (wal === undefined) {
-          this.#lsn++;
-        } else {
-          const writeSet = journal.buildWriteSet();
-          const appended = wal.append((writer) => encodeWriteSetInto(writer, writeSet, this.#schema), strict);
-          this.#lsn = appended.lsn;
-          durable = appended.durable;
-        }
+      const changed = !journal.isEmpty && journal.hasNetChange();
+      if (changed && wal === undefined) {
+        this.#lsn++;
+      } else if (changed && wal !== undefined) {
+        const writeSet = journal.buildWriteSet();
+        const appended = wal.append((writer) => encodeWriteSetInto(writer, writeSet, this.#schema), strict);
+        this.#lsn = appended.lsn;
+        durable = appended.durable;
       } else if (wal !== undefined) {
         durable = wal.whenDurable(this.#lsn, strict);
       }

@@ -110,6 +110,31 @@ export class Journal {
     return this.touchedSlots.length === 0 && this.touchedTables.length === 0;
   }
 
+  /**
+   * Whether the transaction changed anything, i.e. whether its write set would be non-empty:
+   * an entity born or dead, a component added or removed, or a field written. (`set(e, C, {})`
+   * and an add followed by a remove of the same component touch cells but change nothing.)
+   */
+  hasNetChange(): boolean {
+    const registry = this.world.registry;
+    for (let i = 0; i < this.touchedSlots.length; i++) {
+      const slot = this.touchedSlots[i];
+      if (registry.generations[slot] !== this.generationBefore[i] || registry.alive[slot] !== this.aliveBefore[i]) return true;
+    }
+    for (const tableIndex of this.touchedTables) {
+      const table = this.world.tables[tableIndex];
+      const journal = this.tables[tableIndex];
+      for (let i = 0; i < journal.count; i++) {
+        const slot = journal.touched[i];
+        if (registry.alive[slot] !== 1) continue;
+        const hasNow = table.present[slot];
+        if (hasNow !== journal.hadBefore[i]) return true;
+        if (hasNow === 1 && journal.fieldMask !== 0) return true;
+      }
+    }
+    return false;
+  }
+
   /** Call before the slot's lifecycle (alive, generation) changes. */
   touchSlot(slot: number): void {
     if (slot >= this.slotStamps.length) {

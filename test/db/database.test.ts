@@ -82,6 +82,23 @@ describe('Database#transact()', () => {
     expect(db.transact((tx) => tx.create()).lsn).toBe(2);
   });
 
+  it('gives a transaction whose writes cancel out the LSN of the last commit', async () => {
+    const db = await openDb();
+    const e = db.transact((tx) => {
+      const created = tx.create();
+      tx.add(created, Position, { x: 1 });
+      return created;
+    }).value;
+    expect(db.transact((tx) => tx.set(e, Position, {})).lsn).toBe(1);
+    expect(
+      db.transact((tx) => {
+        tx.add(e, Health, { hp: 3 });
+        tx.remove(e, Health);
+      }).lsn,
+    ).toBe(1);
+    expect(db.transact((tx) => tx.set(e, Position, { x: 1 })).lsn).toBe(2);
+  });
+
   it('resolves commit.durable at once in memory mode', async () => {
     const db = await openDb();
     const commit = db.transact((tx) => tx.create());
