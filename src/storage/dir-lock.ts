@@ -42,7 +42,15 @@ export async function acquireDirectoryLock(storage: Storage, dir: string): Promi
         await file.close();
       }
       held.add(path);
-      return { release: () => releaseLock(storage, held, path) };
+      let released = false;
+      return {
+        release: async () => {
+          // Only the first release of this handle counts: a later holder's lock is not ours.
+          if (released) return;
+          released = true;
+          await releaseLock(storage, held, path);
+        },
+      };
     } catch (error) {
       if ((error as { code?: string }).code !== 'EEXIST') throw error;
     }

@@ -243,7 +243,8 @@ export class Journal {
     }
     const upserts: Upsert[] = [];
     const partialMask = journal.fieldMask;
-    if (partialMask === table.fullFieldMask) {
+    // Cells present before and after whose fields were not written (mask 0) did not change.
+    if (partialMask !== 0 && partialMask === table.fullFieldMask) {
       fullSlots.push(...partialSlots);
     } else if (partialSlots.length > 0 && partialMask !== 0) {
       upserts.push(upsertOf(table, partialMask, partialSlots));

@@ -21,7 +21,6 @@ import {
   RECORD_HEADER_SIZE_BYTES,
   checkRecordAt,
   decodeSegmentHeader,
-  readRecordAt,
   recordLsnAt,
 } from './format.js';
 
@@ -109,19 +108,19 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
   return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, tornReason: undefined, headerTorn: false };
 }
 
-/** Whether a checksummed record with LSN `damagedLsn` + 1 (or later by a few) starts after `offset`. */
+/**
+ * Whether a checksummed record with a later LSN than `damagedLsn` starts anywhere after `offset`:
+ * proof that the damaged bytes were once followed by more log, so they are not a torn tail.
+ * Every offset is tried (the damaged region may be any length); a candidate must carry a
+ * plausible LSN and length before its checksum is computed, which keeps the scan cheap.
+ */
 function hasValidRecordAfter(bytes: Uint8Array, view: DataView, offset: number, damagedLsn: number): boolean {
-  const haystack = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let lsn = damagedLsn + 1; lsn <= damagedLsn + 4; lsn++) {
-    const pattern = Buffer.alloc(8);
-    pattern.writeBigUInt64LE(BigInt(lsn));
-    let hit = haystack.indexOf(pattern, offset + 1 + 8);
-    while (hit !== -1) {
-      const start = hit - 8;
-      const record = readRecordAt(bytes, view, start);
-      if (typeof record !== 'string' && record.lsn === lsn) return true;
-      hit = haystack.indexOf(pattern, hit + 1);
-    }
+  const lsnMax = damagedLsn + Math.floor((bytes.length - offset) / RECORD_HEADER_SIZE_BYTES);
+  for (let start = offset + 1; start + RECORD_HEADER_SIZE_BYTES <= bytes.length; start++) {
+    if (bytes[start + 16] !== RECORD_KIND_WRITE_SET) continue;
+    const lsn = recordLsnAt(view, start);
+    if (lsn <= damagedLsn || lsn > lsnMax) continue;
+    if (typeof checkRecordAt(bytes, view, start) === 'number') return true;
   }
   return false;
 }

@@ -151,7 +151,7 @@ describe('readRecordAt', () => {
     expect(readRecordAt(bytes, new DataView(bytes.buffer), 0)).toBe('past-end');
   });
 
-  test('names a flipped bit in the LSN, kind or payload checksum', () => {
+  test('names a flipped bit in the checksum, LSN, kind or payload checksum', () => {
     for (let offset = 4; offset < 39; offset++) {
       const bytes = record();
       bytes[offset] ^= 0x01;
