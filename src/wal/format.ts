@@ -31,6 +31,7 @@
  * Telling a torn tail from corruption is the reader's job (see segment-reader.ts).
  */
 import { crc32 } from 'node:zlib';
+import { crc32Range } from '../encoding/crc32.js';
 
 export const WAL_FORMAT_VERSION = 1;
 export const SEGMENT_MAGIC = new Uint8Array([0x45, 0x43, 0x53, 0x44, 0x42, 0x57, 0x41, 0x4c]); // "ECSDBWAL"
@@ -100,7 +101,7 @@ export function sealRecord(bytes: Uint8Array, view: DataView, offset: number, ls
   view.setUint32(offset + 12, Math.floor(lsn / 0x1_0000_0000), true);
   bytes[offset + 16] = kind;
   const end = offset + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
-  view.setUint32(offset + 4, crc32(bytes.subarray(offset + 8, end)), true);
+  view.setUint32(offset + 4, crc32Range(bytes, offset + 8, end), true);
 }
 
 export function encodeRecord(lsn: number, kind: number, payload: Uint8Array): Uint8Array {
@@ -131,7 +132,7 @@ export function checkRecordAt(bytes: Uint8Array, view: DataView, offset: number)
   if (length === 0 || length > RECORD_PAYLOAD_SIZE_BYTES_MAX) return 'bad-length';
   const end = offset + RECORD_HEADER_SIZE_BYTES + length;
   if (end > bytes.length) return 'past-end';
-  if (view.getUint32(offset + 4, true) !== crc32(bytes.subarray(offset + 8, end))) return 'checksum';
+  if (view.getUint32(offset + 4, true) !== crc32Range(bytes, offset + 8, end)) return 'checksum';
   return end;
 }
 
