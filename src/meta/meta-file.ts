@@ -17,10 +17,10 @@
  * a crash leaves either no meta file (the directory is not a database yet, and is created anew)
  * or the complete one.
  */
-import { decode, encode } from '@msgpack/msgpack';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { decodeFramed, encodeFramed } from '../encoding/framed.js';
+import { replaceFileDurably } from '../storage/atomic-file.js';
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import type { Storage } from '../storage/storage.js';
@@ -28,9 +28,7 @@ import { DATABASE_ID_SIZE_BYTES, WAL_FORMAT_VERSION } from '../wal/format.js';
 
 export const META_FILE_NAME = 'ecsdb.meta';
 export const META_FORMAT_VERSION = 1;
-const META_MAGIC = Buffer.from('ECSDBMET', 'latin1');
-const META_HEADER_SIZE_BYTES = 8 + 2 + 4 + 4;
-const META_PAYLOAD_SIZE_BYTES_MAX = 64 * 1024 * 1024;
+const META_MAGIC = 'ECSDBMET';
 
 export interface StoredField {
   readonly name: string;
@@ -71,43 +69,22 @@ export function newMeta(components: readonly AnyComponentDef[], nowMs: number): 
 }
 
 export function encodeMeta(meta: DatabaseMeta): Uint8Array {
-  const payload = encode({ ...meta, schema: meta.schema.map((c) => ({ name: c.name, fields: c.fields.map((f) => ({ ...f })) })) });
-  const bytes = new Uint8Array(META_HEADER_SIZE_BYTES + payload.length);
-  const view = new DataView(bytes.buffer);
-  bytes.set(META_MAGIC, 0);
-  view.setUint16(8, META_FORMAT_VERSION, true);
-  view.setUint32(10, payload.length, true);
-  view.setUint32(14, crc32(payload), true);
-  bytes.set(payload, META_HEADER_SIZE_BYTES);
-  return bytes;
+  const schema = meta.schema.map((c) => ({ name: c.name, fields: c.fields.map((f) => ({ ...f })) }));
+  return encodeFramed(META_MAGIC, META_FORMAT_VERSION, { ...meta, schema });
 }
 
 export function decodeMeta(bytes: Uint8Array, path: string): DatabaseMeta {
-  const bad = (what: string, offset: number) =>
-    new EcsdbError('CORRUPT_WAL', `database meta file ${path} is damaged at byte offset ${offset}: ${what}`);
-  if (bytes.length < META_HEADER_SIZE_BYTES) throw bad('file is shorter than its header', bytes.length);
-  if (!META_MAGIC.equals(bytes.subarray(0, 8))) throw bad('not an ecsdb meta file (wrong magic)', 0);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint16(8, true);
-  if (version !== META_FORMAT_VERSION) {
+  const framed = decodeFramed(bytes, META_MAGIC);
+  if (!framed.ok) {
+    throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} is damaged at byte offset ${framed.offset}: ${framed.problem}`);
+  }
+  if (framed.version !== META_FORMAT_VERSION) {
     throw new EcsdbError(
       'FORMAT_VERSION_UNSUPPORTED',
-      `${path} has meta format version ${version}; this ecsdb reads version ${META_FORMAT_VERSION} (upgrade ecsdb to open this directory)`,
+      `${path} has meta format version ${framed.version}; this ecsdb reads version ${META_FORMAT_VERSION} (upgrade ecsdb to open this directory)`,
     );
   }
-  const length = view.getUint32(10, true);
-  if (length > META_PAYLOAD_SIZE_BYTES_MAX || META_HEADER_SIZE_BYTES + length !== bytes.length) {
-    throw bad(`payload length ${length} does not match the file size ${bytes.length}`, 10);
-  }
-  const payload = bytes.subarray(META_HEADER_SIZE_BYTES);
-  if (view.getUint32(14, true) !== crc32(payload)) throw bad('checksum mismatch', 14);
-  let decoded: unknown;
-  try {
-    decoded = decode(payload);
-  } catch (error) {
-    throw bad(`payload is not MessagePack (${(error as Error).message})`, META_HEADER_SIZE_BYTES);
-  }
-  return checkMetaShape(decoded, path);
+  return checkMetaShape(framed.value, path);
 }
 
 function checkMetaShape(value: unknown, path: string): DatabaseMeta {
@@ -163,17 +140,5 @@ export async function readMeta(storage: Storage, dir: string): Promise<DatabaseM
 
 /** Writes the meta file durably (temp → fsync → rename → directory fsync). */
 export async function writeMeta(storage: Storage, dir: string, meta: DatabaseMeta): Promise<void> {
-  const path = join(dir, META_FILE_NAME);
-  const temp = `${path}.tmp`;
-  // A temp file left by a crash during creation is rewritten from scratch.
-  if ((await storage.stat(temp)) !== undefined) await storage.unlink(temp);
-  const file = await storage.open(temp, 'create');
-  try {
-    await file.write(encodeMeta(meta), 0);
-    await file.sync(); // crash before: the temp file may be torn; nothing refers to it
-  } finally {
-    await file.close();
-  }
-  await storage.rename(temp, path); // crash after: old state (no meta) or new, per the directory
-  await storage.syncDirectory(dir); // from here the meta file is durable
+  await replaceFileDurably(storage, dir, META_FILE_NAME, encodeMeta(meta));
 }
