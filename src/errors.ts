@@ -31,11 +31,14 @@ export type ErrorCode =
 
 export class EcsdbError extends Error {
   readonly code: ErrorCode;
+  /** A finer, stable distinction within a code where one matters (e.g. 'wal-gap' in CORRUPT_WAL). */
+  readonly detail: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
     super(message, options);
     this.name = 'EcsdbError';
     this.code = code;
+    this.detail = options?.detail;
   }
 }
 

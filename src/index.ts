@@ -1,6 +1,10 @@
 /** ecsdb public API. Everything a user imports comes from here, and nothing else does. */
 export { open, Database } from './db/database.js';
 export type { OpenOptions, TransactOptions, Commit, Durability, ColumnsOf } from './db/database.js';
+export type { WalOptions, SnapshotOptions, ArchiveSettings } from './db/options.js';
+export type { RecoveryReport, SnapshotRecoveryReport } from './recovery/recover.js';
+export type { WalRecoveryReport, TornTailReport } from './recovery/recover-wal.js';
+export type { SnapshotEntry } from './snapshot/manifest.js';
 export type { Transaction } from './txn/transaction.js';
 export { defineComponent } from './schema/component.js';
 export type { ComponentDef, ComponentValue, ComponentInput, FieldsSpec } from './schema/component.js';

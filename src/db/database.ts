@@ -16,7 +16,9 @@ import { entityIdOf } from '../world/entity-id.js';
 import { exists, getComponent, hasComponent, queryEntities, requireTable } from '../world/read.js';
 import type { Column } from '../world/table.js';
 import { World } from '../world/world.js';
-import { openPersistent, type PersistentParts, type RecoveryReport } from './open-persistent.js';
+import { openPersistent, type PersistentParts } from './open-persistent.js';
+import type { RecoveryReport } from '../recovery/recover.js';
+import type { SnapshotEntry } from '../snapshot/manifest.js';
 import { checkDurability, type Durability, type OpenOptions } from './options.js';
 
 export type { Durability, OpenOptions };
@@ -136,6 +138,7 @@ export class Database {
         const appended = wal.append((writer) => encodeWriteSetInto(writer, writeSet, this.#schema), strict);
         this.#lsn = appended.lsn;
         durable = appended.durable;
+        this.#persistent!.snapshotter.noteCommit();
       } else if (wal !== undefined) {
         durable = wal.whenDurable(this.#lsn, strict);
       }
@@ -147,6 +150,22 @@ export class Database {
       this.#transaction = undefined;
     }
     return { value, lsn: this.#lsn, durable };
+  }
+
+  /**
+   * Takes a snapshot in the background (commits go on meanwhile) and resolves once it is
+   * durable and published; a request while one runs joins it. Then archives the WAL it covers.
+   */
+  async snapshot(): Promise<SnapshotEntry> {
+    this.#requireOpen();
+    const persistent = this.#persistent;
+    if (persistent === undefined) throw new EcsdbError('CONFIG_INVALID', 'a memory database has no directory to snapshot into');
+    return (await persistent.snapshotter.snapshot()).entry;
+  }
+
+  /** The published snapshots, oldest first (empty in memory mode). */
+  get snapshots(): readonly SnapshotEntry[] {
+    return this.#persistent?.snapshotter.snapshots ?? [];
   }
 
   /** Makes every commit so far durable; resolves when it is. */
@@ -235,6 +254,7 @@ export class Database {
     const persistent = this.#persistent;
     if (persistent === undefined) return;
     try {
+      await persistent.snapshotter.close();
       await persistent.wal.close();
     } finally {
       await persistent.lock.release();
@@ -282,10 +302,11 @@ export async function open(options: OpenOptions): Promise<Database> {
   }
   options.components.forEach(checkComponentDef);
   const durability = checkDurability(options.durability ?? (options.dir === undefined ? 'memory' : 'buffered'), 'option durability');
-  const world = new World(options.components);
-  if (durability === 'memory') return new Database(world, durability, undefined);
+  if (durability === 'memory') return new Database(new World(options.components), durability, undefined);
   if (typeof options.dir !== 'string' || options.dir === '') {
     throw new EcsdbError('CONFIG_INVALID', `durability '${durability}' needs a data directory: open({ dir: 'data', ... })`);
   }
-  return new Database(world, durability, await openPersistent(options, world));
+  new World(options.components); // fails fast on duplicate names, before touching the directory
+  const persistent = await openPersistent(options);
+  return new Database(persistent.world, durability, persistent);
 }

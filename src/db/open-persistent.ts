@@ -2,9 +2,12 @@
  * Opening a database directory: lock, identity and schema, WAL replay, then the writer.
  *
  * Directory layout:
- *   <dir>/LOCK          the exclusive lock (see storage/dir-lock.ts)
- *   <dir>/ecsdb.meta    identity and schema (see meta/meta-file.ts)
- *   <dir>/wal/*.wal     WAL segments (see wal/format.ts)
+ *   <dir>/LOCK               the exclusive lock (see storage/dir-lock.ts)
+ *   <dir>/ecsdb.meta         identity and schema (see meta/meta-file.ts)
+ *   <dir>/MANIFEST           the published snapshots (see snapshot/manifest.ts)
+ *   <dir>/snapshots/*.snap   snapshots (see snapshot/format.ts)
+ *   <dir>/wal/*.wal          WAL segments (see wal/format.ts)
+ *   <dir>/archive/*.wal[.deflate]  WAL segments covered by a snapshot (see wal/archive.ts)
  *
  * If anything fails before the writer exists, the lock is released and the directory is left as
  * it was (apart from creating it, its wal/ folder and the meta file of a brand-new database).
@@ -12,64 +15,70 @@
 import { join, resolve } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { checkSchemaMatches, newMeta, readMeta, writeMeta } from '../meta/meta-file.js';
-import { listSegments, recoverWal, type WalRecoveryReport } from '../recovery/recover-wal.js';
+import { listSegments } from '../recovery/recover-wal.js';
+import { recoverDatabase, type RecoveryReport } from '../recovery/recover.js';
+import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
+import { Snapshotter } from '../snapshot/snapshotter.js';
+import { ARCHIVE_DIR_NAME } from '../wal/archive.js';
 import { acquireDirectoryLock, type DirectoryLock } from '../storage/dir-lock.js';
 import { FileStorage } from '../storage/file-storage.js';
 import type { Storage } from '../storage/storage.js';
 import { WalWriter } from '../wal/wal-writer.js';
 import type { World } from '../world/world.js';
-import { resolveWalOptions, type OpenOptions } from './options.js';
+import { resolveArchiveOptions, resolveSnapshotOptions, resolveWalOptions, type OpenOptions } from './options.js';
 
 export const WAL_DIR_NAME = 'wal';
 
 /** One real-file-system storage per process, so the in-process lock registry sees every open. */
 const fileStorage = new FileStorage();
 
-export interface RecoveryReport {
-  /** True when the directory held no database and one was created. */
-  readonly created: boolean;
-  readonly wal: WalRecoveryReport;
-  readonly totalMs: number;
-}
-
 export interface PersistentParts {
+  readonly world: World;
   readonly wal: WalWriter;
+  readonly snapshotter: Snapshotter;
   readonly lock: DirectoryLock;
   readonly recovery: RecoveryReport;
   readonly dir: string;
 }
 
-export async function openPersistent(options: OpenOptions, world: World): Promise<PersistentParts> {
+export async function openPersistent(options: OpenOptions): Promise<PersistentParts> {
   const storage: Storage = options.storage ?? fileStorage;
   const now = options.now ?? Date.now;
   const walOptions = resolveWalOptions(options.wal);
+  const policy = resolveSnapshotOptions(options.snapshot);
+  const archive = resolveArchiveOptions(options.archive);
   const dir = resolve(options.dir!);
-  const startedMs = now();
   await io(() => storage.mkdir(dir), `creating ${dir}`);
   const lock = await io(() => acquireDirectoryLock(storage, dir), `locking ${dir}`);
   try {
-    const walDir = join(dir, WAL_DIR_NAME);
+    const dirs = { dir, walDir: join(dir, WAL_DIR_NAME), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
     let meta = await io(() => readMeta(storage, dir), `reading ${dir}`);
     const created = meta === undefined;
     if (meta === undefined) {
-      if ((await io(() => storage.stat(walDir), `reading ${walDir}`)) !== undefined && (await listSegments(storage, walDir)).length > 0) {
+      if ((await io(() => storage.stat(dirs.walDir), `reading ${dirs.walDir}`)) !== undefined && (await listSegments(storage, dirs.walDir)).length > 0) {
         throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`);
       }
       meta = newMeta(options.components, now());
-      await io(() => storage.mkdir(walDir), `creating ${walDir}`);
+      await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
       // The meta file's rename is made durable by a directory fsync that also covers wal/.
       await io(() => writeMeta(storage, dir, meta!), `creating ${dir}`);
     } else {
       checkSchemaMatches(meta.schema, options.components);
-      await io(() => storage.mkdir(walDir), `creating ${walDir}`);
+      await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
     }
     const databaseId = meta.databaseId;
-    const { report, tail } = await io(() => recoverWal(storage, walDir, databaseId, world, now), `recovering ${walDir}`);
+    const recovered = await io(() => recoverDatabase(storage, dirs, meta!, options.components, created, now), `recovering ${dir}`);
     const wal = await io(
-      () => WalWriter.open({ storage, walDir, databaseId, now, ...walOptions }, tail),
-      `opening the WAL in ${walDir}`,
+      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walOptions }, recovered.tail),
+      `opening the WAL in ${dirs.walDir}`,
     );
-    return { wal, lock, dir, recovery: { created, wal: report, totalMs: now() - startedMs } };
+    const source = { world: recovered.world, schema: meta.schema, currentLsn: () => wal.lastLsn, makeDurable: () => wal.flush() };
+    const snapshotter = new Snapshotter(
+      source,
+      { storage, ...dirs, databaseId, now, policy, archive, walBytesWritten: () => wal.bytesAppended },
+      recovered.manifest,
+    );
+    return { world: recovered.world, wal, snapshotter, lock, dir, recovery: recovered.report };
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;

@@ -20,6 +20,30 @@ export interface WalOptions {
   batchSizeBytesMax?: number;
 }
 
+export interface SnapshotOptions {
+  /** Snapshot after this many commits since the last snapshot (0 = never). Default 100,000. */
+  everyCommits?: number;
+  /** Snapshot this often, if anything was committed (0 = never). Default 10 minutes. */
+  everyMs?: number;
+  /** Snapshot once the WAL grew by this many bytes since the last snapshot (0 = never). Default 64 MiB. */
+  walBytesMax?: number;
+  /** How many snapshots to keep (the newest). Default 2. */
+  keep?: number;
+  /** Deflate-compress snapshot sections (fflate). Default false. */
+  compress?: boolean;
+  /** Slots copied per step of a background snapshot; bounds the main-thread pause. Default 32,768. */
+  chunkSlots?: number;
+}
+
+export interface ArchiveSettings {
+  /** Deflate-compress archived WAL segments (fflate). Default false. */
+  compress?: boolean;
+  /** Keep at most this many archived segments (0 = no limit). Default 8. */
+  segmentCountMax?: number;
+  /** Keep at most this many archived bytes (0 = no limit). Default 0. */
+  sizeBytesMax?: number;
+}
+
 export interface OpenOptions {
   /** Every component the database stores; names must be unique. */
   components: readonly AnyComponentDef[];
@@ -31,6 +55,8 @@ export interface OpenOptions {
    */
   durability?: Durability;
   wal?: WalOptions;
+  snapshot?: SnapshotOptions;
+  archive?: ArchiveSettings;
   /** The storage seam; the real file system unless a test injects a simulated one. */
   storage?: Storage;
   /** Clock in milliseconds; injectable for tests. */
@@ -79,4 +105,73 @@ export function resolveWalOptions(given: WalOptions | undefined): ResolvedWalOpt
     resolved[key] = value;
   }
   return resolved as unknown as ResolvedWalOptions;
+}
+
+export interface ResolvedSnapshotOptions {
+  everyCommits: number;
+  everyMs: number;
+  walBytesMax: number;
+  keep: number;
+  compress: boolean;
+  chunkSlots: number;
+}
+
+export interface ResolvedArchiveOptions {
+  readonly compress: boolean;
+  readonly segmentCountMax: number;
+  readonly sizeBytesMax: number;
+}
+
+export const SNAPSHOT_DEFAULTS: ResolvedSnapshotOptions = {
+  everyCommits: 100_000,
+  everyMs: 10 * 60 * 1000,
+  walBytesMax: 64 * 1024 * 1024,
+  keep: 2,
+  compress: false,
+  chunkSlots: 32_768,
+};
+
+export const ARCHIVE_DEFAULTS: ResolvedArchiveOptions = { compress: false, segmentCountMax: 8, sizeBytesMax: 0 };
+
+const SNAPSHOT_RANGES: Record<string, readonly [number, number]> = {
+  everyCommits: [0, Number.MAX_SAFE_INTEGER],
+  everyMs: [0, 365 * 24 * 3600 * 1000],
+  walBytesMax: [0, Number.MAX_SAFE_INTEGER],
+  keep: [1, 1000],
+  chunkSlots: [256, 16 * 1024 * 1024],
+  segmentCountMax: [0, 1_000_000],
+  sizeBytesMax: [0, Number.MAX_SAFE_INTEGER],
+};
+
+/** Validates an options section of numbers and booleans against its defaults and ranges. */
+function resolveSection<T extends object>(section: string, given: object | undefined, defaults: T): T {
+  const defaultValues = defaults as Record<string, unknown>;
+  if (given === undefined) return { ...defaults };
+  if (given === null || typeof given !== 'object') throw new EcsdbError('CONFIG_INVALID', `option ${section} must be an object`);
+  const resolved: Record<string, unknown> = { ...defaultValues };
+  for (const [key, value] of Object.entries(given)) {
+    if (!(key in defaultValues)) {
+      throw new EcsdbError('CONFIG_INVALID', `unknown option ${section}.${key}; known: ${Object.keys(defaults).join(', ')}`);
+    }
+    if (value === undefined) continue;
+    const expected = typeof defaultValues[key];
+    if (expected === 'boolean') {
+      if (typeof value !== 'boolean') throw new EcsdbError('CONFIG_INVALID', `option ${section}.${key} must be true or false, got ${JSON.stringify(value)}`);
+    } else {
+      const [min, max] = SNAPSHOT_RANGES[key];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        throw new EcsdbError('CONFIG_INVALID', `option ${section}.${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+      }
+    }
+    resolved[key] = value;
+  }
+  return resolved as unknown as T;
+}
+
+export function resolveSnapshotOptions(given: SnapshotOptions | undefined): ResolvedSnapshotOptions {
+  return resolveSection('snapshot', given, SNAPSHOT_DEFAULTS);
+}
+
+export function resolveArchiveOptions(given: ArchiveSettings | undefined): ResolvedArchiveOptions {
+  return resolveSection('archive', given, ARCHIVE_DEFAULTS);
 }

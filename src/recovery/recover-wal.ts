@@ -13,6 +13,7 @@ import type { Storage } from '../storage/storage.js';
 import { applyEncodedWriteSet } from '../txn/apply.js';
 import { asCorruptWal, type WriteSetSchema } from '../txn/write-set.js';
 import { parseSegmentFileName } from '../wal/format.js';
+import { listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import type { World } from '../world/world.js';
@@ -47,28 +48,44 @@ export async function listSegments(storage: Storage, walDir: string): Promise<Se
   return segments.sort((a, b) => a.firstLsn - b.firstLsn);
 }
 
+export interface ReplayPlan {
+  readonly walDir: string;
+  readonly archiveDir: string;
+  /** The first LSN to apply: 1, or a snapshot's start LSN + 1. Earlier records are skipped. */
+  readonly fromLsn: number;
+  /** The log must reach at least this LSN (a snapshot's end LSN), else recovery fails. */
+  readonly throughLsnMin: number;
+}
+
 export async function recoverWal(
   storage: Storage,
-  walDir: string,
+  plan: ReplayPlan,
   databaseId: Uint8Array,
   world: World,
   now: () => number,
 ): Promise<{ report: WalRecoveryReport; tail: WalTail }> {
   const startedMs = now();
   const schema: WriteSetSchema = world.tables.map((table) => table.fields);
-  const segments = await listSegments(storage, walDir);
-  let expectedLsn = 1;
+  const all = await listAllSegments(storage, plan.walDir, plan.archiveDir);
+  // Start with the last segment that begins at or before the first LSN to apply.
+  let startIndex = 0;
+  while (startIndex + 1 < all.length && all[startIndex + 1].firstLsn <= plan.fromLsn) startIndex++;
+  const segments = all.slice(startIndex);
+  let expectedLsn = segments.length > 0 ? Math.min(segments[0].firstLsn, plan.fromLsn) : plan.fromLsn;
+  if (segments.length > 0 && segments[0].firstLsn > plan.fromLsn) throw missingRecords(segments[0], plan.fromLsn, undefined);
   let recordsReplayed = 0;
   let tornTail: TornTailReport | undefined;
-  let tail: WalTail = { lastLsn: 0, segment: undefined };
+  let tail: WalTail = { lastLsn: plan.fromLsn - 1, segment: undefined };
   let cut: { name: string; validEnd: number; dropFile: boolean } | undefined;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
     if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1]);
-    const bytes = await storage.readFile(join(walDir, segment.name));
+    const bytes = await readSegmentBytes(storage, segment);
     const reader = new ByteReader(bytes);
-    const context = { name: segment.name, firstLsn: segment.firstLsn, databaseId, isLast: i === segments.length - 1 };
+    const isLast = i === segments.length - 1;
+    const context = { name: segment.name, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
     const scan = scanSegment(bytes, context, (lsn, payloadStart, payloadEnd) => {
+      if (lsn < plan.fromLsn) return;
       reader.offset = payloadStart;
       reader.end = payloadEnd;
       applyRecord(world, reader, schema, segment.name, lsn);
@@ -79,11 +96,17 @@ export async function recoverWal(
       tornTail = { segment: segment.name, offset: scan.validEnd, bytesCut: scan.tornBytes, reason: scan.tornReason ?? 'torn' };
       cut = { name: segment.name, validEnd: scan.validEnd, dropFile: scan.headerTorn };
     }
-    tail = scan.headerTorn
-      ? { lastLsn: scan.lastLsn, segment: undefined }
-      : { lastLsn: scan.lastLsn, segment: { firstLsn: segment.firstLsn, sizeBytes: scan.validEnd } };
+    const continues = !segment.archived && !scan.headerTorn;
+    tail = { lastLsn: scan.lastLsn, segment: continues ? { firstLsn: segment.firstLsn, sizeBytes: scan.validEnd } : undefined };
   }
-  if (cut !== undefined) await cutTornTail(storage, walDir, cut);
+  if (tail.lastLsn < plan.throughLsnMin) {
+    throw new EcsdbError(
+      'CORRUPT_WAL',
+      `the WAL ends at LSN ${tail.lastLsn} but the snapshot in use needs it through LSN ${plan.throughLsnMin}; records are missing`,
+      { detail: 'wal-gap' },
+    );
+  }
+  if (cut !== undefined) await cutTornTail(storage, plan.walDir, cut);
   const report: WalRecoveryReport = {
     segmentCount: segments.length,
     recordsReplayed,
@@ -106,12 +129,13 @@ function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, s
   }
 }
 
-function missingRecords(segment: SegmentFile, expectedLsn: number, previous: SegmentFile | undefined): EcsdbError {
+function missingRecords(segment: { name: string; firstLsn: number }, expectedLsn: number, previous: { name: string } | undefined): EcsdbError {
   return new EcsdbError(
     'CORRUPT_WAL',
     `WAL segment ${segment.name} starts at LSN ${segment.firstLsn} but the log before it ends at LSN ${expectedLsn - 1}` +
       (previous === undefined ? ' (the first segment is missing)' : ` (segment ${previous.name}); records ${expectedLsn}..${segment.firstLsn - 1} are missing`) +
       '; nothing was changed on disk',
+    { detail: 'wal-gap' },
   );
 }
 

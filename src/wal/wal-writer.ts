@@ -79,6 +79,7 @@ export class WalWriter {
   #timer: NodeJS.Timeout | undefined;
   #failure: EcsdbError | undefined;
   #closed = false;
+  #bytesAppended = 0;
 
   private constructor(
     private readonly options: WalWriterOptions,
@@ -107,6 +108,11 @@ export class WalWriter {
   /** Every record up to this LSN is on disk and fsynced. Only ever increases. */
   get durableLsn(): number {
     return this.#durableLsn;
+  }
+
+  /** Bytes of records appended since the writer opened (the snapshot policy's size trigger). */
+  get bytesAppended(): number {
+    return this.#bytesAppended;
   }
 
   /** The error that stopped the writer, if any. */
@@ -138,6 +144,7 @@ export class WalWriter {
     const lsn = this.#lastLsn + 1;
     sealRecord(pending.bytes, pending.view, start, lsn, RECORD_KIND_WRITE_SET, pending.length - start - RECORD_HEADER_SIZE_BYTES);
     this.#lastLsn = lsn;
+    this.#bytesAppended += pending.length - start;
     const batch = this.#batch ?? (this.#batch = newBatch(lsn));
     batch.lastLsn = lsn;
     if (strict) {

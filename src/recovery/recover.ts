@@ -1,0 +1,120 @@
+/**
+ * Recovery of a whole database directory: the newest valid snapshot, then the WAL from its start
+ * LSN + 1. A snapshot that is missing, damaged, or not connected to the WAL that remains is
+ * skipped (the report says why) in favour of the next older one. Without any usable snapshot,
+ * the WAL is replayed from LSN 1 if it still starts there; otherwise recovery fails rather than
+ * load a world with a gap.
+ *
+ * Nothing on disk changes until a snapshot and the WAL have been read successfully; then the
+ * only change is cutting a torn WAL tail.
+ */
+import { join } from 'node:path';
+import { EcsdbError } from '../errors.js';
+import type { AnyComponentDef } from '../schema/component.js';
+import type { DatabaseMeta } from '../meta/meta-file.js';
+import { readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
+import { loadSnapshot } from '../snapshot/snapshot-reader.js';
+import type { Storage } from '../storage/storage.js';
+import type { WalTail } from '../wal/wal-writer.js';
+import { World } from '../world/world.js';
+import { recoverWal, type WalRecoveryReport } from './recover-wal.js';
+
+export interface SnapshotRecoveryReport {
+  readonly file: string;
+  readonly startLsn: number;
+  readonly endLsn: number;
+  readonly loadMs: number;
+}
+
+export interface RecoveryReport {
+  /** True when the directory held no database and one was created. */
+  readonly created: boolean;
+  /** The snapshot the world was loaded from, or undefined when the WAL was replayed from LSN 1. */
+  readonly snapshot: SnapshotRecoveryReport | undefined;
+  /** Newer snapshots that could not be used, and why. */
+  readonly skippedSnapshots: readonly { file: string; reason: string }[];
+  /** Set when the manifest itself was damaged (snapshots were then found by listing). */
+  readonly manifestProblem: string | undefined;
+  readonly wal: WalRecoveryReport;
+  readonly totalMs: number;
+}
+
+export interface RecoveryDirs {
+  readonly dir: string;
+  readonly walDir: string;
+  readonly archiveDir: string;
+  readonly snapshotsDir: string;
+}
+
+export interface Recovered {
+  readonly world: World;
+  readonly report: RecoveryReport;
+  readonly tail: WalTail;
+  readonly manifest: SnapshotEntry[];
+}
+
+export async function recoverDatabase(
+  storage: Storage,
+  dirs: RecoveryDirs,
+  meta: DatabaseMeta,
+  components: readonly AnyComponentDef[],
+  created: boolean,
+  now: () => number,
+): Promise<Recovered> {
+  const startedMs = now();
+  const { entries, manifestProblem } = await snapshotCandidates(storage, dirs);
+  const skipped: { file: string; reason: string }[] = [];
+  for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
+    const world = new World(components);
+    const loadStartMs = now();
+    try {
+      const bytes = await storage.readFile(join(dirs.snapshotsDir, entry.file));
+      const loaded = loadSnapshot(world, bytes, entry.file, meta.databaseId, meta.schema);
+      const snapshot = { file: entry.file, startLsn: loaded.header.startLsn, endLsn: loaded.header.endLsn, loadMs: now() - loadStartMs };
+      const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: snapshot.startLsn + 1, throughLsnMin: snapshot.endLsn };
+      const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
+      const recoveryReport = { created, snapshot, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs };
+      return { world, report: recoveryReport, tail, manifest: entries };
+    } catch (error) {
+      if (!isSkippable(error)) throw error;
+      skipped.push({ file: entry.file, reason: (error as Error).message });
+    }
+  }
+  const world = new World(components);
+  try {
+    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0 };
+    const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
+    return { world, report: { created, snapshot: undefined, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs }, tail, manifest: entries };
+  } catch (error) {
+    if (skipped.length === 0 || !isSkippable(error)) throw error;
+    throw new EcsdbError(
+      'CORRUPT_SNAPSHOT',
+      `no valid snapshot connects to the WAL that remains, and the WAL no longer starts at LSN 1: ${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')}; nothing was changed on disk`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * A problem an older snapshot may get around: the snapshot is damaged or missing, or the WAL it
+ * needs has a gap. Damage in the WAL itself is not: every snapshot would replay through it.
+ */
+function isSkippable(error: unknown): boolean {
+  if (error instanceof EcsdbError) return error.code === 'CORRUPT_SNAPSHOT' || error.detail === 'wal-gap';
+  return (error as { code?: unknown }).code === 'ENOENT';
+}
+
+async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise<{ entries: SnapshotEntry[]; manifestProblem: string | undefined }> {
+  try {
+    return { entries: [...((await readManifest(storage, dirs.dir))?.snapshots ?? [])], manifestProblem: undefined };
+  } catch (error) {
+    if (!(error instanceof EcsdbError) || error.code !== 'CORRUPT_SNAPSHOT') throw error;
+    // The manifest is damaged: every complete snapshot file is a candidate (each is verified
+    // whole before use, and was fsynced before it got its final name).
+    const names = (await storage.stat(dirs.snapshotsDir)) === undefined ? [] : await storage.list(dirs.snapshotsDir);
+    const entries = names
+      .filter((name) => /^\d{20}\.snap$/.test(name))
+      .map((file) => ({ file, startLsn: 0, endLsn: Number(file.slice(0, 20)), createdAtMs: 0, sizeBytes: 0 }));
+    return { entries, manifestProblem: error.message };
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Reading a snapshot into a fresh world. Every length, index and slot range is checked against
+ * the file and the schema before it sizes or addresses anything, every section's checksum is
+ * verified, and the sections must cover every slot of every array exactly once. Damage raises
+ * CORRUPT_SNAPSHOT naming the file and byte offset; the caller then discards the world and
+ * falls back to an older snapshot.
+ */
+import { decode } from '@msgpack/msgpack';
+import { inflateSync } from 'fflate';
+import { crc32 } from 'node:zlib';
+import { EcsdbError } from '../errors.js';
+import type { StoredComponent } from '../meta/meta-file.js';
+import { TYPED_ARRAY_OF, type NumericArray } from '../schema/types.js';
+import { GENERATION_MAX, SLOT_COUNT_MAX } from '../world/entity-id.js';
+import { addMembership, addSlot } from '../world/membership.js';
+import { ensureTableCapacity } from '../world/table.js';
+import type { World } from '../world/world.js';
+import {
+  COMPRESSION_DEFLATE,
+  COMPRESSION_NONE,
+  SECTION_HEADER_SIZE_BYTES,
+  SECTION_KIND,
+  SECTION_RAW_SIZE_BYTES_MAX,
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_HEADER_SIZE_BYTES,
+  decodeSectionHeader,
+  decodeSnapshotHeader,
+  type SectionHeader,
+  type SnapshotHeader,
+} from './format.js';
+
+export interface LoadedSnapshot {
+  readonly header: SnapshotHeader;
+  readonly highWater: number;
+}
+
+class Damage extends Error {
+  constructor(
+    readonly offset: number,
+    what: string,
+  ) {
+    super(what);
+  }
+}
+
+/** Reads `bytes` (the whole file at `path`) into `world`, which must be fresh. */
+export function loadSnapshot(world: World, bytes: Uint8Array, path: string, databaseId: Uint8Array, schema: readonly StoredComponent[]): LoadedSnapshot {
+  try {
+    return loadChecked(world, bytes, databaseId, schema);
+  } catch (error) {
+    if (error instanceof Damage) {
+      throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${path} is damaged at byte offset ${error.offset}: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function loadChecked(world: World, bytes: Uint8Array, databaseId: Uint8Array, schema: readonly StoredComponent[]): LoadedSnapshot {
+  const header = decodeSnapshotHeader(bytes);
+  if (typeof header === 'string') throw new Damage(0, header);
+  if (header.formatVersion !== SNAPSHOT_FORMAT_VERSION) {
+    throw new EcsdbError('FORMAT_VERSION_UNSUPPORTED', `snapshot format version ${header.formatVersion}; this ecsdb reads version ${SNAPSHOT_FORMAT_VERSION}`);
+  }
+  if (Buffer.compare(Buffer.from(header.databaseId), Buffer.from(databaseId)) !== 0) throw new Damage(12, 'it belongs to another database');
+  if (header.startLsn > header.endLsn) throw new Damage(28, `start LSN ${header.startLsn} is after end LSN ${header.endLsn}`);
+  if (header.sectionCount * SECTION_HEADER_SIZE_BYTES > bytes.length - SNAPSHOT_HEADER_SIZE_BYTES) {
+    throw new Damage(52, `section count ${header.sectionCount} does not fit the file`);
+  }
+  const loader = new ImageLoader(world, schema);
+  let offset = SNAPSHOT_HEADER_SIZE_BYTES;
+  for (let index = 0; index < header.sectionCount; index++) {
+    if (bytes.length - offset < SECTION_HEADER_SIZE_BYTES) throw new Damage(offset, 'section header runs past the end of the file');
+    const section = decodeSectionHeader(bytes, offset);
+    const raw = sectionPayload(bytes, offset, section);
+    const isLast = index === header.sectionCount - 1;
+    if ((section.kind === SECTION_KIND.end) !== isLast) throw new Damage(offset, isLast ? 'the last section is not the end marker' : 'end marker before the last section');
+    if ((section.kind === SECTION_KIND.schema) !== (index === 0)) throw new Damage(offset, 'the schema section must come first, once');
+    loader.section(section, raw, offset);
+    offset += SECTION_HEADER_SIZE_BYTES + section.storedSizeBytes;
+  }
+  if (offset !== bytes.length) throw new Damage(offset, `${bytes.length - offset} bytes after the end marker`);
+  loader.finish(offset);
+  return { header, highWater: loader.highWater };
+}
+
+function sectionPayload(bytes: Uint8Array, offset: number, section: SectionHeader): Uint8Array {
+  const start = offset + SECTION_HEADER_SIZE_BYTES;
+  if (section.storedSizeBytes > bytes.length - start) throw new Damage(offset, `section length ${section.storedSizeBytes} runs past the end of the file`);
+  if (section.rawSizeBytes > SECTION_RAW_SIZE_BYTES_MAX) throw new Damage(offset + 8, `section raw length ${section.rawSizeBytes} is implausible`);
+  const stored = bytes.subarray(start, start + section.storedSizeBytes);
+  if (crc32(stored) !== section.crc) throw new Damage(offset + 4, 'section checksum mismatch');
+  if (section.compression === COMPRESSION_NONE) {
+    if (stored.length !== section.rawSizeBytes) throw new Damage(offset + 8, 'raw length differs from stored length of an uncompressed section');
+    return stored;
+  }
+  if (section.compression !== COMPRESSION_DEFLATE) throw new Damage(offset + 13, `unknown compression ${section.compression}`);
+  let raw: Uint8Array;
+  try {
+    raw = inflateSync(stored, { out: new Uint8Array(section.rawSizeBytes) });
+  } catch (error) {
+    throw new Damage(start, `compressed data is invalid (${(error as Error).message})`);
+  }
+  if (raw.length !== section.rawSizeBytes) throw new Damage(offset + 8, `inflates to ${raw.length} bytes, not ${section.rawSizeBytes}`);
+  return raw;
+}
+
+/** Assembles the sections into the world, tracking which slots of which arrays are covered. */
+class ImageLoader {
+  highWater = -1;
+  private generations = new Uint32Array(0);
+  private alive = new Uint8Array(0);
+  /** Slots covered so far, per array key ("g", "a", "p<c>", "f<c>.<f>"). */
+  private readonly covered = new Map<string, number>();
+
+  constructor(
+    private readonly world: World,
+    private readonly schema: readonly StoredComponent[],
+  ) {}
+
+  section(section: SectionHeader, raw: Uint8Array, offset: number): void {
+    if (section.kind === SECTION_KIND.schema) return this.schemaSection(raw, offset);
+    if (section.kind === SECTION_KIND.end) return;
+    const { firstSlot, slotCount } = section;
+    if (firstSlot + slotCount > this.highWater) throw new Damage(offset + 24, `slots ${firstSlot}+${slotCount} exceed the high-water mark ${this.highWater}`);
+    switch (section.kind) {
+      case SECTION_KIND.generations:
+        this.cover('g', slotCount);
+        this.generations.set(typedView(Uint32Array, raw, slotCount, offset), firstSlot);
+        return;
+      case SECTION_KIND.alive:
+        this.cover('a', slotCount);
+        this.alive.set(expectLength(raw, slotCount, offset), firstSlot);
+        return;
+      case SECTION_KIND.present: {
+        const table = this.tableAt(section.componentIndex, offset);
+        this.cover(`p${table.index}`, slotCount);
+        table.present.set(expectLength(raw, slotCount, offset), firstSlot);
+        return;
+      }
+      case SECTION_KIND.column:
+      case SECTION_KIND.strings:
+        return this.fieldSection(section, raw, offset);
+      default:
+        throw new Damage(offset + 12, `unknown section kind ${section.kind}`);
+    }
+  }
+
+  private schemaSection(raw: Uint8Array, offset: number): void {
+    let value: { schema?: unknown; highWater?: unknown };
+    try {
+      value = decode(raw) as typeof value;
+    } catch {
+      throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, 'schema section is not MessagePack');
+    }
+    if (JSON.stringify(value?.schema) !== JSON.stringify(this.schema)) {
+      throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, 'its schema differs from the database schema');
+    }
+    const highWater = value.highWater;
+    if (typeof highWater !== 'number' || !Number.isSafeInteger(highWater) || highWater < 0 || highWater > SLOT_COUNT_MAX) {
+      throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `high-water mark ${String(highWater)} out of range`);
+    }
+    this.highWater = highWater;
+    this.generations = new Uint32Array(highWater);
+    this.alive = new Uint8Array(highWater);
+    for (const table of this.world.tables) ensureTableCapacity(table, highWater);
+  }
+
+  private fieldSection(section: SectionHeader, raw: Uint8Array, offset: number): void {
+    const table = this.tableAt(section.componentIndex, offset);
+    const field = table.fields[section.fieldIndex];
+    if (field === undefined) throw new Damage(offset + 20, `field index ${section.fieldIndex} is not in ${table.def.name}`);
+    const column = table.columnList[field.index];
+    this.cover(`f${table.index}.${field.index}`, section.slotCount);
+    if (Array.isArray(column)) {
+      if (section.kind !== SECTION_KIND.strings) throw new Damage(offset + 12, `${table.def.name}.${field.name} is a string field`);
+      let strings: unknown;
+      try {
+        strings = decode(raw);
+      } catch {
+        throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, 'string section is not MessagePack');
+      }
+      if (!Array.isArray(strings) || strings.length !== section.slotCount || !strings.every((s) => typeof s === 'string')) {
+        throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `expected ${section.slotCount} strings`);
+      }
+      for (let i = 0; i < strings.length; i++) column[section.firstSlot + i] = strings[i] as string;
+      return;
+    }
+    if (section.kind !== SECTION_KIND.column) throw new Damage(offset + 12, `${table.def.name}.${field.name} is not a string field`);
+    const Constructor = TYPED_ARRAY_OF[field.storage!] as unknown as TypedArrayConstructor<NumericArray>;
+    const values = typedView(Constructor, raw, section.slotCount * field.stride, offset);
+    (column as NumericArray).set(values, section.firstSlot * field.stride);
+  }
+
+  private tableAt(componentIndex: number, offset: number) {
+    const table = this.world.tables[componentIndex];
+    if (table === undefined) throw new Damage(offset + 16, `component index ${componentIndex} is not in the schema`);
+    return table;
+  }
+
+  private cover(key: string, slotCount: number): void {
+    this.covered.set(key, (this.covered.get(key) ?? 0) + slotCount);
+  }
+
+  /** Checks full coverage, then installs the registry and rebuilds membership. */
+  finish(offset: number): void {
+    const world = this.world;
+    const keys = ['g', 'a', ...world.tables.flatMap((t) => [`p${t.index}`, ...t.fields.map((f) => `f${t.index}.${f.index}`)])];
+    for (const key of keys) {
+      if ((this.covered.get(key) ?? 0) !== this.highWater) throw new Damage(offset, `array ${key} covers ${this.covered.get(key) ?? 0} of ${this.highWater} slots`);
+    }
+    for (let slot = 0; slot < this.highWater; slot++) {
+      if (this.generations[slot] > GENERATION_MAX + 1) throw new Damage(offset, `slot ${slot} has generation ${this.generations[slot]}`);
+      if (this.alive[slot] > 1) throw new Damage(offset, `slot ${slot} has alive flag ${this.alive[slot]}`);
+    }
+    world.registry.importState({ highWater: this.highWater, generations: this.generations, alive: this.alive });
+    for (let slot = 0; slot < this.highWater; slot++) if (this.alive[slot] === 1) addSlot(world.membership, slot);
+    for (const table of world.tables) {
+      let count = 0;
+      for (let slot = 0; slot < this.highWater; slot++) {
+        if (table.present[slot] !== 1) continue;
+        if (this.alive[slot] !== 1) throw new Damage(offset, `${table.def.name} present on dead slot ${slot}`);
+        addMembership(world.membership, slot, table.columns);
+        count++;
+      }
+      table.count = count;
+    }
+  }
+}
+
+function expectLength(raw: Uint8Array, length: number, offset: number): Uint8Array {
+  if (raw.length !== length) throw new Damage(offset + 8, `expected ${length} bytes, found ${raw.length}`);
+  return raw;
+}
+
+type TypedArrayConstructor<T> = { new (buffer: ArrayBuffer, offset: number, length: number): T; readonly BYTES_PER_ELEMENT: number };
+
+/** The raw bytes as a typed array of `count` elements (copied when unaligned). */
+function typedView<T extends NumericArray>(Constructor: TypedArrayConstructor<T>, raw: Uint8Array, count: number, offset: number): T {
+  const width = Constructor.BYTES_PER_ELEMENT;
+  if (raw.length !== count * width) throw new Damage(offset + 8, `expected ${count * width} bytes, found ${raw.length}`);
+  const aligned = raw.byteOffset % width === 0 ? raw : raw.slice();
+  return new Constructor(aligned.buffer as ArrayBuffer, aligned.byteOffset, count);
+}

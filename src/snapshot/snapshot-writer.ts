@@ -1,0 +1,206 @@
+/**
+ * Taking a snapshot while commits go on. The world is copied in chunks of `chunkSlots` slots,
+ * one chunk per event-loop turn, so the main thread pauses only for one chunk's copy and
+ * checksum at a time; file writes are asynchronous (libuv's thread pool). Between chunks,
+ * commits keep changing the world: the image is fuzzy, and that is sound because every chunk
+ * holds at least the state at the start LSN S and the WAL's physical after-images from S + 1
+ * on repair everything that changed since (see format.ts).
+ *
+ * Publication, and what a crash at each step leaves:
+ * 1. chunks are written to `<E>.snap.tmp` → a crash leaves a stray temp file, ignored and
+ *    removed later; nothing refers to it.
+ * 2. the WAL is made durable through E (the LSN when copying ended) → without this a crash
+ *    could recover the image with effects of commits that the WAL then lacks.
+ * 3. header rewritten with E and the section count, fsync, rename to `<E>.snap`, directory
+ *    fsync → a crash before the directory fsync may lose the name; the manifest does not name
+ *    it yet, so recovery uses the previous snapshot.
+ * 4. the caller updates the manifest (manifest.ts) → only then does the snapshot count.
+ */
+import { encode } from '@msgpack/msgpack';
+import { deflateSync } from 'fflate';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { assert } from '../assert.js';
+import type { Storage, StorageFile } from '../storage/storage.js';
+import type { StoredComponent } from '../meta/meta-file.js';
+import type { NumericArray } from '../schema/types.js';
+import type { World } from '../world/world.js';
+import {
+  COMPRESSION_DEFLATE,
+  COMPRESSION_NONE,
+  SECTION_KIND,
+  SNAPSHOT_HEADER_SIZE_BYTES,
+  encodeSectionHeader,
+  encodeSnapshotHeader,
+  snapshotFileName,
+  type SectionKind,
+} from './format.js';
+import type { SnapshotEntry } from './manifest.js';
+
+export interface SnapshotSource {
+  readonly world: World;
+  readonly schema: readonly StoredComponent[];
+  /** The LSN of the last commit. */
+  currentLsn(): number;
+  /** Resolves once every commit so far is durable in the WAL. */
+  makeDurable(): Promise<void>;
+}
+
+export interface SnapshotWriterOptions {
+  readonly storage: Storage;
+  readonly snapshotsDir: string;
+  readonly databaseId: Uint8Array;
+  readonly compress: boolean;
+  readonly chunkSlots: number;
+  readonly now: () => number;
+  /** Gives commits a turn between chunks. */
+  readonly yieldToCommits: () => Promise<void>;
+}
+
+export interface SnapshotStats {
+  readonly entry: SnapshotEntry;
+  /** The longest synchronous step on the main thread (copying and checksumming one chunk). */
+  readonly longestStepMs: number;
+  readonly chunkCount: number;
+}
+
+interface Section {
+  readonly kind: SectionKind;
+  readonly componentIndex: number;
+  readonly fieldIndex: number;
+  readonly firstSlot: number;
+  readonly slotCount: number;
+  readonly raw: Uint8Array;
+}
+
+export async function writeSnapshot(source: SnapshotSource, options: SnapshotWriterOptions): Promise<SnapshotStats> {
+  const { storage, snapshotsDir, now } = options;
+  const startLsn = source.currentLsn();
+  const createdAtMs = now();
+  const tempPath = join(snapshotsDir, `${snapshotFileName(startLsn)}.${createdAtMs}.tmp`);
+  const file = await storage.open(tempPath, 'create');
+  let longestStepMs = 0;
+  let chunkCount = 0;
+  try {
+    const writer = new SectionWriter(file, options.compress);
+    await file.write(new Uint8Array(SNAPSHOT_HEADER_SIZE_BYTES), 0); // rewritten once complete
+    const world = source.world;
+    const highWater = world.registry.highWater;
+    await writer.write(schemaSection(source.schema, highWater, options.chunkSlots));
+    for (let firstSlot = 0; firstSlot < highWater; firstSlot += options.chunkSlots) {
+      const stepStartMs = now();
+      const sections = captureChunk(world, firstSlot, Math.min(highWater, firstSlot + options.chunkSlots));
+      const encoded = sections.map((section) => writer.encode(section));
+      longestStepMs = Math.max(longestStepMs, now() - stepStartMs);
+      for (const bytes of encoded) await writer.append(bytes);
+      chunkCount++;
+      await options.yieldToCommits();
+    }
+    const endLsn = source.currentLsn();
+    await source.makeDurable();
+    await writer.write({ kind: SECTION_KIND.end, componentIndex: 0, fieldIndex: 0, firstSlot: 0, slotCount: 0, raw: new Uint8Array(0) });
+    const header = encodeSnapshotHeader({ databaseId: options.databaseId, startLsn, endLsn, createdAtMs, sectionCount: writer.sectionCount });
+    await file.write(header, 0);
+    await file.sync();
+    await file.close();
+    const name = snapshotFileName(endLsn);
+    await storage.rename(tempPath, join(snapshotsDir, name));
+    await storage.syncDirectory(snapshotsDir);
+    return { entry: { file: name, startLsn, endLsn, createdAtMs, sizeBytes: writer.position }, longestStepMs, chunkCount };
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    await storage.unlink(tempPath).catch(() => undefined);
+    throw error;
+  }
+}
+
+function schemaSection(schema: readonly StoredComponent[], highWater: number, chunkSlots: number): Section {
+  const raw = encode({ schema: schema.map((c) => ({ name: c.name, fields: c.fields.map((f) => ({ ...f })) })), highWater, chunkSlots });
+  return { kind: SECTION_KIND.schema, componentIndex: 0, fieldIndex: 0, firstSlot: 0, slotCount: highWater, raw };
+}
+
+/** Copies every array of the slots [from, to) at this instant: one consistent slice of the world. */
+function captureChunk(world: World, from: number, to: number): Section[] {
+  const count = to - from;
+  const registry = world.registry;
+  const base = { componentIndex: 0, fieldIndex: 0, firstSlot: from, slotCount: count };
+  const sections: Section[] = [
+    { ...base, kind: SECTION_KIND.generations, raw: bytesOf(registry.generations.slice(from, to)) },
+    { ...base, kind: SECTION_KIND.alive, raw: registry.alive.slice(from, to) },
+  ];
+  for (const table of world.tables) {
+    const tableBase = { ...base, componentIndex: table.index };
+    sections.push({ ...tableBase, kind: SECTION_KIND.present, raw: sliceOrZeros(table.present, from, to, table.capacity) });
+    for (const field of table.fields) {
+      const column = table.columnList[field.index];
+      const fieldBase = { ...tableBase, fieldIndex: field.index };
+      if (Array.isArray(column)) {
+        const strings: string[] = [];
+        for (let slot = from; slot < to; slot++) strings.push(slot < table.capacity ? column[slot] : '');
+        sections.push({ ...fieldBase, kind: SECTION_KIND.strings, raw: encode(strings) });
+      } else {
+        sections.push({ ...fieldBase, kind: SECTION_KIND.column, raw: columnChunk(column, field.stride, from, to, table.capacity) });
+      }
+    }
+  }
+  return sections;
+}
+
+function bytesOf(array: NumericArray): Uint8Array {
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+}
+
+function sliceOrZeros(array: Uint8Array, from: number, to: number, capacity: number): Uint8Array {
+  const chunk = new Uint8Array(to - from);
+  if (from < capacity) chunk.set(array.subarray(from, Math.min(to, capacity)));
+  return chunk;
+}
+
+function columnChunk(column: NumericArray, stride: number, from: number, to: number, capacity: number): Uint8Array {
+  const Constructor = column.constructor as { new (length: number): NumericArray };
+  const chunk = new Constructor((to - from) * stride);
+  if (from < capacity) chunk.set(column.subarray(from * stride, Math.min(to, capacity) * stride));
+  return bytesOf(chunk);
+}
+
+/** Appends sections (header + payload) to the temp file, tracking their count and the position. */
+class SectionWriter {
+  sectionCount = 0;
+  position = SNAPSHOT_HEADER_SIZE_BYTES;
+
+  constructor(
+    private readonly file: StorageFile,
+    private readonly compress: boolean,
+  ) {}
+
+  encode(section: Section): Uint8Array {
+    assert(section.raw.length <= 0xffff_ffff, 'snapshot section over 4 GiB');
+    const compressed = this.compress && section.raw.length > 64;
+    const stored = compressed ? deflateSync(section.raw, { level: 1 }) : section.raw;
+    const header = encodeSectionHeader({
+      storedSizeBytes: stored.length,
+      crc: crc32(stored),
+      rawSizeBytes: section.raw.length,
+      kind: section.kind,
+      compression: compressed ? COMPRESSION_DEFLATE : COMPRESSION_NONE,
+      componentIndex: section.componentIndex,
+      fieldIndex: section.fieldIndex,
+      firstSlot: section.firstSlot,
+      slotCount: section.slotCount,
+    });
+    const bytes = new Uint8Array(header.length + stored.length);
+    bytes.set(header, 0);
+    bytes.set(stored, header.length);
+    this.sectionCount++;
+    return bytes;
+  }
+
+  async append(bytes: Uint8Array): Promise<void> {
+    await this.file.write(bytes, this.position);
+    this.position += bytes.length;
+  }
+
+  async write(section: Section): Promise<void> {
+    await this.append(this.encode(section));
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The snapshotter: decides when to snapshot (every N commits, every T ms, or once the WAL grew
+ * by B bytes, or on request), runs at most one snapshot at a time (a request during one joins
+ * it), publishes it in the manifest, drops snapshots beyond the newest K, and archives and prunes
+ * the WAL it covers.
+ *
+ * A failed background snapshot changes nothing that recovery relies on (the manifest still names
+ * the previous snapshots); its error is kept in `lastError` and rejects `db.snapshot()`.
+ */
+import { join } from 'node:path';
+import type { Storage } from '../storage/storage.js';
+import { archiveSegments, pruneArchive, type ArchiveOptions } from '../wal/archive.js';
+import { readManifest, writeManifest, type SnapshotEntry } from './manifest.js';
+import { SNAPSHOT_SUFFIX, parseSnapshotFileName } from './format.js';
+import { writeSnapshot, type SnapshotSource, type SnapshotStats } from './snapshot-writer.js';
+
+export interface SnapshotPolicy {
+  /** Snapshot after this many commits since the last one (0 = never). */
+  everyCommits: number;
+  /** Snapshot this often (0 = never). */
+  everyMs: number;
+  /** Snapshot once the WAL grew by this many bytes since the last one (0 = never). */
+  walBytesMax: number;
+  /** Snapshots kept (the newest); at least 1. */
+  keep: number;
+  compress: boolean;
+  chunkSlots: number;
+}
+
+export interface SnapshotterOptions {
+  readonly storage: Storage;
+  readonly dir: string;
+  readonly snapshotsDir: string;
+  readonly walDir: string;
+  readonly archiveDir: string;
+  readonly databaseId: Uint8Array;
+  readonly now: () => number;
+  readonly policy: SnapshotPolicy;
+  readonly archive: ArchiveOptions;
+  /** WAL bytes written so far (for the size trigger). */
+  readonly walBytesWritten: () => number;
+}
+
+export class Snapshotter {
+  #running: Promise<SnapshotStats> | undefined;
+  #commitsSince = 0;
+  #walBytesAtLast: number;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  lastError: Error | undefined;
+  lastStats: SnapshotStats | undefined;
+
+  constructor(
+    private readonly source: SnapshotSource,
+    private readonly options: SnapshotterOptions,
+    private manifest: SnapshotEntry[],
+  ) {
+    this.#walBytesAtLast = options.walBytesWritten();
+    this.#armTimer();
+  }
+
+  get policy(): SnapshotPolicy {
+    return this.options.policy;
+  }
+
+  /** The published snapshots, oldest first. */
+  get snapshots(): readonly SnapshotEntry[] {
+    return this.manifest;
+  }
+
+  /** Applies a changed policy at once (run-time settings). */
+  setPolicy(policy: Partial<SnapshotPolicy>): void {
+    Object.assign(this.options.policy, policy);
+    this.#armTimer();
+  }
+
+  /** Called after every commit: starts a snapshot when the policy says so. */
+  noteCommit(): void {
+    this.#commitsSince++;
+    const { everyCommits, walBytesMax } = this.options.policy;
+    const dueByCommits = everyCommits > 0 && this.#commitsSince >= everyCommits;
+    const dueByBytes = walBytesMax > 0 && this.options.walBytesWritten() - this.#walBytesAtLast >= walBytesMax;
+    if ((dueByCommits || dueByBytes) && this.#running === undefined) this.#background();
+  }
+
+  /** Takes a snapshot (or joins the running one); resolves when it is published. */
+  snapshot(): Promise<SnapshotStats> {
+    if (this.#running !== undefined) return this.#running;
+    const running = this.#run().finally(() => {
+      this.#running = undefined;
+    });
+    this.#running = running;
+    return running;
+  }
+
+  /** Waits for a running snapshot, then stops the timer. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#running !== undefined) await this.#running.catch(() => undefined);
+  }
+
+  #background(): void {
+    this.snapshot().catch((error: Error) => {
+      this.lastError = error;
+    });
+  }
+
+  #armTimer(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const everyMs = this.options.policy.everyMs;
+    if (everyMs <= 0 || this.#closed) return;
+    this.#timer = setInterval(() => {
+      if (this.#running === undefined && this.#commitsSince > 0) this.#background();
+    }, everyMs);
+    this.#timer.unref();
+  }
+
+  async #run(): Promise<SnapshotStats> {
+    const { storage, snapshotsDir, dir, policy } = this.options;
+    this.#commitsSince = 0;
+    this.#walBytesAtLast = this.options.walBytesWritten();
+    await storage.mkdir(snapshotsDir);
+    const stats = await writeSnapshot(this.source, {
+      storage,
+      snapshotsDir,
+      databaseId: this.options.databaseId,
+      compress: policy.compress,
+      chunkSlots: policy.chunkSlots,
+      now: this.options.now,
+      yieldToCommits: () => new Promise((resolve) => setImmediate(resolve)),
+    });
+    // Publish: the manifest names the new snapshot and the newest K - 1 before it.
+    const entries = [...this.manifest.filter((e) => e.file !== stats.entry.file), stats.entry].sort((a, b) => a.endLsn - b.endLsn);
+    const kept = entries.slice(-Math.max(1, policy.keep));
+    await writeManifest(storage, dir, { snapshots: kept });
+    this.manifest = kept;
+    this.lastStats = stats;
+    this.lastError = undefined;
+    await this.#removeUnlisted(kept);
+    const { walDir, archiveDir, archive } = this.options;
+    await archiveSegments(storage, walDir, archiveDir, stats.entry.startLsn, archive);
+    await pruneArchive(storage, walDir, archiveDir, kept[0].startLsn + 1, archive);
+    return stats;
+  }
+
+  /** Deletes snapshot files (and stray temp files) the manifest no longer names. */
+  async #removeUnlisted(kept: readonly SnapshotEntry[]): Promise<void> {
+    const { storage, snapshotsDir } = this.options;
+    const names = new Set(kept.map((e) => e.file));
+    let removed = 0;
+    for (const name of await storage.list(snapshotsDir)) {
+      const isSnapshot = parseSnapshotFileName(name) !== undefined;
+      // Only one snapshot runs at a time and ours is renamed by now: any temp file is a stray.
+      const isTemp = name.endsWith('.tmp') && name.includes(SNAPSHOT_SUFFIX);
+      if ((isSnapshot && !names.has(name)) || isTemp) {
+        await storage.unlink(join(snapshotsDir, name));
+        removed++;
+      }
+    }
+    if (removed > 0) await storage.syncDirectory(snapshotsDir);
+  }
+
+  static async loadManifest(storage: Storage, dir: string): Promise<SnapshotEntry[]> {
+    return [...((await readManifest(storage, dir))?.snapshots ?? [])];
+  }
+}
