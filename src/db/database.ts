@@ -42,6 +42,14 @@ export interface Commit<T> {
 /** Typed-array (and string-array) columns of one component, indexed by row (entity slot). */
 export type ColumnsOf<S extends FieldsSpec> = { readonly [K in keyof S]: Column };
 
+/** A published snapshot, with how its capture went. */
+export interface SnapshotResult extends SnapshotEntry {
+  /** The longest synchronous step of the capture on the main thread (copying one chunk). */
+  readonly longestStepMs: number;
+  /** How many chunks the capture took. */
+  readonly chunkCount: number;
+}
+
 const RESOLVED: Promise<void> = Promise.resolve();
 
 export class Database {
@@ -156,11 +164,12 @@ export class Database {
    * Takes a snapshot in the background (commits go on meanwhile) and resolves once it is
    * durable and published; a request while one runs joins it. Then archives the WAL it covers.
    */
-  async snapshot(): Promise<SnapshotEntry> {
+  async snapshot(): Promise<SnapshotResult> {
     this.#requireOpen();
     const persistent = this.#persistent;
     if (persistent === undefined) throw new EcsdbError('CONFIG_INVALID', 'a memory database has no directory to snapshot into');
-    return (await persistent.snapshotter.snapshot()).entry;
+    const stats = await persistent.snapshotter.snapshot();
+    return { ...stats.entry, longestStepMs: stats.longestStepMs, chunkCount: stats.chunkCount };
   }
 
   /** The published snapshots, oldest first (empty in memory mode). */

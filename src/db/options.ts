@@ -31,7 +31,7 @@ export interface SnapshotOptions {
   keep?: number;
   /** Deflate-compress snapshot sections (fflate). Default false. */
   compress?: boolean;
-  /** Slots copied per step of a background snapshot; bounds the main-thread pause. Default 32,768. */
+  /** Slots copied per step of a background snapshot; bounds the main-thread pause. Default 16,384. */
   chunkSlots?: number;
 }
 
@@ -128,7 +128,7 @@ export const SNAPSHOT_DEFAULTS: ResolvedSnapshotOptions = {
   walBytesMax: 64 * 1024 * 1024,
   keep: 2,
   compress: false,
-  chunkSlots: 32_768,
+  chunkSlots: 16_384,
 };
 
 export const ARCHIVE_DEFAULTS: ResolvedArchiveOptions = { compress: false, segmentCountMax: 8, sizeBytesMax: 0 };

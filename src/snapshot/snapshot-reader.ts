@@ -12,7 +12,7 @@ import { EcsdbError } from '../errors.js';
 import type { StoredComponent } from '../meta/meta-file.js';
 import { TYPED_ARRAY_OF, type NumericArray } from '../schema/types.js';
 import { GENERATION_MAX, SLOT_COUNT_MAX } from '../world/entity-id.js';
-import { addMembership, addSlot } from '../world/membership.js';
+import { addMembershipBulk, addSlotsToEmptyWorld } from '../world/membership.js';
 import { ensureTableCapacity } from '../world/table.js';
 import type { World } from '../world/world.js';
 import {
@@ -212,18 +212,23 @@ class ImageLoader {
       if (this.generations[slot] > GENERATION_MAX + 1) throw new Damage(offset, `slot ${slot} has generation ${this.generations[slot]}`);
       if (this.alive[slot] > 1) throw new Damage(offset, `slot ${slot} has alive flag ${this.alive[slot]}`);
     }
-    world.registry.importState({ highWater: this.highWater, generations: this.generations, alive: this.alive });
-    for (let slot = 0; slot < this.highWater; slot++) if (this.alive[slot] === 1) addSlot(world.membership, slot);
-    for (const table of world.tables) {
-      let count = 0;
+    const tableSlots = world.tables.map((table) => {
+      const slots: number[] = [];
       for (let slot = 0; slot < this.highWater; slot++) {
         if (table.present[slot] !== 1) continue;
         if (this.alive[slot] !== 1) throw new Damage(offset, `${table.def.name} present on dead slot ${slot}`);
-        addMembership(world.membership, slot, table.columns);
-        count++;
+        slots.push(slot);
       }
-      table.count = count;
-    }
+      return slots;
+    });
+    world.registry.importState({ highWater: this.highWater, generations: this.generations, alive: this.alive });
+    const liveSlots: number[] = [];
+    for (let slot = 0; slot < this.highWater; slot++) if (this.alive[slot] === 1) liveSlots.push(slot);
+    addSlotsToEmptyWorld(world.membership, liveSlots);
+    world.tables.forEach((table, i) => {
+      addMembershipBulk(world.membership, tableSlots[i], table.columns);
+      table.count = tableSlots[i].length;
+    });
   }
 }
 

@@ -30,21 +30,53 @@ interface EntityIndex {
   maxId: number;
 }
 
+interface ComponentData {
+  generationId: number;
+  bitflag: number;
+  queries: Set<unknown>;
+}
+
 interface Internals {
   entityIndex: EntityIndex;
   entityComponents: Map<number, Set<unknown>>;
+  entityMasks: number[][];
+  componentMap: Map<object, ComponentData>;
   notQueries: Set<unknown>;
+}
+
+/** A Set that stays empty: what bitecs' per-entity component sets become. */
+class EmptySet extends Set<unknown> {
+  override add(): this {
+    return this;
+  }
+}
+
+const EMPTY_SET = new EmptySet();
+
+const NO_ENTITY_COMPONENTS = {
+  get: () => EMPTY_SET,
+  set() {
+    return NO_ENTITY_COMPONENTS;
+  },
+  delete: () => true,
+  has: () => true,
+  keys: () => [][Symbol.iterator](),
+} as unknown as Map<number, Set<unknown>>;
+
+function internals(world: MembershipWorld): Internals {
+  return (world as unknown as Record<symbol, Internals>)[$internal];
 }
 
 export function createMembershipWorld(components: readonly object[]): MembershipWorld {
   const world = createWorld();
+  internals(world).entityComponents = NO_ENTITY_COMPONENTS;
   for (const component of components) registerComponent(world, component);
   return world;
 }
 
 /** Makes `slot` a live bitecs entity with no components. */
 export function addSlot(world: MembershipWorld, slot: number): void {
-  const ctx = (world as unknown as Record<symbol, Internals>)[$internal];
+  const ctx = internals(world);
   const index = ctx.entityIndex;
   assert(ctx.notQueries.size === 0, 'ecsdb registers no Not() queries');
   let position = index.sparse[slot];
@@ -63,7 +95,38 @@ export function addSlot(world: MembershipWorld, slot: number): void {
   index.sparse[displaced] = position;
   index.aliveCount++;
   if (slot > index.maxId) index.maxId = slot;
-  ctx.entityComponents.set(slot, new Set());
+}
+
+/**
+ * Bulk load into a world with no live entity yet: makes every slot in `slots` (ascending) live.
+ * Used when a snapshot loads; one pass instead of a swap per slot.
+ */
+export function addSlotsToEmptyWorld(world: MembershipWorld, slots: readonly number[]): void {
+  const index = internals(world).entityIndex;
+  assert(index.aliveCount === 0 && index.dense.length === 0, 'bulk slot load needs an empty world');
+  for (let i = 0; i < slots.length; i++) {
+    index.dense.push(slots[i]);
+    index.sparse[slots[i]] = i;
+  }
+  index.aliveCount = slots.length;
+  index.maxId = slots.length > 0 ? slots[slots.length - 1] : 0;
+}
+
+/**
+ * Bulk membership: gives every live slot in `slots` the component. Before any query exists for
+ * the component (a snapshot load), only the entity bitmasks need setting; queries registered
+ * later scan those masks. Otherwise it falls back to bitecs' addComponent per slot.
+ */
+export function addMembershipBulk(world: MembershipWorld, slots: readonly number[], component: object): void {
+  const ctx = internals(world);
+  const data = ctx.componentMap.get(component);
+  assert(data !== undefined, 'component registered at world creation');
+  if (data.queries.size > 0) {
+    for (const slot of slots) addComponent(world, slot, component);
+    return;
+  }
+  const masks = ctx.entityMasks[data.generationId];
+  for (const slot of slots) masks[slot] = (masks[slot] ?? 0) | data.bitflag;
 }
 
 /** Removes `slot` and all its memberships from bitecs. */
