@@ -3,8 +3,10 @@
  *
  * 1. A worker process runs the simulation on a data directory, one transaction per tick, most
  *    ticks 'buffered' and every 10th 'strict', and reports each tick whose `durable` resolved.
+ *    It takes a background snapshot every 100 ticks, which archives the WAL it covers.
  * 2. The demo kills the worker with SIGKILL at a random moment, while it is writing.
- * 3. It reopens the directory (recovery replays the WAL and cuts any torn tail), checks that
+ * 3. It reopens the directory (recovery loads the newest snapshot, replays the WAL after it and
+ *    cuts any torn tail), checks that
  *    every acknowledged tick is there, rebuilds the same world in memory by rerunning the
  *    deterministic simulation to the recovered LSN, and compares the two entity by entity.
  *
@@ -19,7 +21,13 @@ import { open } from '../src/index.js';
 import { COMPONENTS, dumpWorld, tick } from './simulation.js';
 
 async function runWorker(dir: string): Promise<void> {
-  const db = await open({ dir, components: COMPONENTS, durability: 'buffered', wal: { flushIntervalMs: 5, segmentSizeBytesMax: 256 * 1024 } });
+  const db = await open({
+    dir,
+    components: COMPONENTS,
+    durability: 'buffered',
+    wal: { flushIntervalMs: 5, segmentSizeBytesMax: 64 * 1024 },
+    snapshot: { everyCommits: 100, chunkSlots: 1024 },
+  });
   let tickIndex = db.lsn; // each tick is one commit, so the next tick index is the LSN
   for (;;) {
     const strict = tickIndex % 10 === 9;
@@ -38,6 +46,7 @@ interface RoundResult {
   entities: number;
   tornBytes: number;
   replayed: number;
+  snapshot: string;
   recoveryMs: number;
 }
 
@@ -71,6 +80,7 @@ async function verifyRound(dir: string, acknowledgedLsn: number): Promise<RoundR
     entities: db.entityCount,
     tornBytes: recovery.wal.tornTail?.bytesCut ?? 0,
     replayed: recovery.wal.recordsReplayed,
+    snapshot: recovery.snapshot === undefined ? 'no snapshot yet' : `snapshot at LSN ${recovery.snapshot.startLsn}..${recovery.snapshot.endLsn}`,
     recoveryMs: recovery.totalMs,
   };
   await db.close();
@@ -90,7 +100,7 @@ async function main(): Promise<void> {
     const r = await verifyRound(dir, acknowledged);
     console.log(
       `round ${round}: killed after ${killAfterMs} ms; last tick acknowledged durable: ${r.acknowledgedLsn}; ` +
-        `recovered through tick ${r.recoveredLsn} (${r.replayed} WAL records replayed in ${r.recoveryMs} ms, ` +
+        `recovered through tick ${r.recoveredLsn} (${r.snapshot} + ${r.replayed} WAL records, ${r.recoveryMs} ms, ` +
         `${r.tornBytes} torn bytes cut); ${r.entities} entities match the simulation exactly`,
     );
   }

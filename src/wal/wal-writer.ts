@@ -181,10 +181,9 @@ export class WalWriter {
 
   /** Flushes and fsyncs everything appended so far; resolves when it is durable. */
   async flush(): Promise<void> {
-    if (this.#batch !== undefined) this.#batch.due = true;
-    this.#kick();
-    while (this.#flushing !== undefined) await this.#flushing;
-    if (this.#failure !== undefined) throw this.#failure;
+    // Wait for what was appended up to now, not for commits that keep arriving meanwhile:
+    // under a steady stream of commits the flush loop never goes idle.
+    await this.whenDurable(this.#lastLsn, true);
   }
 
   /** Flushes everything, then closes the segment. Further appends fail with DB_CLOSED. */
@@ -192,6 +191,8 @@ export class WalWriter {
     if (this.#closed) return;
     try {
       await this.flush();
+      while (this.#flushing !== undefined) await this.#flushing;
+      if (this.#failure !== undefined) throw this.#failure;
     } finally {
       this.#closed = true;
       if (this.#timer !== undefined) clearTimeout(this.#timer);
