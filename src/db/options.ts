@@ -33,6 +33,11 @@ export interface SnapshotOptions {
   compress?: boolean;
   /** Slots copied per step of a background snapshot; bounds the main-thread pause. Default 16,384. */
   chunkSlots?: number;
+  /**
+   * Every M-th snapshot is full, the others incremental (only the chunks changed since the
+   * previous snapshot, chained to it). Default 1: every snapshot is full.
+   */
+  fullEvery?: number;
 }
 
 export interface ArchiveSettings {
@@ -114,6 +119,7 @@ export interface ResolvedSnapshotOptions {
   keep: number;
   compress: boolean;
   chunkSlots: number;
+  fullEvery: number;
 }
 
 export interface ResolvedArchiveOptions {
@@ -129,6 +135,7 @@ export const SNAPSHOT_DEFAULTS: ResolvedSnapshotOptions = {
   keep: 2,
   compress: false,
   chunkSlots: 16_384,
+  fullEvery: 1,
 };
 
 export const ARCHIVE_DEFAULTS: ResolvedArchiveOptions = { compress: false, segmentCountMax: 8, sizeBytesMax: 0 };
@@ -139,6 +146,7 @@ const SNAPSHOT_RANGES: Record<string, readonly [number, number]> = {
   walBytesMax: [0, Number.MAX_SAFE_INTEGER],
   keep: [1, 1000],
   chunkSlots: [256, 16 * 1024 * 1024],
+  fullEvery: [1, 1000],
   segmentCountMax: [0, 1_000_000],
   sizeBytesMax: [0, Number.MAX_SAFE_INTEGER],
 };

@@ -68,8 +68,8 @@ export async function recoverDatabase(
     const world = new World(components);
     const loadStartMs = now();
     try {
-      const bytes = await storage.readFile(join(dirs.snapshotsDir, entry.file));
-      const loaded = loadSnapshot(world, bytes, entry.file, meta.databaseId, meta.schema);
+      const chain = await readChain(storage, dirs.snapshotsDir, entries, entry);
+      const loaded = loadSnapshot(world, chain, meta.databaseId, meta.schema);
       const snapshot = { file: entry.file, startLsn: loaded.header.startLsn, endLsn: loaded.header.endLsn, loadMs: now() - loadStartMs };
       const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: snapshot.startLsn + 1, throughLsnMin: snapshot.endLsn };
       const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
@@ -93,6 +93,21 @@ export async function recoverDatabase(
       { cause: error },
     );
   }
+}
+
+/** The files of the chain ending in `entry`, full snapshot first. */
+async function readChain(storage: Storage, snapshotsDir: string, entries: readonly SnapshotEntry[], entry: SnapshotEntry) {
+  const chain: { bytes: Uint8Array; path: string }[] = [];
+  let current: SnapshotEntry | undefined = entry;
+  while (current !== undefined) {
+    if (chain.length > entries.length) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file}: its base chain loops`);
+    chain.unshift({ bytes: await storage.readFile(join(snapshotsDir, current.file)), path: current.file });
+    const baseFile: string | undefined = current.base;
+    if (baseFile === undefined) break;
+    current = entries.find((e) => e.file === baseFile);
+    if (current === undefined) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file} builds on ${baseFile}, which the manifest does not name`);
+  }
+  return chain;
 }
 
 /**

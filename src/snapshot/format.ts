@@ -15,7 +15,7 @@
  *   offset size field
  *   0      8    magic "ECSDBSNP"
  *   8      2    format version (1)
- *   10     2    flags (0, reserved)
+ *   10     2    flags: bit 0 = incremental (only changed chunks; see `base` in the schema)
  *   12     16   database id
  *   28     8    start LSN S (replay from S + 1)
  *   36     8    end LSN E (the WAL must reach at least E)
@@ -38,7 +38,12 @@
  *
  * Section kinds and raw payloads:
  *   1 schema     MessagePack { schema: [{ name, fields: [{ name, kind, element?, length? }] }],
- *                highWater, chunkSlots } — the image describes itself
+ *                highWater, chunkSlots, base } — the image describes itself; `base` is null for
+ *                a full snapshot, else the file name of the snapshot an incremental builds on
+ *
+ * A full snapshot covers every slot of every array exactly once. An incremental one holds only
+ * the chunks (registry: generations + alive; per component: present + every field) that changed
+ * since they were last copied; it is loaded over its base chain, which ends in a full snapshot.
  *   2 generations  u32 per slot (entity registry)
  *   3 alive        u8 per slot, 1 = live entity
  *   4 present      u8 per slot, 1 = the slot's entity has the component
@@ -86,8 +91,11 @@ export function parseSnapshotFileName(name: string): number | undefined {
   return Number.isSafeInteger(lsn) ? lsn : undefined;
 }
 
+export const SNAPSHOT_FLAG_INCREMENTAL = 1;
+
 export interface SnapshotHeader {
   readonly formatVersion: number;
+  readonly flags: number;
   readonly databaseId: Uint8Array;
   readonly startLsn: number;
   readonly endLsn: number;
@@ -95,12 +103,12 @@ export interface SnapshotHeader {
   readonly sectionCount: number;
 }
 
-export function encodeSnapshotHeader(header: Omit<SnapshotHeader, 'formatVersion'>): Uint8Array {
+export function encodeSnapshotHeader(header: Omit<SnapshotHeader, 'formatVersion' | 'flags'> & { flags?: number }): Uint8Array {
   const bytes = new Uint8Array(SNAPSHOT_HEADER_SIZE_BYTES);
   const view = new DataView(bytes.buffer);
   bytes.set(SNAPSHOT_MAGIC, 0);
   view.setUint16(8, SNAPSHOT_FORMAT_VERSION, true);
-  view.setUint16(10, 0, true);
+  view.setUint16(10, header.flags ?? 0, true);
   bytes.set(header.databaseId, 12);
   view.setBigUint64(28, BigInt(header.startLsn), true);
   view.setBigUint64(36, BigInt(header.endLsn), true);
@@ -120,6 +128,7 @@ export function decodeSnapshotHeader(bytes: Uint8Array): SnapshotHeader | string
   const u64 = (offset: number) => Number(view.getBigUint64(offset, true));
   return {
     formatVersion: view.getUint16(8, true),
+    flags: view.getUint16(10, true),
     databaseId: bytes.slice(12, 12 + DATABASE_ID_SIZE_BYTES),
     startLsn: u64(28),
     endLsn: u64(36),

@@ -4,7 +4,7 @@
  * never makes recovery consider a half-written file.
  *
  * Framed like the meta file (see encoding/framed.ts): magic "ECSDBMAN", version 1, payload
- * MessagePack { snapshots: [{ file, startLsn, endLsn, createdAtMs, sizeBytes }] }.
+ * MessagePack { snapshots: [{ file, startLsn, endLsn, createdAtMs, sizeBytes, base? }] }.
  * Replaced atomically (temp → fsync → rename → directory fsync): a crash leaves the old
  * manifest or the new one.
  */
@@ -25,6 +25,8 @@ export interface SnapshotEntry {
   readonly endLsn: number;
   readonly createdAtMs: number;
   readonly sizeBytes: number;
+  /** For an incremental snapshot, the file it builds on. */
+  readonly base?: string;
 }
 
 export interface Manifest {
@@ -63,7 +65,8 @@ function isEntry(value: unknown): value is SnapshotEntry {
     typeof entry === 'object' &&
     typeof entry.file === 'string' &&
     /^\d{20}\.snap$/.test(entry.file) &&
-    [entry.startLsn, entry.endLsn, entry.createdAtMs, entry.sizeBytes].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+    [entry.startLsn, entry.endLsn, entry.createdAtMs, entry.sizeBytes].every((n) => Number.isSafeInteger(n) && (n as number) >= 0) &&
+    (entry.base === undefined || (typeof entry.base === 'string' && /^\d{20}\.snap$/.test(entry.base)))
   );
 }
 

@@ -21,6 +21,7 @@ import {
   SECTION_HEADER_SIZE_BYTES,
   SECTION_KIND,
   SECTION_RAW_SIZE_BYTES_MAX,
+  SNAPSHOT_FLAG_INCREMENTAL,
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_HEADER_SIZE_BYTES,
   decodeSectionHeader,
@@ -43,19 +44,45 @@ class Damage extends Error {
   }
 }
 
-/** Reads `bytes` (the whole file at `path`) into `world`, which must be fresh. */
-export function loadSnapshot(world: World, bytes: Uint8Array, path: string, databaseId: Uint8Array, schema: readonly StoredComponent[]): LoadedSnapshot {
-  try {
-    return loadChecked(world, bytes, databaseId, schema);
-  } catch (error) {
-    if (error instanceof Damage) {
-      throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${path} is damaged at byte offset ${error.offset}: ${error.message}`, { cause: error });
-    }
-    throw error;
-  }
+/** One snapshot file of a chain: its bytes and its name (for messages). */
+export interface SnapshotFile {
+  readonly bytes: Uint8Array;
+  readonly path: string;
 }
 
-function loadChecked(world: World, bytes: Uint8Array, databaseId: Uint8Array, schema: readonly StoredComponent[]): LoadedSnapshot {
+/**
+ * Reads a snapshot chain into `world`, which must be fresh: a full snapshot, then each
+ * incremental one built on the one before it, each overriding the chunks it holds. The header
+ * returned is the last one's (its start LSN is where WAL replay begins).
+ */
+export function loadSnapshot(world: World, chain: readonly SnapshotFile[], databaseId: Uint8Array, schema: readonly StoredComponent[]): LoadedSnapshot {
+  const loader = new ImageLoader(world, schema);
+  let header: SnapshotHeader | undefined;
+  let end = 0;
+  chain.forEach((file, index) => {
+    try {
+      const previous = index === 0 ? undefined : chain[index - 1].path;
+      header = loadFile(loader, file.bytes, databaseId, previous);
+      end = file.bytes.length;
+    } catch (error) {
+      throw asCorruptSnapshot(error, file.path);
+    }
+  });
+  try {
+    loader.finish(end);
+  } catch (error) {
+    throw asCorruptSnapshot(error, chain[chain.length - 1].path);
+  }
+  return { header: header!, highWater: loader.highWater };
+}
+
+function asCorruptSnapshot(error: unknown, path: string): unknown {
+  if (!(error instanceof Damage)) return error;
+  return new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${path} is damaged at byte offset ${error.offset}: ${error.message}`, { cause: error });
+}
+
+/** Reads one file of the chain; `basePath` is the file it must build on (undefined: it must be full). */
+function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array, basePath: string | undefined): SnapshotHeader {
   const header = decodeSnapshotHeader(bytes);
   if (typeof header === 'string') throw new Damage(0, header);
   if (header.formatVersion !== SNAPSHOT_FORMAT_VERSION) {
@@ -63,10 +90,14 @@ function loadChecked(world: World, bytes: Uint8Array, databaseId: Uint8Array, sc
   }
   if (Buffer.compare(Buffer.from(header.databaseId), Buffer.from(databaseId)) !== 0) throw new Damage(12, 'it belongs to another database');
   if (header.startLsn > header.endLsn) throw new Damage(28, `start LSN ${header.startLsn} is after end LSN ${header.endLsn}`);
+  const incremental = (header.flags & SNAPSHOT_FLAG_INCREMENTAL) !== 0;
+  if (incremental !== (basePath !== undefined)) {
+    throw new Damage(10, incremental ? 'an incremental snapshot cannot start a chain' : 'a full snapshot inside a chain');
+  }
   if (header.sectionCount * SECTION_HEADER_SIZE_BYTES > bytes.length - SNAPSHOT_HEADER_SIZE_BYTES) {
     throw new Damage(52, `section count ${header.sectionCount} does not fit the file`);
   }
-  const loader = new ImageLoader(world, schema);
+  loader.beginFile(basePath);
   let offset = SNAPSHOT_HEADER_SIZE_BYTES;
   for (let index = 0; index < header.sectionCount; index++) {
     if (bytes.length - offset < SECTION_HEADER_SIZE_BYTES) throw new Damage(offset, 'section header runs past the end of the file');
@@ -79,8 +110,8 @@ function loadChecked(world: World, bytes: Uint8Array, databaseId: Uint8Array, sc
     offset += SECTION_HEADER_SIZE_BYTES + section.storedSizeBytes;
   }
   if (offset !== bytes.length) throw new Damage(offset, `${bytes.length - offset} bytes after the end marker`);
-  loader.finish(offset);
-  return { header, highWater: loader.highWater };
+  if (!incremental) loader.checkCoverage(offset);
+  return header;
 }
 
 function sectionPayload(bytes: Uint8Array, offset: number, section: SectionHeader): Uint8Array {
@@ -109,8 +140,15 @@ class ImageLoader {
   highWater = -1;
   private generations = new Uint32Array(0);
   private alive = new Uint8Array(0);
-  /** Slots covered so far, per array key ("g", "a", "p<c>", "f<c>.<f>"). */
+  /** Slots covered so far in the current file, per array key ("g", "a", "p<c>", "f<c>.<f>"). */
   private readonly covered = new Map<string, number>();
+  /** The file name the current file must name as its base (undefined for a full snapshot). */
+  private expectedBase: string | undefined;
+
+  beginFile(basePath: string | undefined): void {
+    this.expectedBase = basePath === undefined ? undefined : basePath.slice(-25);
+    this.covered.clear();
+  }
 
   constructor(
     private readonly world: World,
@@ -146,7 +184,7 @@ class ImageLoader {
   }
 
   private schemaSection(raw: Uint8Array, offset: number): void {
-    let value: { schema?: unknown; highWater?: unknown };
+    let value: { schema?: unknown; highWater?: unknown; base?: unknown };
     try {
       value = decode(raw) as typeof value;
     } catch {
@@ -159,9 +197,17 @@ class ImageLoader {
     if (typeof highWater !== 'number' || !Number.isSafeInteger(highWater) || highWater < 0 || highWater > SLOT_COUNT_MAX) {
       throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `high-water mark ${String(highWater)} out of range`);
     }
+    if ((value.base ?? undefined) !== this.expectedBase) {
+      throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `it builds on ${String(value.base)}, expected ${String(this.expectedBase ?? null)}`);
+    }
+    if (highWater < this.highWater) throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `high-water mark ${highWater} is below its base's ${this.highWater}`);
+    const generations = new Uint32Array(highWater);
+    const alive = new Uint8Array(highWater);
+    generations.set(this.generations);
+    alive.set(this.alive);
+    this.generations = generations;
+    this.alive = alive;
     this.highWater = highWater;
-    this.generations = new Uint32Array(highWater);
-    this.alive = new Uint8Array(highWater);
     for (const table of this.world.tables) ensureTableCapacity(table, highWater);
   }
 
@@ -201,13 +247,17 @@ class ImageLoader {
     this.covered.set(key, (this.covered.get(key) ?? 0) + slotCount);
   }
 
-  /** Checks full coverage, then installs the registry and rebuilds membership. */
-  finish(offset: number): void {
-    const world = this.world;
-    const keys = ['g', 'a', ...world.tables.flatMap((t) => [`p${t.index}`, ...t.fields.map((f) => `f${t.index}.${f.index}`)])];
+  /** A full snapshot must cover every slot of every array exactly once. */
+  checkCoverage(offset: number): void {
+    const keys = ['g', 'a', ...this.world.tables.flatMap((t) => [`p${t.index}`, ...t.fields.map((f) => `f${t.index}.${f.index}`)])];
     for (const key of keys) {
       if ((this.covered.get(key) ?? 0) !== this.highWater) throw new Damage(offset, `array ${key} covers ${this.covered.get(key) ?? 0} of ${this.highWater} slots`);
     }
+  }
+
+  /** Installs the registry and rebuilds membership, after the whole chain is read. */
+  finish(offset: number): void {
+    const world = this.world;
     for (let slot = 0; slot < this.highWater; slot++) {
       if (this.generations[slot] > GENERATION_MAX + 1) throw new Damage(offset, `slot ${slot} has generation ${this.generations[slot]}`);
       if (this.alive[slot] > 1) throw new Damage(offset, `slot ${slot} has alive flag ${this.alive[slot]}`);

@@ -29,6 +29,7 @@ import {
   COMPRESSION_DEFLATE,
   COMPRESSION_NONE,
   SECTION_KIND,
+  SNAPSHOT_FLAG_INCREMENTAL,
   SNAPSHOT_HEADER_SIZE_BYTES,
   encodeSectionHeader,
   encodeSnapshotHeader,
@@ -55,6 +56,11 @@ export interface SnapshotWriterOptions {
   readonly now: () => number;
   /** Gives commits a turn between chunks. */
   readonly yieldToCommits: () => Promise<void>;
+  /**
+   * For an incremental snapshot, the snapshot it builds on: only chunks marked in the world's
+   * dirty chunks are written. Undefined for a full snapshot.
+   */
+  readonly base: SnapshotEntry | undefined;
 }
 
 export interface SnapshotStats {
@@ -86,10 +92,13 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
     await file.write(new Uint8Array(SNAPSHOT_HEADER_SIZE_BYTES), 0); // rewritten once complete
     const world = source.world;
     const highWater = world.registry.highWater;
-    await writer.write(schemaSection(source.schema, highWater, options.chunkSlots));
+    const base = options.base;
+    assert(base === undefined || world.dirtyChunks?.chunkSlots === options.chunkSlots, 'incremental snapshot needs dirty tracking by chunk');
+    await writer.write(schemaSection(source.schema, highWater, options.chunkSlots, base?.file));
     for (let firstSlot = 0; firstSlot < highWater; firstSlot += options.chunkSlots) {
       const stepStartMs = now();
-      const sections = captureChunk(world, firstSlot, Math.min(highWater, firstSlot + options.chunkSlots));
+      const chunk = firstSlot / options.chunkSlots;
+      const sections = captureChunk(world, firstSlot, Math.min(highWater, firstSlot + options.chunkSlots), chunk, base !== undefined);
       const encoded = sections.map((section) => writer.encode(section));
       longestStepMs = Math.max(longestStepMs, now() - stepStartMs);
       for (const bytes of encoded) await writer.append(bytes);
@@ -99,14 +108,22 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
     const endLsn = source.currentLsn();
     await source.makeDurable();
     await writer.write({ kind: SECTION_KIND.end, componentIndex: 0, fieldIndex: 0, firstSlot: 0, slotCount: 0, raw: new Uint8Array(0) });
-    const header = encodeSnapshotHeader({ databaseId: options.databaseId, startLsn, endLsn, createdAtMs, sectionCount: writer.sectionCount });
+    const header = encodeSnapshotHeader({
+      databaseId: options.databaseId,
+      startLsn,
+      endLsn,
+      createdAtMs,
+      sectionCount: writer.sectionCount,
+      flags: base === undefined ? 0 : SNAPSHOT_FLAG_INCREMENTAL,
+    });
     await file.write(header, 0);
     await file.sync();
     await file.close();
     const name = snapshotFileName(endLsn);
     await storage.rename(tempPath, join(snapshotsDir, name));
     await storage.syncDirectory(snapshotsDir);
-    return { entry: { file: name, startLsn, endLsn, createdAtMs, sizeBytes: writer.position }, longestStepMs, chunkCount };
+    const entry: SnapshotEntry = { file: name, startLsn, endLsn, createdAtMs, sizeBytes: writer.position, ...(base === undefined ? {} : { base: base.file }) };
+    return { entry, longestStepMs, chunkCount };
   } catch (error) {
     await file.close().catch(() => undefined);
     await storage.unlink(tempPath).catch(() => undefined);
@@ -114,21 +131,32 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
   }
 }
 
-function schemaSection(schema: readonly StoredComponent[], highWater: number, chunkSlots: number): Section {
-  const raw = encode({ schema: schema.map((c) => ({ name: c.name, fields: c.fields.map((f) => ({ ...f })) })), highWater, chunkSlots });
+function schemaSection(schema: readonly StoredComponent[], highWater: number, chunkSlots: number, base: string | undefined): Section {
+  const raw = encode({ schema: schema.map((c) => ({ name: c.name, fields: c.fields.map((f) => ({ ...f })) })), highWater, chunkSlots, base: base ?? null });
   return { kind: SECTION_KIND.schema, componentIndex: 0, fieldIndex: 0, firstSlot: 0, slotCount: highWater, raw };
 }
 
-/** Copies every array of the slots [from, to) at this instant: one consistent slice of the world. */
-function captureChunk(world: World, from: number, to: number): Section[] {
+/**
+ * Copies the arrays of the slots [from, to) at this instant: one consistent slice of the world.
+ * With `onlyDirty`, only the registry and tables whose chunk changed since it was last copied;
+ * either way the dirty flags of what is copied are cleared in this same step.
+ */
+function captureChunk(world: World, from: number, to: number, chunk: number, onlyDirty: boolean): Section[] {
   const count = to - from;
   const registry = world.registry;
+  const dirty = world.dirtyChunks;
   const base = { componentIndex: 0, fieldIndex: 0, firstSlot: from, slotCount: count };
-  const sections: Section[] = [
-    { ...base, kind: SECTION_KIND.generations, raw: bytesOf(registry.generations.slice(from, to)) },
-    { ...base, kind: SECTION_KIND.alive, raw: registry.alive.slice(from, to) },
-  ];
+  const sections: Section[] = [];
+  const registryDirty = dirty === undefined || dirty.takeRegistry(chunk);
+  if (!onlyDirty || registryDirty) {
+    sections.push(
+      { ...base, kind: SECTION_KIND.generations, raw: bytesOf(registry.generations.slice(from, to)) },
+      { ...base, kind: SECTION_KIND.alive, raw: registry.alive.slice(from, to) },
+    );
+  }
   for (const table of world.tables) {
+    const tableDirty = dirty === undefined || dirty.takeTable(table.index, chunk);
+    if (onlyDirty && !tableDirty) continue;
     const tableBase = { ...base, componentIndex: table.index };
     sections.push({ ...tableBase, kind: SECTION_KIND.present, raw: sliceOrZeros(table.present, from, to, table.capacity) });
     for (const field of table.fields) {

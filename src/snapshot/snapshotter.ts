@@ -13,6 +13,7 @@ import { archiveSegments, pruneArchive, type ArchiveOptions } from '../wal/archi
 import { readManifest, writeManifest, type SnapshotEntry } from './manifest.js';
 import { SNAPSHOT_SUFFIX, parseSnapshotFileName } from './format.js';
 import { writeSnapshot, type SnapshotSource, type SnapshotStats } from './snapshot-writer.js';
+import { DirtyChunks } from './dirty-chunks.js';
 
 export interface SnapshotPolicy {
   /** Snapshot after this many commits since the last one (0 = never). */
@@ -25,6 +26,11 @@ export interface SnapshotPolicy {
   keep: number;
   compress: boolean;
   chunkSlots: number;
+  /**
+   * Every M-th snapshot is full and the others are incremental (only changed chunks, chained to
+   * the previous snapshot). 1 = every snapshot is full.
+   */
+  fullEvery: number;
 }
 
 export interface SnapshotterOptions {
@@ -57,6 +63,20 @@ export class Snapshotter {
   ) {
     this.#walBytesAtLast = options.walBytesWritten();
     this.#armTimer();
+    this.#trackChanges();
+  }
+
+  /** A base the next snapshot may build on: taken in this process, with the same chunking. */
+  #incrementalBase: SnapshotEntry | undefined;
+
+  /** Starts (or stops) dirty-chunk tracking to match the policy; the next snapshot is then full. */
+  #trackChanges(): void {
+    const { fullEvery, chunkSlots } = this.options.policy;
+    const world = this.source.world;
+    const tracking = world.dirtyChunks;
+    if (fullEvery > 1 && tracking?.chunkSlots === chunkSlots) return;
+    world.dirtyChunks = fullEvery > 1 ? new DirtyChunks(chunkSlots, world.tables.length) : undefined;
+    this.#incrementalBase = undefined;
   }
 
   get policy(): SnapshotPolicy {
@@ -72,6 +92,7 @@ export class Snapshotter {
   setPolicy(policy: Partial<SnapshotPolicy>): void {
     Object.assign(this.options.policy, policy);
     this.#armTimer();
+    this.#trackChanges();
   }
 
   /** Called after every commit: starts a snapshot when the policy says so. */
@@ -123,7 +144,9 @@ export class Snapshotter {
     this.#commitsSince = 0;
     this.#walBytesAtLast = this.options.walBytesWritten();
     await storage.mkdir(snapshotsDir);
+    const base = this.#chooseBase();
     const stats = await writeSnapshot(this.source, {
+      base,
       storage,
       snapshotsDir,
       databaseId: this.options.databaseId,
@@ -134,9 +157,10 @@ export class Snapshotter {
     });
     // Publish: the manifest names the new snapshot and the newest K - 1 before it.
     const entries = [...this.manifest.filter((e) => e.file !== stats.entry.file), stats.entry].sort((a, b) => a.endLsn - b.endLsn);
-    const kept = entries.slice(-Math.max(1, policy.keep));
+    const kept = withBases(entries, entries.slice(-Math.max(1, policy.keep)));
     await writeManifest(storage, dir, { snapshots: kept });
     this.manifest = kept;
+    this.#incrementalBase = this.options.policy.fullEvery > 1 ? stats.entry : undefined;
     this.lastStats = stats;
     this.lastError = undefined;
     await this.#removeUnlisted(kept);
@@ -163,7 +187,42 @@ export class Snapshotter {
     if (removed > 0) await storage.syncDirectory(snapshotsDir);
   }
 
+  /** The snapshot to build an incremental one on, or undefined when this one must be full. */
+  #chooseBase(): SnapshotEntry | undefined {
+    const base = this.#incrementalBase;
+    const { fullEvery, chunkSlots } = this.options.policy;
+    if (base === undefined || fullEvery <= 1 || this.source.world.dirtyChunks?.chunkSlots !== chunkSlots) return undefined;
+    if (!this.manifest.some((e) => e.file === base.file)) return undefined;
+    return chainLength(this.manifest, base) < fullEvery ? base : undefined;
+  }
+
   static async loadManifest(storage: Storage, dir: string): Promise<SnapshotEntry[]> {
     return [...((await readManifest(storage, dir))?.snapshots ?? [])];
   }
+}
+
+/** How many snapshots the chain ending in `entry` holds (a full snapshot alone is 1). */
+function chainLength(entries: readonly SnapshotEntry[], entry: SnapshotEntry): number {
+  let length = 1;
+  let current: SnapshotEntry | undefined = entry;
+  while (current?.base !== undefined) {
+    const baseFile: string = current.base;
+    current = entries.find((e) => e.file === baseFile);
+    length++;
+  }
+  return length;
+}
+
+/** `kept` plus every snapshot their chains build on, oldest first. */
+function withBases(all: readonly SnapshotEntry[], kept: readonly SnapshotEntry[]): SnapshotEntry[] {
+  const files = new Set<string>();
+  for (const entry of kept) {
+    let current: SnapshotEntry | undefined = entry;
+    while (current !== undefined && !files.has(current.file)) {
+      files.add(current.file);
+      const baseFile: string | undefined = current.base;
+      current = baseFile === undefined ? undefined : all.find((e) => e.file === baseFile);
+    }
+  }
+  return all.filter((e) => files.has(e.file));
 }

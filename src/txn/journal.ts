@@ -143,6 +143,7 @@ export class Journal {
     }
     if (this.slotStamps[slot] === this.epoch) return;
     this.slotStamps[slot] = this.epoch;
+    this.world.dirtyChunks?.markSlot(slot);
     this.slotPositions[slot] = this.touchedSlots.length;
     const registry = this.world.registry;
     const used = slot < registry.highWater;
@@ -162,6 +163,7 @@ export class Journal {
     if (slot >= journal.stamps.length) journal.stamps = growStamps(journal.stamps, slot + 1);
     if (journal.stamps[slot] === this.epoch) return;
     journal.stamps[slot] = this.epoch;
+    this.world.dirtyChunks?.markCell(table.index, slot);
     const layout = this.layouts[table.index];
     const index = journal.count++;
     if (index >= journal.touched.length) growTableJournal(journal, layout);

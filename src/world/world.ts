@@ -21,11 +21,17 @@ import {
 } from './membership.js';
 import { createTable, ensureTableCapacity, type ComponentTable } from './table.js';
 import { fieldAccessOf, type FieldAccess } from './field-access.js';
+import type { DirtyChunks } from '../snapshot/dirty-chunks.js';
 
 export class World {
   readonly registry = new EntityRegistry();
   readonly tables: readonly ComponentTable[];
   readonly membership: MembershipWorld;
+  /**
+   * Chunks changed since an incremental snapshot last copied them; set by the snapshotter when
+   * incremental snapshots are on (see snapshot/dirty-chunks.ts).
+   */
+  dirtyChunks: DirtyChunks | undefined;
   /** Checking and writing of field values, by table index (see field-access.ts). */
   readonly fieldAccess: readonly FieldAccess[];
   private readonly tableByDef: Map<AnyComponentDef, ComponentTable>;

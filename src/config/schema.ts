@@ -1,0 +1,230 @@
+/**
+ * The settings schema, as data: every setting ecsdb reads from `ecsdb.toml`, the environment and
+ * `open()` options, with its type, default, allowed values, whether it can change on an open
+ * database, and a one-line description. Validation, environment parsing, `db.config()` and
+ * `db.configure()` all read this one table; docs/configuration.md and the example ecsdb.toml
+ * mirror it, and test/config/schema-docs.test.ts checks that they list every setting.
+ *
+ * One setting has three spellings, all derived from `section` and `key` (camelCase):
+ *
+ *   open() option          ecsdb.toml                   environment
+ *   wal.flushIntervalMs    [wal] flush_interval_ms      ECSDB_WAL_FLUSH_INTERVAL_MS
+ *   dir  (storage section) [storage] dir                ECSDB_STORAGE_DIR
+ *
+ * The `storage` settings are top-level `open()` options (`dir`, `durability`).
+ */
+
+export type Durability = 'memory' | 'buffered' | 'strict';
+export const DURABILITIES: readonly Durability[] = ['memory', 'buffered', 'strict'];
+
+export type SectionName = 'storage' | 'wal' | 'snapshot' | 'archive';
+export const SECTIONS: readonly SectionName[] = ['storage', 'wal', 'snapshot', 'archive'];
+
+export type SettingType =
+  | { readonly kind: 'integer'; readonly min: number; readonly max: number }
+  | { readonly kind: 'boolean' }
+  | { readonly kind: 'enum'; readonly values: readonly string[] }
+  /** A non-empty file-system path; relative paths in a file are relative to that file's directory. */
+  | { readonly kind: 'path' };
+
+export type SettingValue = number | boolean | string;
+
+export interface SettingSpec {
+  readonly section: SectionName;
+  /** camelCase, as in `open()` options. */
+  readonly key: string;
+  readonly type: SettingType;
+  /** undefined when the default is not a fixed value; `defaultText` then says what it is. */
+  readonly default: SettingValue | undefined;
+  readonly defaultText?: string;
+  /** Whether `db.configure()` can change it on an open database. */
+  readonly runtime: boolean;
+  readonly description: string;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+
+function integer(min: number, max: number): SettingType {
+  return { kind: 'integer', min, max };
+}
+const BOOLEAN: SettingType = { kind: 'boolean' };
+
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    section: 'storage',
+    key: 'dir',
+    type: { kind: 'path' },
+    default: undefined,
+    defaultText: 'none (the database lives in memory)',
+    runtime: false,
+    description: 'Data directory. Without one, the database lives in memory only.',
+  },
+  {
+    section: 'storage',
+    key: 'durability',
+    type: { kind: 'enum', values: DURABILITIES },
+    default: undefined,
+    defaultText: '"buffered" with a dir, else "memory"',
+    runtime: false,
+    description: 'Default durability of commits; transactions may ask for "buffered" or "strict".',
+  },
+  {
+    section: 'wal',
+    key: 'segmentSizeBytesMax',
+    type: integer(4 * KiB, 4 * GiB),
+    default: 64 * MiB,
+    runtime: true,
+    description: 'A WAL segment is closed and a new one started before it would exceed this size.',
+  },
+  {
+    section: 'wal',
+    key: 'segmentAgeMsMax',
+    type: integer(1, YEAR_MS),
+    default: 60 * 60 * 1000,
+    runtime: true,
+    description: 'A WAL segment older than this is closed at the next flush.',
+  },
+  {
+    section: 'wal',
+    key: 'flushIntervalMs',
+    type: integer(0, 60_000),
+    default: 100,
+    runtime: true,
+    description: 'Buffered commits are written and fsynced at most this long after they commit.',
+  },
+  {
+    section: 'wal',
+    key: 'batchSizeBytesMax',
+    type: integer(1, GiB),
+    default: MiB,
+    runtime: true,
+    description: 'A buffered batch is written and fsynced early once it holds this many bytes.',
+  },
+  {
+    section: 'snapshot',
+    key: 'everyCommits',
+    type: integer(0, Number.MAX_SAFE_INTEGER),
+    default: 100_000,
+    runtime: true,
+    description: 'Snapshot after this many commits since the last snapshot (0 = never).',
+  },
+  {
+    section: 'snapshot',
+    key: 'everyMs',
+    type: integer(0, YEAR_MS),
+    default: 10 * 60 * 1000,
+    runtime: true,
+    description: 'Snapshot this often, if anything was committed (0 = never).',
+  },
+  {
+    section: 'snapshot',
+    key: 'walBytesMax',
+    type: integer(0, Number.MAX_SAFE_INTEGER),
+    default: 64 * MiB,
+    runtime: true,
+    description: 'Snapshot once the WAL grew by this many bytes since the last snapshot (0 = never).',
+  },
+  {
+    section: 'snapshot',
+    key: 'keep',
+    type: integer(1, 1000),
+    default: 2,
+    runtime: true,
+    description: 'How many snapshots to keep (the newest); applied at the next snapshot.',
+  },
+  {
+    section: 'snapshot',
+    key: 'compress',
+    type: BOOLEAN,
+    default: false,
+    runtime: true,
+    description: 'Deflate-compress snapshot sections.',
+  },
+  {
+    section: 'snapshot',
+    key: 'chunkSlots',
+    type: integer(256, 16 * MiB),
+    default: 16_384,
+    runtime: true,
+    description: 'Entity slots copied per step of a background snapshot; bounds the main-thread pause.',
+  },
+  {
+    section: 'archive',
+    key: 'compress',
+    type: BOOLEAN,
+    default: false,
+    runtime: true,
+    description: 'Deflate-compress WAL segments as they move to the archive.',
+  },
+  {
+    section: 'archive',
+    key: 'segmentCountMax',
+    type: integer(0, 1_000_000),
+    default: 8,
+    runtime: true,
+    description: 'Keep at most this many archived WAL segments (0 = no limit).',
+  },
+  {
+    section: 'archive',
+    key: 'sizeBytesMax',
+    type: integer(0, Number.MAX_SAFE_INTEGER),
+    default: 0,
+    runtime: true,
+    description: 'Keep at most this many bytes of archived WAL segments (0 = no limit).',
+  },
+];
+
+/** `wal.flushIntervalMs`: a setting's identity, and its name in messages about open() options. */
+export type SettingId = `${SectionName}.${string}`;
+
+export function settingId(spec: SettingSpec): SettingId {
+  return `${spec.section}.${spec.key}`;
+}
+
+/** `flushIntervalMs` → `flush_interval_ms`. */
+export function snakeCase(camel: string): string {
+  return camel.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+/** The key's name inside its `[section]` of ecsdb.toml. */
+export function tomlKeyOf(spec: SettingSpec): string {
+  return snakeCase(spec.key);
+}
+
+/** `ECSDB_WAL_FLUSH_INTERVAL_MS`. */
+export function envVarOf(spec: SettingSpec): string {
+  return `ECSDB_${spec.section.toUpperCase()}_${snakeCase(spec.key).toUpperCase()}`;
+}
+
+/** The option's path in `open()`: `wal.flushIntervalMs`, or `dir` for a storage setting. */
+export function optionPathOf(spec: SettingSpec): string {
+  return spec.section === 'storage' ? spec.key : `${spec.section}.${spec.key}`;
+}
+
+/** The settings of one section, in table order. */
+export function settingsOf(section: SectionName): readonly SettingSpec[] {
+  return SETTINGS.filter((spec) => spec.section === section);
+}
+
+const BY_ID = new Map<string, SettingSpec>(SETTINGS.map((spec) => [settingId(spec), spec]));
+
+export function settingById(id: string): SettingSpec | undefined {
+  return BY_ID.get(id);
+}
+
+/** What a value of this type may be, for error messages and docs. */
+export function describeAllowed(type: SettingType): string {
+  switch (type.kind) {
+    case 'integer':
+      return `an integer from ${type.min} to ${type.max}`;
+    case 'boolean':
+      return 'true or false';
+    case 'enum':
+      return `one of ${type.values.map((value) => `"${value}"`).join(', ')}`;
+    case 'path':
+      return 'a non-empty path';
+  }
+}
