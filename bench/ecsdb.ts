@@ -1,6 +1,7 @@
 /**
  * ecsdb as a user would drive it: one `db.transact` per W1 commit, one per W2 tick, each
  * `tx.set(entity, Position, { x, y, z })` with a fresh object literal (what the public API takes).
+ * W6 (strict only) issues a round of W1 commits, then awaits every one's `durable` together.
  *
  * Modes that need files get a fresh temporary directory, removed on close. A mode `open`
  * rejects with CONFIG_INVALID (not built yet) is reported as n/a.
@@ -14,7 +15,7 @@ import type { DurableWait, Mode, Plan } from './plan.js';
 import type { Runner } from './stats.js';
 import { PointSequence, checkReadBack, positionAt, tickIndex, tickStart, valueBase, type WorkloadId } from './workloads.js';
 
-const Position = defineComponent('Position', { x: t.f32, y: t.f32, z: t.f32 });
+export const Position = defineComponent('Position', { x: t.f32, y: t.f32, z: t.f32 });
 
 export async function openEcsdb(plan: Plan, mode: Mode): Promise<Opened> {
   const dir = mode.needsDir ? mkdtempSync(join(tmpdir(), 'ecsdb-bench-')) : undefined;
@@ -39,8 +40,7 @@ export async function openEcsdb(plan: Plan, mode: Mode): Promise<Opened> {
   try {
     const entities = await populate(db, plan);
     const engine: Engine = {
-      runner: (workload: WorkloadId) =>
-        workload === 'W1' ? pointRunner(db, entities, plan, mode.durableWait) : tickRunner(db, entities, plan, mode.durableWait),
+      runner: (workload: WorkloadId) => runnerFor(workload, db, entities, plan, mode),
       close,
     };
     return { status: 'ok', engine };
@@ -50,8 +50,20 @@ export async function openEcsdb(plan: Plan, mode: Mode): Promise<Opened> {
   }
 }
 
+function runnerFor(workload: WorkloadId, db: Database, entities: readonly Entity[], plan: Plan, mode: Mode): Runner {
+  switch (workload) {
+    case 'W1':
+      return pointRunner(db, entities, plan, mode.durableWait);
+    case 'W2':
+      return tickRunner(db, entities, plan, mode.durableWait);
+    case 'W6':
+      if (mode.name !== 'strict') throw new RangeError(`W6 is a strict-mode workload, not ${mode.name}`);
+      return groupCommitRunner(db, entities, plan);
+  }
+}
+
 /** Creates the world; entity index i gets Position { x: i, y: -1, z: -1 } (no workload writes -1). */
-async function populate(db: Database, plan: Plan): Promise<Entity[]> {
+export async function populate(db: Database, plan: Plan): Promise<Entity[]> {
   const entities: Entity[] = [];
   for (let first = 0; first < plan.entityCount; first += plan.setupBatchEntityCount) {
     const end = Math.min(plan.entityCount, first + plan.setupBatchEntityCount);
@@ -68,7 +80,15 @@ async function populate(db: Database, plan: Plan): Promise<Entity[]> {
   return entities;
 }
 
-function pointRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait): Runner {
+/** W1's runner, which also hands out its single commit (W6 and the WAL figures reuse it). */
+export interface PointRunner extends Runner {
+  /** One W1 commit, the next in the sequence; returns without waiting for `durable`. */
+  commitOne(): Commit<void>;
+  /** Checks the last commit's write in `against` (default: the database the commits went to). */
+  verify(against?: Database): void;
+}
+
+export function pointRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait): PointRunner {
   const sequence = new PointSequence(plan.entityCount);
   let seq = 0;
   const commitOne = (): Commit<void> => {
@@ -78,10 +98,11 @@ function pointRunner(db: Database, entities: readonly Entity[], plan: Plan, wait
     return db.transact((tx) => tx.set(entity, Position, { x, y: x + 0.5, z: x + 0.25 }));
   };
   return {
+    commitOne,
     run: loopWaiting(db, wait, commitOne),
-    verify() {
+    verify(against = db) {
       const index = sequence.pointIndex(seq);
-      checkReadBack('ecsdb', index, db.get(entities[index], Position), positionAt(seq));
+      checkReadBack('ecsdb', index, against.get(entities[index], Position), positionAt(seq));
     },
   };
 }
@@ -104,6 +125,31 @@ function tickRunner(db: Database, entities: readonly Entity[], plan: Plan, wait:
     verify() {
       const index = tickIndex(tickStart(seq, plan), count - 1, plan);
       checkReadBack('ecsdb', index, db.get(entities[index], Position), positionAt(seq));
+    },
+  };
+}
+
+/**
+ * W6: each operation issues `groupCommitInFlight` strict W1 commits synchronously, then awaits
+ * all their `durable` promises, so the WAL writer can make them durable with one write and fsync.
+ */
+function groupCommitRunner(db: Database, entities: readonly Entity[], plan: Plan): Runner {
+  const inFlight = plan.groupCommitInFlight;
+  const point = pointRunner(db, entities, plan, 'none');
+  const commitOne = point.commitOne;
+  const durables: Promise<void>[] = new Array<Promise<void>>(inFlight);
+  return {
+    async run(rounds) {
+      for (let round = 0; round < rounds; round++) {
+        for (let i = 0; i < inFlight; i++) durables[i] = commitOne().durable;
+        await Promise.all(durables);
+      }
+    },
+    verify() {
+      point.verify();
+      if (db.durableLsn < db.lsn) {
+        throw new Error(`bench self-check failed: W6 awaited every durable, yet durableLsn ${db.durableLsn} < lsn ${db.lsn}`);
+      }
     },
   };
 }

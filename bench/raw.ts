@@ -25,7 +25,10 @@ export function openRaw(plan: Plan): Engine {
     columns.z[index] = -1;
   }
   return {
-    runner: (workload: WorkloadId) => (workload === 'W1' ? pointRunner(columns, plan) : tickRunner(columns, plan)),
+    runner: (workload: WorkloadId) => {
+      if (workload === 'W6') throw new RangeError('W6 (group commit) has no raw-array counterpart: there is nothing to make durable');
+      return workload === 'W1' ? pointRunner(columns, plan) : tickRunner(columns, plan);
+    },
     close: async () => undefined,
   };
 }

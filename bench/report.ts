@@ -1,5 +1,9 @@
-/** The human-readable form of a BenchReport: a header, the figures table, the targets. */
-import type { BenchReport, Figure, Missing, ResultRow } from './run.js';
+/**
+ * The human-readable form of a BenchReport: a header, the figures table, the durability and
+ * recovery table, the targets.
+ */
+import type { FsyncFloor } from './fsync-floor.js';
+import type { BenchReport, Figure, GroupCommitRow, Missing, ReplayRow, ResultRow, StrictOverFsyncFloor, WalBytesRow } from './run.js';
 import type { TargetResult } from './targets.js';
 import type { WorkloadId } from './workloads.js';
 
@@ -7,9 +11,14 @@ import type { WorkloadId } from './workloads.js';
 const TIME_UNIT: Record<WorkloadId, { label: string; ns: number }> = {
   W1: { label: 'µs', ns: 1e3 },
   W2: { label: 'ms', ns: 1e6 },
+  W6: { label: 'ms', ns: 1e6 },
 };
 
 const HEADERS = ['workload', 'mode', 'ecsdb', 'raw Float32Array', 'better-sqlite3 (WAL)', 'ecsdb vs sqlite', 'ecsdb / raw'];
+const WAL_HEADERS = ['figure', 'mode', 'ecsdb', 'better-sqlite3 (WAL)', 'ecsdb vs sqlite'];
+
+/** A table cell: one line per text line of its row. */
+type Cell = readonly string[];
 
 export function formatReport(report: BenchReport): string {
   const { machine, plan } = report;
@@ -23,20 +32,44 @@ export function formatReport(report: BenchReport): string {
     `files in ${machine.tempDir}; load average at start ${machine.loadAverage1mAtStart.toFixed(2)}` +
       (machine.loadAverage1mAtStart > machine.cores / 2 ? ' (the machine was busy: expect noisy figures)' : ''),
     '',
-    ...formatTable(report.results),
+    ...formatTable(HEADERS, report.results.map(resultCells)),
     '',
     ...missingNotes(report.results),
-    'targets (SPEC.md Performance, issue 2):',
+    'durability and recovery (ecsdb buffered ~ better-sqlite3 NORMAL, strict ~ FULL):',
+    ...formatFsyncFloor(report.fsyncFloor, machine.tempDir),
+    '',
+    ...formatTable(WAL_HEADERS, walCells(report)),
+    '',
+    ...walNotes(report),
+    `targets (SPEC.md Performance, issues 2 and 3)${
+      plan.scale === 1 ? '' : `, judged at scale ${plan.scale} (not the spec's sizes, and short runs): indicative only`
+    }:`,
     ...report.targets.map(formatTarget),
     '',
-    `bench took ${(report.durationMs / 1e3).toFixed(1)} s`,
+    `bench took ${(report.durationMs / 1e3).toFixed(1)} s; load average ${machine.loadAverage1mAtStart.toFixed(2)} at start, ` +
+      `${machine.loadAverage1mAtEnd.toFixed(2)} at end`,
   ];
   return lines.join('\n');
 }
 
-function formatTable(rows: readonly ResultRow[]): string[] {
-  // Every row is two lines: the time per operation, then the rate it gives.
-  const cells: string[][][] = rows.map((row) => [
+function formatTable(headers: readonly string[], rows: readonly Cell[][]): string[] {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.flatMap((row) => row[column].map((line) => line.length))));
+  const render = (values: readonly string[]): string =>
+    values
+      .map((value, column) => value.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd();
+  const lines = [render(headers), render(widths.map((width) => '-'.repeat(width)))];
+  for (const row of rows) {
+    const height = Math.max(...row.map((cell) => cell.length));
+    for (let line = 0; line < height; line++) lines.push(render(row.map((cell) => cell[line] ?? '')));
+  }
+  return lines;
+}
+
+/** A main-table row is two lines: the time per operation, then the rate it gives. */
+function resultCells(row: ResultRow): Cell[] {
+  return [
     [`${row.workload} ${row.title}`, ''],
     [row.mode, `sqlite ${row.sqlite.synchronous}`],
     figureCell(row, row.ecsdb),
@@ -44,27 +77,127 @@ function formatTable(rows: readonly ResultRow[]): string[] {
     figureCell(row, row.sqlite),
     [row.ecsdbSpeedupOverSqlite === null ? '-' : speedup(row.ecsdbSpeedupOverSqlite), ''],
     [row.ecsdbOverRaw === null ? '-' : `${sig3(row.ecsdbOverRaw)}x`, ''],
-  ]);
-  const widths = HEADERS.map((header, column) => Math.max(header.length, ...cells.flatMap((row) => row[column].map((line) => line.length))));
-  const render = (values: readonly string[]): string =>
-    values
-      .map((value, column) => value.padEnd(widths[column]))
-      .join('  ')
-      .trimEnd();
-  const lines = [render(HEADERS), render(widths.map((width) => '-'.repeat(width)))];
-  for (const row of cells) {
-    lines.push(render(row.map((cell) => cell[0])));
-    lines.push(render(row.map((cell) => cell[1])));
-  }
-  return lines;
+  ];
 }
 
-function figureCell(row: ResultRow, figure: Figure | Missing): [string, string] {
-  if (figure.status !== 'ok') return figure.status === 'n/a' ? ['n/a', ''] : ['FAILED', '(see below)'];
+function figureCell(row: Pick<ResultRow, 'workload' | 'opUnit' | 'updatesPerOp'>, figure: Figure | Missing, rateUnit?: string): Cell {
+  if (figure.status !== 'ok') return missingCell(figure);
   const unit = TIME_UNIT[row.workload];
-  const rate = row.updatesPerOp === 1 ? `${rateOf(figure.opsPerSecond)} ${row.opUnit}s/s` : `${rateOf(figure.updatesPerSecond)} updates/s`;
+  const rate =
+    rateUnit !== undefined
+      ? `${rateOf(figure.updatesPerSecond)} ${rateUnit}`
+      : row.updatesPerOp === 1
+        ? `${rateOf(figure.opsPerSecond)} ${row.opUnit}s/s`
+        : `${rateOf(figure.updatesPerSecond)} updates/s`;
   const spreadPercent = (100 * (figure.maxNsPerOp - figure.minNsPerOp)) / figure.medianNsPerOp;
   return [`${sig3(figure.medianNsPerOp / unit.ns)} ${unit.label}/${row.opUnit} ±${Math.round(spreadPercent)}%`, rate];
+}
+
+function missingCell(missing: Missing): Cell {
+  return missing.status === 'n/a' ? ['n/a', ''] : ['FAILED', '(see below)'];
+}
+
+function formatFsyncFloor(floor: FsyncFloor | Missing, tempDir: string): string[] {
+  if (floor.status !== 'ok') return [`fsync floor: ${floor.status}: ${floor.reason}`];
+  return [
+    `fsync floor: ${floor.appendSizeBytes}-byte append + fdatasync on a file in ${tempDir} (node:fs, sync): ` +
+      `median ${sig3(floor.medianNs / 1e3)} µs (min ${sig3(floor.minNs / 1e3)}, p90 ${sig3(floor.p90Ns / 1e3)}, ` +
+      `max ${sig3(floor.maxNs / 1e3)}) over ${count(floor.appends)} appends = ${rateOf(floor.perSecond)} appends/s`,
+    `  sampled in ${floor.passMediansNs.length} pass(es) around the strict figures, whose medians were ` +
+      `${floor.passMediansNs.map((ns) => sig3(ns / 1e3)).join(', ')} µs`,
+    `  the same through node:fs/promises, as ecsdb's storage does it (write, then datasync, each awaited): ` +
+      `median ${sig3(floor.asyncMedianNs / 1e3)} µs (p90 ${sig3(floor.asyncP90Ns / 1e3)})`,
+  ];
+}
+
+/** The durability and recovery table: W1 strict against the floor, W6, WAL bytes, W4. */
+function walCells(report: BenchReport): Cell[][] {
+  const rows: Cell[][] = [];
+  const strict = report.results.find((row) => row.workload === 'W1' && row.mode === 'strict');
+  if (strict !== undefined) rows.push(strictFloorCells(strict, report.strictOverFsyncFloor));
+  if ('ecsdb' in report.groupCommit) rows.push(groupCommitCells(report.groupCommit));
+  else rows.push(notRunCells('W6 strict commits in flight', report.groupCommit));
+  if ('ecsdb' in report.walBytes) rows.push(walBytesCells(report.walBytes));
+  else rows.push(notRunCells('WAL bytes per W1 commit', report.walBytes));
+  if ('ecsdb' in report.replay) rows.push(replayCells(report.replay));
+  else rows.push(notRunCells('W4 replay', report.replay));
+  return rows;
+}
+
+function strictFloorCells(row: ResultRow, ratios: StrictOverFsyncFloor): Cell[] {
+  const ecsdbUs = row.ecsdb.status === 'ok' ? `${sig3(row.ecsdb.medianNsPerOp / 1e3)} µs/commit` : '';
+  return [
+    ['W1 strict / fsync floor', '(one at a time)'],
+    ['strict', `sqlite ${row.sqlite.synchronous}`],
+    ratios.ecsdb === null ? (row.ecsdb.status === 'ok' ? ['-', ecsdbUs] : missingCell(row.ecsdb)) : [`${sig3(ratios.ecsdb)}x the floor`, ecsdbUs],
+    ratios.sqlite === null ? ['-'] : [`${sig3(ratios.sqlite)}x the floor`, `${sig3(row.sqlite.medianNsPerOp / 1e3)} µs/commit`],
+    [row.ecsdbSpeedupOverSqlite === null ? '-' : speedup(row.ecsdbSpeedupOverSqlite)],
+  ];
+}
+
+function groupCommitCells(row: GroupCommitRow): Cell[] {
+  const shape = { workload: row.workload, opUnit: `${count(row.inFlight)}`, updatesPerOp: row.inFlight };
+  return [
+    [`W6 ${count(row.inFlight)} strict commits`, 'in flight'],
+    [row.mode, `sqlite ${row.sqlite.synchronous}`],
+    figureCell(shape, row.ecsdb, 'commits/s'),
+    [...figureCell(shape, row.sqlite, 'commits/s'), `(${count(row.inFlight)} transactions)`],
+    [row.ecsdbSpeedupOverSqlite === null ? '-' : speedup(row.ecsdbSpeedupOverSqlite)],
+  ];
+}
+
+function walBytesCells(row: WalBytesRow): Cell[] {
+  const { ecsdb, sqlite } = row;
+  return [
+    ['WAL bytes per W1 commit', '(growth after setup)'],
+    [row.mode, `sqlite ${sqlite.synchronous}`],
+    ecsdb.status === 'ok' ? [`${sig3(ecsdb.bytesPerCommit)} B/commit`, `over ${count(ecsdb.commits)} commits`] : missingCell(ecsdb),
+    [`${sig3(sqlite.bytesPerCommit)} B/commit`, `-wal file, ${count(sqlite.pageSizeBytes)} B pages`],
+    [row.ecsdbSavingOverSqlite === null ? '-' : `${sig3(row.ecsdbSavingOverSqlite)}x fewer bytes`],
+  ];
+}
+
+function replayCells(row: ReplayRow): Cell[] {
+  const { ecsdb } = row;
+  const commits = ecsdb.status === 'ok' ? `${count(ecsdb.commits)} W1 commits` : 'W1 commits';
+  return [
+    ['W4 replay on open()', `(${commits})`],
+    [row.mode],
+    ecsdb.status === 'ok'
+      ? [
+          `${rateOf(ecsdb.commitsPerSecond)} commits/s`,
+          `open ${sig3(ecsdb.openMsMedian)} ms (median of ${ecsdb.opens}),`,
+          `replay ${sig3(ecsdb.replayMsMedian)} ms of it (db.recovery)`,
+          `${count(ecsdb.recordsReplayed)} records, ${mib(ecsdb.walBytes)} MiB`,
+        ]
+      : missingCell(ecsdb),
+    missingCell(row.sqlite),
+    ['-'],
+  ];
+}
+
+function notRunCells(title: string, missing: Missing): Cell[] {
+  return [[title], ['-'], missingCell(missing), ['-'], ['-']];
+}
+
+/** Why figures of the durability table are missing, one line each. */
+function walNotes(report: BenchReport): string[] {
+  const notes: string[] = [];
+  const add = (what: string, missing: Missing): void => {
+    notes.push(`${missing.status === 'n/a' ? 'n/a' : 'FAILED'}: ${what}: ${missing.reason}`);
+  };
+  if (report.fsyncFloor.status !== 'ok') add('fsync floor', report.fsyncFloor);
+  const { groupCommit, walBytes, replay } = report;
+  if (!('ecsdb' in groupCommit)) add('W6', groupCommit);
+  else if (groupCommit.ecsdb.status !== 'ok') add('ecsdb W6', groupCommit.ecsdb);
+  if (!('ecsdb' in walBytes)) add('WAL bytes', walBytes);
+  else if (walBytes.ecsdb.status !== 'ok') add('ecsdb WAL bytes', walBytes.ecsdb);
+  if (!('ecsdb' in replay)) add('W4', replay);
+  else {
+    if (replay.ecsdb.status !== 'ok') add('ecsdb W4', replay.ecsdb);
+    add('better-sqlite3 W4', replay.sqlite);
+  }
+  return notes.length === 0 ? [] : [...notes, ''];
 }
 
 /** Why ecsdb figures are missing: one line per mode that is not available, one per failure. */
@@ -78,9 +211,14 @@ function missingNotes(rows: readonly ResultRow[]): string[] {
 }
 
 function formatTarget(target: TargetResult): string {
-  const status = target.status === 'met' ? 'met    ' : target.status === 'not met' ? 'NOT MET' : 'n/a    ';
-  const measured = target.measured === null ? 'no ecsdb figure' : `measured ${sig3(target.measured)} ${target.unit}`;
+  const status = target.status === 'met' ? 'MET    ' : target.status === 'not met' ? 'NOT MET' : 'n/a    ';
+  const measured =
+    target.measured === null ? `no ecsdb figure${target.reason === undefined ? '' : ` (${target.reason})`}` : `measured ${sig3(target.measured)} ${target.unit}`;
   return `  ${status}  ${target.description}: ${measured}`;
+}
+
+function mib(bytes: number): string {
+  return sig3(bytes / (1024 * 1024));
 }
 
 function speedup(ratio: number): string {

@@ -1,16 +1,20 @@
 /**
- * One bench run: every workload on every engine in every planned mode, as one JSON-ready
- * document. `runBench` is what `main.ts` prints and what the test calls at a tiny scale.
+ * One bench run: every workload on every engine in every planned mode, then the durability and
+ * recovery figures (fsync floor, W6 group commit, WAL bytes per commit, W4 replay), as one
+ * JSON-ready document. `runBench` is what `main.ts` prints and what the test calls at a tiny scale.
  */
 import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
+import { isEcsdbError } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
 import { openEcsdb } from './ecsdb.js';
+import { measureEcsdbWalBytes, measureReplay, type EcsdbWalBytes, type Replay } from './ecsdb-wal.js';
+import { fsyncFloorOf, sampleFsyncFloor, type FsyncFloor, type FsyncFloorPass } from './fsync-floor.js';
 import { planFor, type Mode, type Plan, type SqliteSynchronous } from './plan.js';
 import { openRaw } from './raw.js';
-import { openSqlite, sqliteVersions } from './sqlite.js';
+import { measureSqliteWalBytes, openSqlite, sqliteVersions, type SqliteWalBytes } from './sqlite.js';
 import { measure, withDeadline, type Timing } from './stats.js';
 import { evaluateTargets, type TargetResult } from './targets.js';
-import { WORKLOADS, type Workload, type WorkloadId } from './workloads.js';
+import { GROUP_COMMIT, WORKLOADS, type Workload, type WorkloadId } from './workloads.js';
 
 export interface Machine {
   cpuModel: string;
@@ -21,6 +25,8 @@ export interface Machine {
   memoryBytes: number;
   /** 1-minute load average when the bench started: other work on the machine skews figures. */
   loadAverage1mAtStart: number;
+  /** 1-minute load average when it ended. */
+  loadAverage1mAtEnd: number;
   /** Where the WAL and SQLite files go (its file system decides what an fsync costs). */
   tempDir: string;
   betterSqlite3: string;
@@ -30,13 +36,13 @@ export interface Machine {
 /** A measured figure: the median time per operation and the rates derived from it. */
 export interface Figure extends Timing {
   status: 'ok';
-  /** Operations (commits or ticks) per second at the median. */
+  /** Operations (commits, ticks or W6 rounds) per second at the median. */
   opsPerSecond: number;
-  /** Entity updates per second at the median. */
+  /** Entity updates per second at the median (for W1 and W6: commits per second). */
   updatesPerSecond: number;
 }
 
-/** A figure ecsdb could not give: the mode is not built yet ('n/a'), or measuring it failed. */
+/** A figure ecsdb could not give: the mode is not built yet or was not run ('n/a'), or measuring it failed. */
 export interface Missing {
   status: 'n/a' | 'failed';
   reason: string;
@@ -57,12 +63,54 @@ export interface ResultRow {
   ecsdbOverRaw: number | null;
 }
 
+/** W1 strict (better-sqlite3 FULL), one commit at a time, divided by the fsync floor. */
+export interface StrictOverFsyncFloor {
+  ecsdb: number | null;
+  sqlite: number | null;
+}
+
+/** W6: ecsdb strict with `inFlight` commits in flight, against as many better-sqlite3 FULL transactions. */
+export interface GroupCommitRow {
+  workload: 'W6';
+  mode: 'strict';
+  inFlight: number;
+  /** One operation is a round of `inFlight` commits; updatesPerSecond is commits per second. */
+  ecsdb: Figure | Missing;
+  sqlite: Figure & { synchronous: SqliteSynchronous };
+  ecsdbSpeedupOverSqlite: number | null;
+}
+
+/** Marginal on-disk log bytes per W1 commit: ecsdb buffered against better-sqlite3 NORMAL. */
+export interface WalBytesRow {
+  mode: 'buffered';
+  ecsdb: EcsdbWalBytes | Missing;
+  sqlite: SqliteWalBytes;
+  /** sqlite bytes / ecsdb bytes: how many times fewer bytes ecsdb writes. */
+  ecsdbSavingOverSqlite: number | null;
+}
+
+/** W4: reopening a directory of W1 commits. SQLite has no counterpart (see `sqlite.reason`). */
+export interface ReplayRow {
+  workload: 'W4';
+  mode: 'buffered';
+  ecsdb: Replay | Missing;
+  sqlite: Missing;
+}
+
 export interface BenchReport {
   startedAt: string;
   durationMs: number;
   machine: Machine;
   plan: Plan;
   results: ResultRow[];
+  /** n/a when no mode with a data directory was run. */
+  fsyncFloor: FsyncFloor | Missing;
+  strictOverFsyncFloor: StrictOverFsyncFloor;
+  /** n/a when strict mode was not run. */
+  groupCommit: GroupCommitRow | Missing;
+  /** n/a when buffered mode was not run (as is W4). */
+  walBytes: WalBytesRow | Missing;
+  replay: ReplayRow | Missing;
   targets: TargetResult[];
 }
 
@@ -74,7 +122,10 @@ export interface RunOptions {
   onProgress?: (message: string) => void;
 }
 
-type Timings = Record<WorkloadId, Timing | Missing>;
+type Timings = Partial<Record<WorkloadId, Timing | Missing>>;
+
+const SQLITE_HAS_NO_REPLAY =
+  "no equivalent: SQLite's -wal file holds page images that checkpoints copy into the database, so open() replays no commits";
 
 export async function runBench(options: RunOptions): Promise<BenchReport> {
   const plan = planFor(options.scale, options.modes);
@@ -84,48 +135,96 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
   const loadAverage1mAtStart = loadavg()[0];
 
   progress('raw Float32Array columns');
-  const raw = mustHave('raw arrays', await measureEngine(openRaw(plan), plan));
+  const raw = mustHave('raw arrays', await measureEngine(openRaw(plan), plan, WORKLOADS), WORKLOADS);
   const rowsByMode: ResultRow[][] = [];
+  let groupCommit: GroupCommitRow | Missing = { status: 'n/a', reason: 'strict mode was not run' };
+  // Sampled in passes around strict mode (else the first mode that writes files): before ecsdb,
+  // between ecsdb and better-sqlite3, and after, so the floor and the strict figures it is
+  // compared with see the same disk (other work on the machine moves it).
+  const floorMode = plan.modes.find((mode) => mode.name === 'strict') ?? plan.modes.find((mode) => mode.needsDir);
+  const floorPasses: FsyncFloorPass[] = [];
+  const sampleFloor = async (mode: Mode): Promise<void> => {
+    if (mode !== floorMode) return;
+    progress(`the fsync floor (pass ${floorPasses.length + 1})`);
+    floorPasses.push(await sampleFsyncFloor(plan.fsyncFloor));
+  };
   for (const mode of plan.modes) {
+    const workloads = mode.name === 'strict' ? [...WORKLOADS, GROUP_COMMIT] : WORKLOADS;
+    await sampleFloor(mode);
     progress(`ecsdb ${mode.name}`);
-    const ecsdb = await measureEcsdb(plan, mode);
+    const ecsdb = await measureEcsdb(plan, mode, workloads);
+    await sampleFloor(mode);
     progress(`better-sqlite3 synchronous=${mode.sqliteSynchronous}`);
-    const sqlite = mustHave('better-sqlite3', await measureEngine(openSqlite(plan, mode.sqliteSynchronous), plan));
-    rowsByMode.push(WORKLOADS.map((workload) => rowOf(workload, mode, plan, ecsdb[workload.id], raw[workload.id], sqlite[workload.id])));
+    const sqlite = mustHave('better-sqlite3', await measureEngine(openSqlite(plan, mode.sqliteSynchronous), plan, workloads), workloads);
+    await sampleFloor(mode);
+    rowsByMode.push(WORKLOADS.map((workload) => rowOf(workload, mode, plan, ecsdb[workload.id]!, raw[workload.id], sqlite[workload.id])));
+    if (mode.name === 'strict') groupCommit = groupCommitRowOf(mode, plan, ecsdb.W6!, sqlite.W6);
   }
+  const fsyncFloor: FsyncFloor | Missing =
+    floorPasses.length > 0 ? fsyncFloorOf(plan.fsyncFloor, floorPasses) : { status: 'n/a', reason: 'no mode with a data directory was run' };
   // Workload-major order reads best: every mode of W1, then every mode of W2.
   const results = WORKLOADS.flatMap((_, w) => rowsByMode.map((rows) => rows[w]));
 
+  const buffered = plan.modes.find((mode) => mode.name === 'buffered');
+  let walBytes: WalBytesRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
+  let replay: ReplayRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
+  if (buffered !== undefined) {
+    progress(`WAL bytes per W1 commit (${count(plan.walBytesCommitCount)} commits)`);
+    walBytes = walBytesRowOf(
+      await ecsdbFigure(() => measureEcsdbWalBytes(plan)),
+      measureSqliteWalBytes(plan, buffered.sqliteSynchronous, plan.walBytesCommitCount),
+    );
+    progress(`W4 replay (building ${count(plan.replay.commitCount)} W1 commits, then ${plan.replay.opens} opens)`);
+    replay = { workload: 'W4', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureReplay(plan)), sqlite: { status: 'n/a', reason: SQLITE_HAS_NO_REPLAY } };
+  }
+
+  const strictRow = results.find((row) => row.workload === 'W1' && row.mode === 'strict');
+  const floorNs = fsyncFloor.status === 'ok' ? fsyncFloor.medianNs : undefined;
+  const strictOverFsyncFloor: StrictOverFsyncFloor = {
+    ecsdb: floorNs === undefined || strictRow?.ecsdb.status !== 'ok' ? null : strictRow.ecsdb.medianNsPerOp / floorNs,
+    sqlite: floorNs === undefined || strictRow === undefined ? null : strictRow.sqlite.medianNsPerOp / floorNs,
+  };
+  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, replay };
   return {
     startedAt: startedAt.toISOString(),
     durationMs: Number(process.hrtime.bigint() - startNs) / 1e6,
-    machine: { ...machine(), loadAverage1mAtStart },
+    machine: { ...machine(), loadAverage1mAtStart, loadAverage1mAtEnd: loadavg()[0] },
     plan,
-    results,
-    targets: evaluateTargets(results),
+    ...measured,
+    targets: evaluateTargets(measured),
   };
 }
 
 /** ecsdb in one mode: n/a if `open` rejects the mode as not available, failed if setup breaks. */
-async function measureEcsdb(plan: Plan, mode: Mode): Promise<Timings> {
+async function measureEcsdb(plan: Plan, mode: Mode, workloads: readonly Workload[]): Promise<Timings> {
   let opened: Opened;
   try {
     opened = await withDeadline(openEcsdb(plan, mode), plan.measure.runDeadlineMs, `ecsdb ${mode.name}: open and setup`);
   } catch (error) {
-    return everyWorkload({ status: 'failed', reason: `setup: ${messageOf(error)}` });
+    return everyWorkload(workloads, { status: 'failed', reason: `setup: ${messageOf(error)}` });
   }
-  if (opened.status !== 'ok') return everyWorkload(opened);
-  return measureEngine(opened.engine, plan);
+  if (opened.status !== 'ok') return everyWorkload(workloads, opened);
+  return measureEngine(opened.engine, plan, workloads);
+}
+
+/** One of ecsdb's WAL figures: n/a when `open` rejects the mode as not available, failed on any other error. */
+async function ecsdbFigure<T>(measureIt: () => Promise<T>): Promise<T | Missing> {
+  try {
+    return await measureIt();
+  } catch (error) {
+    if (isEcsdbError(error, 'CONFIG_INVALID')) return { status: 'n/a', reason: error.message };
+    return { status: 'failed', reason: messageOf(error) };
+  }
 }
 
 /**
- * Measures every workload on an engine, then closes it. A failure fails that figure and skips
+ * Measures the workloads on an engine, then closes it. A failure fails that figure and skips
  * the rest: the engine's state is unknown after it.
  */
-async function measureEngine(engine: Engine, plan: Plan): Promise<Timings> {
-  const timings: Partial<Timings> = {};
+async function measureEngine(engine: Engine, plan: Plan, workloads: readonly Workload[]): Promise<Timings> {
+  const timings: Timings = {};
   let failure: string | undefined;
-  for (const workload of WORKLOADS) {
+  for (const workload of workloads) {
     if (failure !== undefined) {
       timings[workload.id] = { status: 'failed', reason: `not measured after ${failure}` };
       continue;
@@ -140,22 +239,46 @@ async function measureEngine(engine: Engine, plan: Plan): Promise<Timings> {
   try {
     await withDeadline(engine.close(), plan.measure.runDeadlineMs, 'close');
   } catch (error) {
-    for (const workload of WORKLOADS) timings[workload.id] = { status: 'failed', reason: `close failed: ${messageOf(error)}` };
+    for (const workload of workloads) timings[workload.id] = { status: 'failed', reason: `close failed: ${messageOf(error)}` };
   }
-  return timings as Timings;
+  return timings;
 }
 
-function everyWorkload(missing: Missing): Timings {
-  return Object.fromEntries(WORKLOADS.map((workload) => [workload.id, missing])) as Timings;
+function everyWorkload(workloads: readonly Workload[], missing: Missing): Timings {
+  return Object.fromEntries(workloads.map((workload) => [workload.id, missing])) as Timings;
 }
 
 /** The raw arrays and SQLite are the yardsticks: a failure there is a bench bug, so it throws. */
-function mustHave(engine: string, timings: Timings): Record<WorkloadId, Timing> {
-  for (const workload of WORKLOADS) {
+function mustHave(engine: string, timings: Timings, workloads: readonly Workload[]): Record<WorkloadId, Timing> {
+  for (const workload of workloads) {
     const timing = timings[workload.id];
+    if (timing === undefined) throw new Error(`${engine} ${workload.id}: not measured`);
     if ('status' in timing) throw new Error(`${engine} ${workload.id}: ${timing.reason}`);
   }
   return timings as Record<WorkloadId, Timing>;
+}
+
+function groupCommitRowOf(mode: Mode, plan: Plan, ecsdb: Timing | Missing, sqlite: Timing): GroupCommitRow {
+  const inFlight = GROUP_COMMIT.updatesPerOp(plan);
+  const ecsdbFigure = 'status' in ecsdb ? ecsdb : figureOf(ecsdb, inFlight);
+  const sqliteFigure = { ...figureOf(sqlite, inFlight), synchronous: mode.sqliteSynchronous };
+  return {
+    workload: 'W6',
+    mode: 'strict',
+    inFlight,
+    ecsdb: ecsdbFigure,
+    sqlite: sqliteFigure,
+    ecsdbSpeedupOverSqlite: ecsdbFigure.status === 'ok' ? sqliteFigure.medianNsPerOp / ecsdbFigure.medianNsPerOp : null,
+  };
+}
+
+function walBytesRowOf(ecsdb: EcsdbWalBytes | Missing, sqlite: SqliteWalBytes): WalBytesRow {
+  return {
+    mode: 'buffered',
+    ecsdb,
+    sqlite,
+    ecsdbSavingOverSqlite: ecsdb.status === 'ok' && ecsdb.bytesPerCommit > 0 ? sqlite.bytesPerCommit / ecsdb.bytesPerCommit : null,
+  };
 }
 
 function rowOf(workload: Workload, mode: Mode, plan: Plan, ecsdb: Timing | Missing, raw: Timing, sqlite: Timing): ResultRow {
@@ -188,7 +311,11 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
-function machine(): Omit<Machine, 'loadAverage1mAtStart'> {
+function count(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+function machine(): Omit<Machine, 'loadAverage1mAtStart' | 'loadAverage1mAtEnd'> {
   const cpuList = cpus();
   return {
     cpuModel: cpuList[0]?.model.trim() ?? 'unknown',

@@ -2,12 +2,14 @@
  * better-sqlite3 on the same workloads: WAL journal, one table position(id INTEGER PRIMARY KEY,
  * x, y, z REAL) with a row per entity (id = index + 1), prepared statements, one
  * `db.transaction()` per W1 commit and per W2 tick. The `synchronous` setting comes from the
- * mode it is paired with (OFF ~ memory, NORMAL ~ buffered, FULL ~ strict).
+ * mode it is paired with (OFF ~ memory, NORMAL ~ buffered, FULL ~ strict). W6's counterpart is
+ * a round of `groupCommitInFlight` W1 transactions: SQLite has no group commit, so with FULL each
+ * of them fsyncs on its own.
  *
  * The database file lives in a fresh temporary directory, removed on close.
  */
 import Sqlite from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,12 +40,69 @@ export function openSqlite(plan: Plan, synchronous: SqliteSynchronous): Engine {
     const update: Update = open.prepare('UPDATE position SET x = ?, y = ?, z = ? WHERE id = ?');
     const read = readerOf(open);
     return {
-      runner: (workload: WorkloadId) => (workload === 'W1' ? pointRunner(open, update, read, plan) : tickRunner(open, update, read, plan)),
+      runner: (workload: WorkloadId) => runnerFor(workload, open, update, read, plan),
       close: async () => closeNow(),
     };
   } catch (error) {
     closeNow();
     throw error;
+  }
+}
+
+function runnerFor(workload: WorkloadId, db: SqliteDatabase, update: Update, read: (index: number) => Position | undefined, plan: Plan): Runner {
+  switch (workload) {
+    case 'W1':
+      return pointRunner(db, update, read, plan);
+    case 'W2':
+      return tickRunner(db, update, read, plan);
+    case 'W6': {
+      // A round of W6 is `groupCommitInFlight` W1 transactions, one after the other.
+      const point = pointRunner(db, update, read, plan);
+      return { run: (rounds) => point.run(rounds * plan.groupCommitInFlight), verify: () => point.verify() };
+    }
+  }
+}
+
+export interface SqliteWalBytes {
+  status: 'ok';
+  synchronous: SqliteSynchronous;
+  commits: number;
+  /** Growth of the -wal file over the commits (checkpoints off, so it only grows). */
+  walBytesGrowth: number;
+  bytesPerCommit: number;
+  pageSizeBytes: number;
+}
+
+/**
+ * What SQLite appends to its -wal file per W1 commit: automatic checkpoints off, the -wal file
+ * truncated after the world is created, then `commits` W1 transactions. Each appends whole page
+ * frames (a 24-byte frame header + a page), so this is about one page per commit.
+ */
+export function measureSqliteWalBytes(plan: Plan, synchronous: SqliteSynchronous, commits: number): SqliteWalBytes {
+  const dir = mkdtempSync(join(tmpdir(), 'ecsdb-bench-sqlite-'));
+  const path = join(dir, 'bench.sqlite');
+  const walSizeBytes = (): number => statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+  const db = new Sqlite(path);
+  try {
+    configure(db, synchronous);
+    db.pragma('wal_autocheckpoint = 0');
+    populate(db, plan);
+    const [checkpoint] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    if (checkpoint?.busy !== 0) throw new Error(`better-sqlite3 could not truncate its WAL before the measurement (${JSON.stringify(checkpoint)})`);
+    const before = walSizeBytes();
+    const update: Update = db.prepare('UPDATE position SET x = ?, y = ?, z = ? WHERE id = ?');
+    const point = pointRunner(db, update, readerOf(db), plan);
+    point.run(commits);
+    point.verify();
+    const walBytesGrowth = walSizeBytes() - before;
+    const pageSizeBytes = db.pragma('page_size', { simple: true }) as number;
+    return { status: 'ok', synchronous, commits, walBytesGrowth, bytesPerCommit: walBytesGrowth / commits, pageSizeBytes };
+  } finally {
+    try {
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 }
 
@@ -82,7 +141,7 @@ function readerOf(db: SqliteDatabase): (index: number) => Position | undefined {
   return (index) => select.get(index + 1) as Position | undefined;
 }
 
-function pointRunner(db: SqliteDatabase, update: Update, read: (index: number) => Position | undefined, plan: Plan): Runner {
+function pointRunner(db: SqliteDatabase, update: Update, read: (index: number) => Position | undefined, plan: Plan): Runner & { run(ops: number): void } {
   const sequence = new PointSequence(plan.entityCount);
   const commitOne = db.transaction((index: number, x: number) => update.run(x, x + 0.5, x + 0.25, index + 1));
   let seq = 0;

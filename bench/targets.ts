@@ -1,20 +1,27 @@
 /**
- * The spec's performance targets that the bench can judge, each read from one result row.
- * Issue 2 (memory mode) sets the first two; the WAL modes add theirs here when they land.
- * A target whose mode did not run or is not available yet is n/a; one whose figure failed is
- * not met. Neither is ever reported as met.
+ * The spec's performance targets that the bench can judge (SPEC.md Performance): issue 2 set the
+ * memory-mode ones, issue 3 the WAL ones. Each reads one measured figure. A target whose figure
+ * was not run or whose mode is not available yet is n/a; one whose figure failed is not met.
+ * Neither is ever reported as met.
  */
-import type { Durability } from '../src/index.js';
-import type { ResultRow } from './run.js';
+import type { BenchReport, Missing, ResultRow } from './run.js';
 import type { WorkloadId } from './workloads.js';
+
+/** What the targets are judged on: the measured parts of a report. */
+export type TargetInputs = Pick<BenchReport, 'results' | 'fsyncFloor' | 'strictOverFsyncFloor' | 'groupCommit' | 'walBytes' | 'replay'>;
+
+type Reading = number | Missing;
 
 interface Target {
   readonly id: string;
-  readonly workload: WorkloadId;
-  readonly mode: Durability;
+  /** The issue that set the target. */
+  readonly issue: 2 | 3;
+  /** What the figure is: a workload, or 'WAL' for bytes per commit. */
+  readonly figure: 'W1' | 'W2' | 'W4' | 'W6' | 'WAL';
+  readonly mode: 'memory' | 'buffered' | 'strict';
   readonly description: string;
-  /** The measured quantity, in `unit`; null when it cannot be measured (ecsdb n/a). */
-  measured(row: ResultRow): number | null;
+  /** The measured quantity in `unit`, or why there is none. */
+  read(inputs: TargetInputs): Reading;
   readonly unit: string;
   /** 'atMost': met when measured <= threshold; 'atLeast': when measured >= threshold. */
   readonly bound: 'atMost' | 'atLeast';
@@ -23,55 +30,168 @@ interface Target {
 
 export interface TargetResult {
   id: string;
+  issue: 2 | 3;
   description: string;
-  workload: WorkloadId;
-  mode: Durability;
+  figure: Target['figure'];
+  mode: Target['mode'];
   unit: string;
   bound: 'atMost' | 'atLeast';
   threshold: number;
+  /** Null when there is no figure; `reason` says why. */
   measured: number | null;
+  reason?: string;
   status: 'met' | 'not met' | 'n/a';
 }
+
+/** ecsdb's figure in the main table's row for `workload` in `mode`, read through `pick`. */
+function fromRow(workload: WorkloadId, mode: Target['mode'], pick: (row: ResultRow) => number | null) {
+  return (inputs: TargetInputs): Reading => {
+    const row = inputs.results.find((candidate) => candidate.workload === workload && candidate.mode === mode);
+    if (row === undefined) return { status: 'n/a', reason: `${mode} mode was not run` };
+    if (row.ecsdb.status !== 'ok') return row.ecsdb;
+    return pick(row) ?? { status: 'failed', reason: 'no ecsdb figure' };
+  };
+}
+
+const microsecondsPerOp = (row: ResultRow): number | null => (row.ecsdb.status === 'ok' ? row.ecsdb.medianNsPerOp / 1e3 : null);
+const millionUpdatesPerSecond = (row: ResultRow): number | null => (row.ecsdb.status === 'ok' ? row.ecsdb.updatesPerSecond / 1e6 : null);
 
 export const TARGETS: readonly Target[] = [
   {
     id: 'w1-memory-commit-us',
-    workload: 'W1',
+    issue: 2,
+    figure: 'W1',
     mode: 'memory',
     description: 'W1 memory: <= 1 µs per commit',
-    measured: (row) => (row.ecsdb.status === 'ok' ? row.ecsdb.medianNsPerOp / 1e3 : null),
+    read: fromRow('W1', 'memory', microsecondsPerOp),
     unit: 'µs per commit',
     bound: 'atMost',
     threshold: 1,
   },
   {
     id: 'w2-memory-vs-sqlite',
-    workload: 'W2',
+    issue: 2,
+    figure: 'W2',
     mode: 'memory',
     description: 'W2 memory: >= 10x better-sqlite3 (synchronous=OFF) entity-updates/s',
-    measured: (row) => row.ecsdbSpeedupOverSqlite,
+    read: fromRow('W2', 'memory', (row) => row.ecsdbSpeedupOverSqlite),
     unit: "times better-sqlite3's rate",
     bound: 'atLeast',
     threshold: 10,
   },
+  {
+    id: 'w1-buffered-commit-us',
+    issue: 3,
+    figure: 'W1',
+    mode: 'buffered',
+    description: 'W1 buffered: <= 2 µs per commit',
+    read: fromRow('W1', 'buffered', microsecondsPerOp),
+    unit: 'µs per commit',
+    bound: 'atMost',
+    threshold: 2,
+  },
+  {
+    id: 'w1-strict-vs-fsync-floor',
+    issue: 3,
+    figure: 'W1',
+    mode: 'strict',
+    description: 'W1 strict, one commit at a time: <= 1.2x the fsync floor',
+    read: (inputs) => {
+      if (inputs.fsyncFloor.status !== 'ok') return inputs.fsyncFloor;
+      const row = fromRow('W1', 'strict', microsecondsPerOp)(inputs);
+      if (typeof row !== 'number') return row;
+      return inputs.strictOverFsyncFloor.ecsdb ?? { status: 'failed', reason: 'no ratio' };
+    },
+    unit: 'times the fsync floor',
+    bound: 'atMost',
+    threshold: 1.2,
+  },
+  {
+    id: 'w6-strict-group-commit',
+    issue: 3,
+    figure: 'W6',
+    mode: 'strict',
+    description: 'W6 strict, 1,000 commits in flight: >= 500,000 commits/s',
+    read: (inputs) => {
+      const row = inputs.groupCommit;
+      if (!('ecsdb' in row)) return row;
+      return row.ecsdb.status === 'ok' ? row.ecsdb.updatesPerSecond : row.ecsdb;
+    },
+    unit: 'commits/s',
+    bound: 'atLeast',
+    threshold: 500_000,
+  },
+  {
+    id: 'w2-buffered-updates',
+    issue: 3,
+    figure: 'W2',
+    mode: 'buffered',
+    description: 'W2 buffered: >= 20 M entity-updates/s',
+    read: fromRow('W2', 'buffered', millionUpdatesPerSecond),
+    unit: 'M entity-updates/s',
+    bound: 'atLeast',
+    threshold: 20,
+  },
+  {
+    id: 'w2-strict-updates',
+    issue: 3,
+    figure: 'W2',
+    mode: 'strict',
+    description: 'W2 strict: >= 15 M entity-updates/s',
+    read: fromRow('W2', 'strict', millionUpdatesPerSecond),
+    unit: 'M entity-updates/s',
+    bound: 'atLeast',
+    threshold: 15,
+  },
+  {
+    id: 'wal-bytes-per-w1-commit',
+    issue: 3,
+    figure: 'WAL',
+    mode: 'buffered',
+    description: 'WAL bytes per W1 commit: <= 40',
+    read: (inputs) => {
+      const row = inputs.walBytes;
+      if (!('ecsdb' in row)) return row;
+      return row.ecsdb.status === 'ok' ? row.ecsdb.bytesPerCommit : row.ecsdb;
+    },
+    unit: 'bytes per commit',
+    bound: 'atMost',
+    threshold: 40,
+  },
+  {
+    id: 'w4-replay',
+    issue: 3,
+    figure: 'W4',
+    mode: 'buffered',
+    description: 'W4 replay: >= 2 M commits/s',
+    read: (inputs) => {
+      const row = inputs.replay;
+      if (!('ecsdb' in row)) return row;
+      return row.ecsdb.status === 'ok' ? row.ecsdb.commitsPerSecond / 1e6 : row.ecsdb;
+    },
+    unit: 'M commits/s',
+    bound: 'atLeast',
+    threshold: 2,
+  },
 ];
 
-export function evaluateTargets(results: readonly ResultRow[]): TargetResult[] {
+export function evaluateTargets(inputs: TargetInputs): TargetResult[] {
   return TARGETS.map((target) => {
-    const row = results.find((candidate) => candidate.workload === target.workload && candidate.mode === target.mode);
-    const measured = row === undefined ? null : target.measured(row);
-    const met = measured !== null && (target.bound === 'atMost' ? measured <= target.threshold : measured >= target.threshold);
-    const notAvailable = row === undefined || row.ecsdb.status === 'n/a';
-    return {
+    const reading = target.read(inputs);
+    const common = {
       id: target.id,
+      issue: target.issue,
       description: target.description,
-      workload: target.workload,
+      figure: target.figure,
       mode: target.mode,
       unit: target.unit,
       bound: target.bound,
       threshold: target.threshold,
-      measured,
-      status: met ? 'met' : notAvailable ? 'n/a' : 'not met',
     };
+    if (typeof reading !== 'number') {
+      return { ...common, measured: null, reason: reading.reason, status: reading.status === 'n/a' ? 'n/a' : 'not met' };
+    }
+    const met = target.bound === 'atMost' ? reading <= target.threshold : reading >= target.threshold;
+    return { ...common, measured: reading, status: met ? 'met' : 'not met' };
   });
 }

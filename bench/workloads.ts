@@ -7,6 +7,9 @@
  *   `positionAt(seq)`.
  * - W2 tick: tick `seq` sets Position of `tickEntityCount` consecutive entities starting at
  *   `tickStart(seq)` (a window that moves along the world, wrapping) to `positionAt(seq)`.
+ * - W6 group commit: one operation is a round of `groupCommitInFlight` W1 commits. ecsdb issues
+ *   them all (strict) before awaiting any `durable`, so they can share one write and fsync;
+ *   better-sqlite3, which has no group commit, runs them as that many FULL transactions.
  *
  * Values change on every write to an entity (SQLite skips rows whose values do not change,
  * and a bench that rewrote the same values would measure less than a real game loop does), and
@@ -14,7 +17,7 @@
  */
 import type { Plan } from './plan.js';
 
-export type WorkloadId = 'W1' | 'W2';
+export type WorkloadId = 'W1' | 'W2' | 'W6';
 
 export interface Workload {
   readonly id: WorkloadId;
@@ -25,10 +28,19 @@ export interface Workload {
   updatesPerOp(plan: Plan): number;
 }
 
+/** The workloads of the main table: every engine, every mode. */
 export const WORKLOADS: readonly Workload[] = [
   { id: 'W1', title: 'point commit', opUnit: 'commit', updatesPerOp: () => 1 },
   { id: 'W2', title: 'tick', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount },
 ];
+
+/** W6: strict mode (better-sqlite3 FULL) only; one entity update per commit. */
+export const GROUP_COMMIT: Workload = {
+  id: 'W6',
+  title: 'strict commits in flight',
+  opUnit: 'round',
+  updatesPerOp: (plan) => plan.groupCommitInFlight,
+};
 
 /** Values repeat after this many operations; below 2^24, so they and `+ 0.5` are exact in f32. */
 const VALUE_PERIOD = 1 << 22;

@@ -7,13 +7,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MODES, planFor } from '../../bench/plan.js';
+import type { FsyncFloor } from '../../bench/fsync-floor.js';
+import { MODES, modesNamed, planFor } from '../../bench/plan.js';
 import { formatReport } from '../../bench/report.js';
-import { runBench, type BenchReport, type Figure, type ResultRow } from '../../bench/run.js';
-import { evaluateTargets } from '../../bench/targets.js';
+import { runBench, type BenchReport, type Figure, type Machine, type Missing, type ResultRow } from '../../bench/run.js';
+import { TARGETS, evaluateTargets, type TargetInputs, type TargetResult } from '../../bench/targets.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
-/** 100 entities, ticks of 10: enough to run every code path in about a second. */
+/** 100 entities, ticks of 10, 100 commits in flight, 1,000 commits to replay: every code path in seconds. */
 const TINY_SCALE = 0.001;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMPILED_MAIN = fileURLToPath(new URL('../../dist/bench/main.js', import.meta.url));
@@ -22,13 +23,14 @@ function expectPositiveFinite(value: unknown, where: string): void {
   expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${where} is ${String(value)}`).toBe(true);
 }
 
-function expectFigure(figure: Figure, where: string): void {
-  expect(figure.status, where).toBe('ok');
+function expectFigure(figure: Figure | Missing, where: string): void {
+  expect(figure.status, `${where}: ${'reason' in figure ? figure.reason : ''}`).toBe('ok');
+  const ok = figure as Figure;
   for (const key of ['medianNsPerOp', 'minNsPerOp', 'maxNsPerOp', 'opsPerSecond', 'updatesPerSecond', 'opsPerRun'] as const) {
-    expectPositiveFinite(figure[key], `${where}.${key}`);
+    expectPositiveFinite(ok[key], `${where}.${key}`);
   }
-  expect(figure.samplesNsPerOp, `${where}.samplesNsPerOp`).toHaveLength(figure.runs);
-  figure.samplesNsPerOp.forEach((sample, i) => expectPositiveFinite(sample, `${where}.samplesNsPerOp[${i}]`));
+  expect(ok.samplesNsPerOp, `${where}.samplesNsPerOp`).toHaveLength(ok.runs);
+  ok.samplesNsPerOp.forEach((sample, i) => expectPositiveFinite(sample, `${where}.samplesNsPerOp[${i}]`));
 }
 
 /** ecsdb's figure must be measured, unless `open` said the mode is not available yet. */
@@ -43,10 +45,66 @@ function expectRow(row: ResultRow): void {
     expect(row.ecsdbOverRaw).toBeNull();
     return;
   }
-  expect(row.ecsdb.status, `${where} ecsdb: ${'reason' in row.ecsdb ? row.ecsdb.reason : ''}`).toBe('ok');
-  expectFigure(row.ecsdb as Figure, `${where} ecsdb`);
+  expectFigure(row.ecsdb, `${where} ecsdb`);
   expectPositiveFinite(row.ecsdbSpeedupOverSqlite, `${where} ecsdbSpeedupOverSqlite`);
   expectPositiveFinite(row.ecsdbOverRaw, `${where} ecsdbOverRaw`);
+}
+
+function expectFsyncFloor(floor: FsyncFloor | Missing): void {
+  expect(floor.status, `fsync floor: ${'reason' in floor ? floor.reason : ''}`).toBe('ok');
+  const ok = floor as FsyncFloor;
+  for (const key of ['appendSizeBytes', 'appends', 'medianNs', 'minNs', 'p90Ns', 'maxNs', 'perSecond', 'asyncMedianNs', 'asyncP90Ns'] as const) {
+    expectPositiveFinite(ok[key], `fsyncFloor.${key}`);
+  }
+  expect(ok.passMediansNs, 'one pass before, between and after the strict figures').toHaveLength(3);
+  ok.passMediansNs.forEach((ns, i) => expectPositiveFinite(ns, `fsyncFloor.passMediansNs[${i}]`));
+  expect(ok.minNs).toBeLessThanOrEqual(ok.medianNs);
+  expect(ok.medianNs).toBeLessThanOrEqual(ok.maxNs);
+}
+
+/** Every figure of issue 3 (durability and recovery) is measured and positive. */
+function expectDurabilityFigures(report: BenchReport): void {
+  expectFsyncFloor(report.fsyncFloor);
+  expectPositiveFinite(report.strictOverFsyncFloor.ecsdb, 'strictOverFsyncFloor.ecsdb');
+  expectPositiveFinite(report.strictOverFsyncFloor.sqlite, 'strictOverFsyncFloor.sqlite');
+
+  const groupCommit = report.groupCommit;
+  expect('ecsdb' in groupCommit, `W6: ${'reason' in groupCommit ? groupCommit.reason : ''}`).toBe(true);
+  if (!('ecsdb' in groupCommit)) return;
+  expect(groupCommit.inFlight).toBe(report.plan.groupCommitInFlight);
+  expectFigure(groupCommit.ecsdb, 'W6 ecsdb');
+  expectFigure(groupCommit.sqlite, 'W6 sqlite');
+  expect(groupCommit.sqlite.synchronous).toBe('FULL');
+  expectPositiveFinite(groupCommit.ecsdbSpeedupOverSqlite, 'W6 ecsdbSpeedupOverSqlite');
+
+  const walBytes = report.walBytes;
+  expect('ecsdb' in walBytes, `WAL bytes: ${'reason' in walBytes ? walBytes.reason : ''}`).toBe(true);
+  if (!('ecsdb' in walBytes)) return;
+  expect(walBytes.ecsdb.status, `WAL bytes ecsdb: ${'reason' in walBytes.ecsdb ? walBytes.ecsdb.reason : ''}`).toBe('ok');
+  if (walBytes.ecsdb.status !== 'ok') return;
+  for (const side of [walBytes.ecsdb, walBytes.sqlite]) {
+    expect(side.commits).toBe(report.plan.walBytesCommitCount);
+    expectPositiveFinite(side.walBytesGrowth, 'walBytesGrowth');
+    expectPositiveFinite(side.bytesPerCommit, 'bytesPerCommit');
+  }
+  expect(walBytes.sqlite.synchronous).toBe('NORMAL');
+  expectPositiveFinite(walBytes.ecsdbSavingOverSqlite, 'WAL bytes ecsdbSavingOverSqlite');
+
+  const replay = report.replay;
+  expect('ecsdb' in replay, `W4: ${'reason' in replay ? replay.reason : ''}`).toBe(true);
+  if (!('ecsdb' in replay)) return;
+  expect(replay.sqlite.status, 'SQLite has no W4 counterpart').toBe('n/a');
+  expect(replay.ecsdb.status, `W4 ecsdb: ${'reason' in replay.ecsdb ? replay.ecsdb.reason : ''}`).toBe('ok');
+  if (replay.ecsdb.status !== 'ok') return;
+  const w4 = replay.ecsdb;
+  expect(w4.commits).toBe(report.plan.replay.commitCount);
+  expect(w4.opens).toBe(report.plan.replay.opens);
+  expect(w4.recordsReplayed).toBe(w4.commits + w4.setupRecords);
+  for (const key of ['setupRecords', 'walBytes', 'segmentCount', 'buildMs', 'openMsMedian', 'openMsMin', 'openMsMax', 'commitsPerSecond'] as const) {
+    expectPositiveFinite(w4[key], `W4 ${key}`);
+  }
+  // replayMs is open()'s own report, in whole milliseconds: a tiny replay may take under one.
+  expect(Number.isFinite(w4.replayMsMedian) && w4.replayMsMedian >= 0, `W4 replayMsMedian is ${w4.replayMsMedian}`).toBe(true);
 }
 
 function expectCompleteReport(report: BenchReport): void {
@@ -57,9 +115,10 @@ function expectCompleteReport(report: BenchReport): void {
     WORKLOADS.flatMap((workload) => MODES.map((mode) => `${workload.id} ${mode.name}`)),
   );
   report.results.forEach(expectRow);
-  expect(report.targets.length).toBeGreaterThan(0);
+  expectDurabilityFigures(report);
+  expect(report.targets.map((target) => target.id)).toEqual(TARGETS.map((target) => target.id));
   for (const target of report.targets) {
-    expect(target.status, target.id).not.toBe('n/a'); // both issue-2 targets are memory mode
+    expect(target.status, `${target.id}: ${target.reason ?? ''}`).not.toBe('n/a'); // every mode ran
     expectPositiveFinite(target.measured, `target ${target.id}`);
   }
 }
@@ -69,6 +128,26 @@ describe('runBench()', () => {
     const report = await runBench({ scale: TINY_SCALE });
     expect(report.plan.entityCount).toBe(100);
     expectCompleteReport(report);
+    const text = formatReport(report);
+    expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync .* median [\d.,]+ µs/);
+    expect(text).toMatch(/W1 strict \/ fsync floor +strict +[\d.,]+x the floor +[\d.,]+x the floor/);
+    expect(text).toMatch(/W6 100 strict commits +strict +[\d.,]+ ms\/100 .* [\d.,]+x (faster|slower)/);
+    expect(text).toMatch(/WAL bytes per W1 commit +buffered +[\d.,]+ B\/commit +[\d.,]+ B\/commit +[\d.,]+x fewer bytes/);
+    expect(text).toMatch(/W4 replay on open\(\) +buffered +[\d.,]+( k| M)? commits\/s +n\/a/);
+    for (const target of TARGETS) expect(text).toContain(target.description);
+  });
+
+  it('reports the durability figures as n/a when only memory mode runs', async () => {
+    const report = await runBench({ scale: TINY_SCALE, modes: modesNamed('memory') });
+    expect(report.fsyncFloor.status).toBe('n/a');
+    expect(report.strictOverFsyncFloor).toEqual({ ecsdb: null, sqlite: null });
+    for (const missing of [report.groupCommit, report.walBytes, report.replay]) expect(missing).toMatchObject({ status: 'n/a' });
+    const statuses = Object.fromEntries(report.targets.map((target) => [target.id, target.status]));
+    for (const target of TARGETS) {
+      if (target.mode === 'memory') expect(statuses[target.id], target.id).not.toBe('n/a');
+      else expect(statuses[target.id], target.id).toBe('n/a');
+    }
+    expect(formatReport(report)).toMatch(/n\/a: W6: strict mode was not run/);
   });
 });
 
@@ -103,6 +182,7 @@ describe('bench/main.js (compiled)', () => {
 
 describe('report and targets', () => {
   const plan = planFor(TINY_SCALE);
+  const notRun: Missing = { status: 'n/a', reason: 'not run here' };
 
   function figure(medianNsPerOp: number, updatesPerOp: number): Figure {
     return {
@@ -120,28 +200,147 @@ describe('report and targets', () => {
   }
 
   function row(workload: 'W1' | 'W2', mode: ResultRow['mode'], ecsdb: ResultRow['ecsdb'], ecsdbNs: number, sqliteNs: number): ResultRow {
+    const updatesPerOp = workload === 'W1' ? 1 : 10_000;
     return {
       workload,
       title: workload,
       opUnit: workload === 'W1' ? 'commit' : 'tick',
-      updatesPerOp: workload === 'W1' ? 1 : 10,
+      updatesPerOp,
       mode,
       ecsdb,
-      raw: figure(1, 1),
-      sqlite: { ...figure(sqliteNs, 1), synchronous: 'OFF' },
+      raw: figure(1, updatesPerOp),
+      sqlite: { ...figure(sqliteNs, updatesPerOp), synchronous: 'OFF' },
       ecsdbSpeedupOverSqlite: ecsdb.status === 'ok' ? sqliteNs / ecsdbNs : null,
       ecsdbOverRaw: ecsdb.status === 'ok' ? ecsdbNs : null,
     };
   }
 
-  it('judges a target met or not met from the figure, and n/a when the mode is not available', () => {
-    const met = evaluateTargets([row('W1', 'memory', figure(800, 1), 800, 9_000), row('W2', 'memory', figure(500, 10), 500, 1_000)]);
-    expect(met.map((target) => target.status)).toEqual(['met', 'not met']);
-    const notAvailable = evaluateTargets([row('W1', 'memory', { status: 'n/a', reason: 'not built' }, 0, 9_000)]);
-    expect(notAvailable.map((target) => target.status)).toEqual(['n/a', 'n/a']);
-    const failed = evaluateTargets([row('W1', 'memory', { status: 'failed', reason: 'hung' }, 0, 9_000)]);
-    expect(failed[0].status).toBe('not met');
+  /** Only the main table: every issue-3 figure not run. */
+  function tableOnly(results: ResultRow[]): TargetInputs {
+    return { results, fsyncFloor: notRun, strictOverFsyncFloor: { ecsdb: null, sqlite: null }, groupCommit: notRun, walBytes: notRun, replay: notRun };
+  }
+
+  const floor: FsyncFloor = {
+    status: 'ok',
+    appendSizeBytes: 40,
+    appends: 1,
+    medianNs: 200_000,
+    minNs: 200_000,
+    p90Ns: 200_000,
+    maxNs: 200_000,
+    perSecond: 5_000,
+    passMediansNs: [190_000, 210_000],
+    asyncMedianNs: 260_000,
+    asyncP90Ns: 300_000,
+  };
+
+  /** Every figure, each placed `good` or not relative to its target. */
+  function everything(good: boolean): TargetInputs {
+    const w1StrictNs = good ? 230_000 : 250_000; // the floor is 200 µs: 1.15x or 1.25x
+    const w2 = (mode: ResultRow['mode'], goodNs: number, badNs: number): ResultRow => row('W2', mode, figure(good ? goodNs : badNs, 10_000), good ? goodNs : badNs, 8e6);
+    const results = [
+      row('W1', 'memory', figure(good ? 800 : 1_200, 1), good ? 800 : 1_200, 9_000),
+      row('W1', 'buffered', figure(good ? 1_900 : 2_100, 1), good ? 1_900 : 2_100, 16_000),
+      row('W1', 'strict', figure(w1StrictNs, 1), w1StrictNs, 250_000),
+      w2('memory', 500_000, 1_000_000),
+      w2('buffered', 400_000, 600_000), // 25 M or 16.7 M updates/s
+      w2('strict', 600_000, 700_000), // 16.7 M or 14.3 M updates/s
+    ];
+    const w6Ns = good ? 1.9e6 : 2.1e6; // per 1,000 commits: 526 k or 476 k commits/s
+    return {
+      results,
+      fsyncFloor: floor,
+      strictOverFsyncFloor: { ecsdb: w1StrictNs / floor.medianNs, sqlite: 250_000 / floor.medianNs },
+      groupCommit: {
+        workload: 'W6',
+        mode: 'strict',
+        inFlight: 1_000,
+        ecsdb: figure(w6Ns, 1_000),
+        sqlite: { ...figure(250e6, 1_000), synchronous: 'FULL' },
+        ecsdbSpeedupOverSqlite: 250e6 / w6Ns,
+      },
+      walBytes: {
+        mode: 'buffered',
+        ecsdb: { status: 'ok', commits: 10, walBytesGrowth: good ? 380 : 420, bytesPerCommit: good ? 38 : 42 },
+        sqlite: { status: 'ok', synchronous: 'NORMAL', commits: 10, walBytesGrowth: 41_200, bytesPerCommit: 4_120, pageSizeBytes: 4096 },
+        ecsdbSavingOverSqlite: 4_120 / (good ? 38 : 42),
+      },
+      replay: {
+        workload: 'W4',
+        mode: 'buffered',
+        ecsdb: {
+          status: 'ok',
+          commits: 1_000_000,
+          setupRecords: 10,
+          walBytes: 40e6,
+          segmentCount: 1,
+          buildMs: 1,
+          opens: 1,
+          recordsReplayed: 1_000_010,
+          openMsMedian: good ? 400 : 600,
+          openMsMin: 1,
+          openMsMax: 1,
+          replayMsMedian: 1,
+          commitsPerSecond: 1_000_010 / (good ? 0.4 : 0.6),
+        },
+        sqlite: notRun,
+      },
+    };
+  }
+
+  const statusById = (targets: TargetResult[]): Record<string, TargetResult['status']> =>
+    Object.fromEntries(targets.map((target) => [target.id, target.status]));
+
+  it('judges every target met when each figure is on the right side of its threshold, and not met otherwise', () => {
+    const met = evaluateTargets(everything(true));
+    expect(met.filter((target) => target.status !== 'met').map((target) => `${target.id}: ${target.measured}`)).toEqual([]);
+    const notMet = evaluateTargets(everything(false));
+    expect(notMet.filter((target) => target.status !== 'not met').map((target) => `${target.id}: ${target.measured}`)).toEqual([]);
+    const byId = Object.fromEntries(met.map((target) => [target.id, target.measured]));
+    expect(byId['w1-strict-vs-fsync-floor']).toBeCloseTo(1.15);
+    expect(byId['w6-strict-group-commit']).toBeCloseTo((1e9 / 1.9e6) * 1_000, 3);
+    expect(byId['w2-buffered-updates']).toBeCloseTo(25);
+    expect(byId['wal-bytes-per-w1-commit']).toBe(38);
+    expect(byId['w4-replay']).toBeCloseTo(2.5, 1);
   });
+
+  it('judges a target n/a when its figure was not run or its mode is not available, and not met when it failed', () => {
+    const issue2 = evaluateTargets(tableOnly([row('W1', 'memory', figure(800, 1), 800, 9_000), row('W2', 'memory', figure(500, 10), 500, 1_000)]));
+    expect(statusById(issue2)).toMatchObject({ 'w1-memory-commit-us': 'met', 'w2-memory-vs-sqlite': 'not met' });
+    for (const target of issue2.filter((candidate) => candidate.issue === 3)) expect(target.status, target.id).toBe('n/a');
+    const notAvailable = evaluateTargets(tableOnly([row('W1', 'memory', { status: 'n/a', reason: 'not built' }, 0, 9_000)]));
+    expect(statusById(notAvailable)).toMatchObject({ 'w1-memory-commit-us': 'n/a', 'w2-memory-vs-sqlite': 'n/a' });
+    const failed = evaluateTargets(tableOnly([row('W1', 'memory', { status: 'failed', reason: 'hung' }, 0, 9_000)]));
+    expect(failed[0]).toMatchObject({ status: 'not met', reason: 'hung', measured: null });
+
+    const inputs = everything(true);
+    const failedWal: TargetInputs = {
+      ...inputs,
+      walBytes: { ...(inputs.walBytes as Exclude<TargetInputs['walBytes'], Missing>), ecsdb: { status: 'failed', reason: 'ENOSPC' } },
+      replay: { workload: 'W4', mode: 'buffered', ecsdb: { status: 'n/a', reason: 'buffered not built' }, sqlite: notRun },
+      fsyncFloor: notRun,
+    };
+    expect(statusById(evaluateTargets(failedWal))).toMatchObject({
+      'wal-bytes-per-w1-commit': 'not met',
+      'w4-replay': 'n/a',
+      'w1-strict-vs-fsync-floor': 'n/a',
+      'w6-strict-group-commit': 'met',
+    });
+  });
+
+  const testMachine: Machine = {
+    cpuModel: 'Test CPU',
+    cores: 2,
+    node: 'v20.0.0',
+    platform: 'linux',
+    arch: 'x64',
+    memoryBytes: 1,
+    loadAverage1mAtStart: 0,
+    loadAverage1mAtEnd: 0,
+    tempDir: '/tmp',
+    betterSqlite3: '12.0.0',
+    sqlite: '3.0.0',
+  };
 
   it('prints n/a and FAILED figures with their reasons instead of numbers', () => {
     const results = [
@@ -149,30 +348,38 @@ describe('report and targets', () => {
       row('W1', 'buffered', { status: 'n/a', reason: 'needs the WAL' }, 0, 9_000),
       row('W1', 'strict', { status: 'failed', reason: 'durable never resolved' }, 0, 9_000),
     ];
-    const text = formatReport({
-      startedAt: new Date(0).toISOString(),
-      durationMs: 1,
-      machine: {
-        cpuModel: 'Test CPU',
-        cores: 2,
-        node: 'v20.0.0',
-        platform: 'linux',
-        arch: 'x64',
-        memoryBytes: 1,
-        loadAverage1mAtStart: 0,
-        tempDir: '/tmp',
-        betterSqlite3: '12.0.0',
-        sqlite: '3.0.0',
-      },
-      plan,
-      results,
-      targets: evaluateTargets(results),
-    });
+    const inputs: TargetInputs = {
+      ...tableOnly(results),
+      groupCommit: { status: 'failed', reason: 'W6 setup failed' },
+      walBytes: { ...(everything(true).walBytes as Exclude<TargetInputs['walBytes'], Missing>), ecsdb: { status: 'failed', reason: 'EIO' } },
+    };
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
     expect(text).toMatch(/Test CPU, 2 cores, node v20\.0\.0/);
     expect(text).toMatch(/0\.8 µs\/commit/);
     expect(text).toMatch(/11\.3x faster/);
     expect(text).toMatch(/n\/a: ecsdb buffered: needs the WAL/);
     expect(text).toMatch(/FAILED: ecsdb strict W1: durable never resolved/);
-    expect(text).toMatch(/met +W1 memory: <= 1 µs per commit: measured 0\.8 µs per commit/);
+    expect(text).toMatch(/FAILED: W6: W6 setup failed/);
+    expect(text).toMatch(/FAILED: ecsdb WAL bytes: EIO/);
+    expect(text).toMatch(/fsync floor: n\/a: not run here/);
+    expect(text).toMatch(/MET +W1 memory: <= 1 µs per commit: measured 0\.8 µs per commit/);
+    expect(text).toMatch(/NOT MET +WAL bytes per W1 commit: <= 40: no ecsdb figure \(EIO\)/);
+    expect(text).toMatch(/n\/a +W4 replay: >= 2 M commits\/s: no ecsdb figure \(not run here\)/);
+  });
+
+  it('prints every issue-3 figure with its better-sqlite3 counterpart and ratio', () => {
+    const inputs = everything(true);
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
+    expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync on a file in \/tmp .*median 200 µs/);
+    expect(text).toMatch(/through node:fs\/promises.*median 260 µs \(p90 300\)/);
+    expect(text).toMatch(/sampled in 2 pass\(es\) around the strict figures, whose medians were 190, 210 µs/);
+    expect(text).toMatch(/W1 strict \/ fsync floor +strict +1\.15x the floor +1\.25x the floor +1\.09x faster/);
+    expect(text).toMatch(/W6 1,000 strict commits +strict +1\.9 ms\/1,000 ±0% +250 ms\/1,000 ±0% +132x faster/);
+    expect(text).toMatch(/526 k commits\/s +4 k commits\/s/);
+    expect(text).toMatch(/WAL bytes per W1 commit +buffered +38 B\/commit +4,120 B\/commit +108x fewer bytes/);
+    expect(text).toMatch(/W4 replay on open\(\) +buffered +2\.5 M commits\/s +n\/a/);
+    expect(text).toMatch(/open 400 ms \(median of 1\),/);
+    expect(text).toMatch(/replay 1 ms of it \(db\.recovery\)/);
+    expect(text).toMatch(/n\/a: better-sqlite3 W4: not run here/);
   });
 });

@@ -1,0 +1,126 @@
+/**
+ * The fsync floor: what one small append made durable costs on this machine's temp directory,
+ * with no database involved. A loop appends `appendSizeBytes` to a fresh file in the directory
+ * the WAL goes to and calls fdatasync after each append (what the WAL writer's flush does), each
+ * pair timed alone. node:fs's synchronous API keeps thread-pool hand-offs out of the figure: it is
+ * the physical floor a strict commit, which must wait for one such append, cannot beat.
+ *
+ * A second loop does the same through node:fs/promises (a FileHandle's write, then datasync, each
+ * awaited), which is how ecsdb's FileStorage reaches the disk: the difference between the two is
+ * what the two libuv thread-pool round trips add, before any ecsdb code.
+ *
+ * The disk's latency drifts while other work shares the machine, so the bench samples the floor
+ * in passes (before and after the strict figures it is compared with) and pools them.
+ */
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FsyncFloorSettings } from './plan.js';
+import { median } from './stats.js';
+
+/** The timings of one pass, in ns per append + fdatasync. */
+export interface FsyncFloorPass {
+  syncNs: number[];
+  asyncNs: number[];
+}
+
+export interface FsyncFloor {
+  status: 'ok';
+  appendSizeBytes: number;
+  /** Timed appends (each followed by fdatasync), over all passes. */
+  appends: number;
+  /** Median of all passes' samples; also the extremes and the 90th percentile. */
+  medianNs: number;
+  minNs: number;
+  /** 90th percentile: the floor is noisy when other work shares the disk. */
+  p90Ns: number;
+  maxNs: number;
+  /** Appends + fdatasync per second at the median. */
+  perSecond: number;
+  /** The median of each pass alone, in order: how far the floor drifted during the run. */
+  passMediansNs: number[];
+  /** The same through node:fs/promises (write and datasync awaited): median and 90th percentile. */
+  asyncMedianNs: number;
+  asyncP90Ns: number;
+}
+
+/** One pass: `appends` synchronous appends + fdatasync, then as many through node:fs/promises. */
+export async function sampleFsyncFloor(settings: FsyncFloorSettings): Promise<FsyncFloorPass> {
+  const dir = mkdtempSync(join(tmpdir(), 'ecsdb-bench-fsync-'));
+  // The same content every time: the figure must not depend on the bytes.
+  const chunk = new Uint8Array(settings.appendSizeBytes).fill(0x5a);
+  const syncNs: number[] = [];
+  const asyncNs: number[] = [];
+  const enough = (samples: readonly number[], count: number, deadlineNs: bigint): boolean =>
+    samples.length >= count || (samples.length >= 10 && process.hrtime.bigint() >= deadlineNs);
+  try {
+    // Positioned writes at the end of the file, as the WAL writer does (pwrite), not 'a'.
+    const fd = openSync(join(dir, 'floor.bin'), 'w', 0o600);
+    try {
+      let position = 0;
+      const appendOne = (): number => {
+        const start = process.hrtime.bigint();
+        writeSync(fd, chunk, 0, chunk.length, position);
+        fdatasyncSync(fd);
+        const elapsedNs = Number(process.hrtime.bigint() - start);
+        position += chunk.length;
+        return elapsedNs;
+      };
+      for (let i = 0; i < settings.warmupAppends; i++) appendOne();
+      const deadlineNs = deadlineAfter(settings.durationMsMax);
+      while (!enough(syncNs, settings.appends, deadlineNs)) syncNs.push(appendOne());
+    } finally {
+      closeSync(fd);
+    }
+    const handle = await open(join(dir, 'floor-async.bin'), 'w', 0o600);
+    try {
+      let position = 0;
+      const appendOne = async (): Promise<number> => {
+        const start = process.hrtime.bigint();
+        await handle.write(chunk, 0, chunk.length, position);
+        await handle.datasync();
+        const elapsedNs = Number(process.hrtime.bigint() - start);
+        position += chunk.length;
+        return elapsedNs;
+      };
+      for (let i = 0; i < settings.warmupAppends; i++) await appendOne();
+      const deadlineNs = deadlineAfter(settings.durationMsMax);
+      while (!enough(asyncNs, syncNs.length, deadlineNs)) asyncNs.push(await appendOne());
+    } finally {
+      await handle.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { syncNs, asyncNs };
+}
+
+/** The floor over every pass's samples. */
+export function fsyncFloorOf(settings: FsyncFloorSettings, passes: readonly FsyncFloorPass[]): FsyncFloor {
+  if (passes.length === 0) throw new RangeError('the fsync floor needs at least one pass');
+  const sorted = passes.flatMap((pass) => pass.syncNs).sort((a, b) => a - b);
+  const asyncSorted = passes.flatMap((pass) => pass.asyncNs).sort((a, b) => a - b);
+  const medianNs = median(sorted);
+  return {
+    status: 'ok',
+    appendSizeBytes: settings.appendSizeBytes,
+    appends: sorted.length,
+    medianNs,
+    minNs: sorted[0],
+    p90Ns: percentile(sorted, 0.9),
+    maxNs: sorted[sorted.length - 1],
+    perSecond: 1e9 / medianNs,
+    passMediansNs: passes.map((pass) => median(pass.syncNs)),
+    asyncMedianNs: median(asyncSorted),
+    asyncP90Ns: percentile(asyncSorted, 0.9),
+  };
+}
+
+function deadlineAfter(ms: number): bigint {
+  return process.hrtime.bigint() + BigInt(ms) * 1_000_000n;
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))];
+}
