@@ -6,7 +6,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { FileStat, OpenMode, Storage, StorageFile } from './storage.js';
+import type { FileStat, OpenMode, Storage, StorageFile, OpenOptions } from './storage.js';
 
 /** Data files are private to the user running the database. */
 export const FILE_MODE = 0o600;
@@ -21,11 +21,18 @@ const OPEN_FLAGS: Record<OpenMode, string> = {
 };
 
 // O_DIRECTORY makes syncDirectory fail with ENOTDIR on a file instead of silently fsyncing it.
+/** The numeric form of OPEN_FLAGS, to combine with O_DSYNC. */
+function numericFlags(mode: OpenMode): number {
+  const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fsConstants;
+  return mode === 'read' ? O_RDONLY : mode === 'readwrite' ? O_RDWR : O_RDWR | O_CREAT | O_EXCL;
+}
+
 const DIRECTORY_OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_DIRECTORY ?? 0);
 
 export class FileStorage implements Storage {
-  async open(path: string, mode: OpenMode): Promise<StorageFile> {
-    const handle = await open(path, OPEN_FLAGS[mode], FILE_MODE);
+  async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile> {
+    const flags = options?.syncEachWrite === true ? numericFlags(mode) | fsConstants.O_DSYNC : OPEN_FLAGS[mode];
+    const handle = await open(path, flags, FILE_MODE);
     return new FileStorageFile(path, handle);
   }
 

@@ -32,7 +32,7 @@
 import { posix } from 'node:path';
 import { assert } from '../assert.js';
 import { createRandom, deriveSeed, randomBool, randomInt, type Random } from './random.js';
-import type { FileStat, OpenMode, Storage, StorageError, StorageFile } from './storage.js';
+import type { FileStat, OpenMode, OpenOptions, Storage, StorageError, StorageFile } from './storage.js';
 
 export type TearMode = 'none' | 'random' | 'all';
 
@@ -180,16 +180,17 @@ export class SimulatedStorage implements Storage {
     return files;
   }
 
-  async open(path: string, mode: OpenMode): Promise<StorageFile> {
+  async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile> {
     this.beginCall('open', path);
     const { parent, name, node } = this.lookup(path, 'open');
+    const syncEachWrite = options?.syncEachWrite === true;
     if (mode === 'create') {
       if (node !== undefined) throw storageError('EEXIST', 'open', path);
       const file = newFile();
       parent.entries.set(name, file);
-      return new SimulatedFile(this.gate, file, path, true);
+      return new SimulatedFile(this.gate, file, path, true, syncEachWrite);
     }
-    return new SimulatedFile(this.gate, this.requireFile(node, 'open', path), path, mode === 'readwrite');
+    return new SimulatedFile(this.gate, this.requireFile(node, 'open', path), path, mode === 'readwrite', syncEachWrite);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -322,15 +323,20 @@ class SimulatedFile implements StorageFile {
     private readonly file: SimFile,
     readonly path: string,
     private readonly writable: boolean,
+    /** O_DSYNC: each write is durable when it returns (a short write before a failure too). */
+    private readonly syncEachWrite: boolean,
   ) {}
 
   async write(data: Uint8Array, position: number): Promise<void> {
     this.gate('write', this.path, (appliedBytes) => {
-      if (!this.closed && this.writable) writeFile(this.file, data.subarray(0, appliedBytes), position);
+      if (this.closed || !this.writable) return;
+      writeFile(this.file, data.subarray(0, appliedBytes), position);
+      if (this.syncEachWrite) syncFile(this.file);
     });
     this.checkUsable('write', true);
     assert(Number.isSafeInteger(position) && position >= 0, `write position must be >= 0: ${position}`);
     writeFile(this.file, data, position);
+    if (this.syncEachWrite) syncFile(this.file);
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {

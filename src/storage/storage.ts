@@ -44,8 +44,16 @@ export type OpenMode =
   /** Read and write; creates the file (mode 0600), EEXIST if it exists. */
   | 'create';
 
+export interface OpenOptions {
+  /**
+   * Every write is durable when it returns (O_DSYNC): one system call instead of a write and
+   * an fdatasync, which is what a strict commit waits for. `sync()` remains valid and cheap.
+   */
+  readonly syncEachWrite?: boolean;
+}
+
 export interface Storage {
-  open(path: string, mode: OpenMode): Promise<StorageFile>;
+  open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile>;
   /** The whole file; ENOENT if missing. */
   readFile(path: string): Promise<Uint8Array>;
   /** Atomically replaces `to` with `from` (durable after syncDirectory of the parent). */

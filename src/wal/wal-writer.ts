@@ -39,7 +39,15 @@ export interface WalWriterOptions {
   /** A buffered batch this large is flushed without waiting for the interval. */
   readonly batchSizeBytesMax: number;
   readonly now: () => number;
+  /**
+   * Open segments with O_DSYNC so that each batch is one durable write (one trip to the thread
+   * pool) rather than a write and an fdatasync. Default false (write + fdatasync).
+   */
+  readonly syncEachWrite?: boolean;
 }
+
+/** The limits `setLimits` may change on an open writer (db.configure). */
+export type WalLimits = Pick<WalWriterOptions, 'segmentSizeBytesMax' | 'segmentAgeMsMax' | 'flushIntervalMs' | 'batchSizeBytesMax'>;
 
 /** Where the log ends on disk when the writer opens. */
 export interface WalTail {
@@ -80,12 +88,16 @@ export class WalWriter {
   #failure: EcsdbError | undefined;
   #closed = false;
   #bytesAppended = 0;
+  /** The options' limits as changed at run time; read from here, never from `options`. */
+  #limits: WalLimits;
 
   private constructor(
     private readonly options: WalWriterOptions,
     tail: WalTail,
     segment: OpenSegment | undefined,
   ) {
+    const { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax } = options;
+    this.#limits = { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax };
     this.#lastLsn = tail.lastLsn;
     this.#durableLsn = tail.lastLsn;
     this.#segment = segment;
@@ -94,7 +106,9 @@ export class WalWriter {
   static async open(options: WalWriterOptions, tail: WalTail): Promise<WalWriter> {
     let segment: OpenSegment | undefined;
     if (tail.segment !== undefined) {
-      const file = await options.storage.open(join(options.walDir, segmentFileName(tail.segment.firstLsn)), 'readwrite');
+      const file = await options.storage.open(join(options.walDir, segmentFileName(tail.segment.firstLsn)), 'readwrite', {
+        syncEachWrite: options.syncEachWrite ?? false,
+      });
       segment = { file, firstLsn: tail.segment.firstLsn, sizeBytes: tail.segment.sizeBytes, openedAtMs: options.now() };
     }
     return new WalWriter(options, tail, segment);
@@ -150,16 +164,43 @@ export class WalWriter {
     if (strict) {
       batch.due = true;
       this.#kick();
-    } else if (pending.length >= this.options.batchSizeBytesMax) {
+    } else if (pending.length >= this.#limits.batchSizeBytesMax) {
       this.#kick();
     } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#kick(true);
-      }, this.options.flushIntervalMs);
-      // Not unref'd: a process awaiting a buffered commit's `durable` must not exit first.
+      this.#armTimer();
     }
     return { lsn, durable: batch.promise };
+  }
+
+  /** The current limits (those given to open, as changed by setLimits since). */
+  get limits(): WalLimits {
+    return { ...this.#limits };
+  }
+
+  /**
+   * Changes limits on the open writer. Rotation limits apply from the next flush. A new flush
+   * interval re-arms a waiting batch's timer from now, so a commit already waiting becomes
+   * durable at most the new interval after the change; a smaller batch size flushes a batch
+   * that already exceeds it.
+   */
+  setLimits(limits: Partial<WalLimits>): void {
+    const intervalChanged = limits.flushIntervalMs !== undefined && limits.flushIntervalMs !== this.#limits.flushIntervalMs;
+    this.#limits = { ...this.#limits, ...limits };
+    if (this.#closed || this.#failure !== undefined) return;
+    if (intervalChanged && this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#armTimer();
+    }
+    if (this.#batch !== undefined && this.#pending.length >= this.#limits.batchSizeBytesMax) this.#kick();
+  }
+
+  #armTimer(): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#kick(true);
+    }, this.#limits.flushIntervalMs);
+    // Not unref'd: a process awaiting a buffered commit's `durable` must not exit first.
   }
 
   /**
@@ -220,7 +261,7 @@ export class WalWriter {
     await Promise.resolve();
     while (this.#batch !== undefined && this.#failure === undefined) {
       const batch = this.#batch;
-      if (!batch.due && this.#pending.length < this.options.batchSizeBytesMax) return; // waits for its timer
+      if (!batch.due && this.#pending.length < this.#limits.batchSizeBytesMax) return; // waits for its timer
       this.#batch = undefined;
       this.#inFlight = batch;
       const bytes = this.#takePending();
@@ -254,13 +295,15 @@ export class WalWriter {
     // recovery cuts; none of this batch was acknowledged yet.
     await segment.file.write(bytes, segment.sizeBytes);
     segment.sizeBytes += bytes.length;
-    await segment.file.sync();
+    // With O_DSYNC (syncEachWrite) the write above was already durable when it returned.
+    if (!(this.options.syncEachWrite ?? false)) await segment.file.sync();
     // From here every record of the batch survives a crash.
   }
 
   #shouldRotate(segment: OpenSegment, batchSizeBytes: number): boolean {
     if (segment.sizeBytes <= SEGMENT_HEADER_SIZE_BYTES) return false; // never leave an empty segment behind
-    const { segmentSizeBytesMax, segmentAgeMsMax, now } = this.options;
+    const { segmentSizeBytesMax, segmentAgeMsMax } = this.#limits;
+    const now = this.options.now;
     return segment.sizeBytes + batchSizeBytes > segmentSizeBytesMax || now() - segment.openedAtMs >= segmentAgeMsMax;
   }
 
@@ -273,12 +316,13 @@ export class WalWriter {
     const previous = this.#segment;
     this.#segment = undefined;
     if (previous !== undefined) await previous.file.close();
-    const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create');
+    const syncEachWrite = this.options.syncEachWrite ?? false;
+    const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create', { syncEachWrite });
     const segment: OpenSegment = { file, firstLsn, sizeBytes: 0, openedAtMs: now() };
     this.#segment = segment;
     await file.write(encodeSegmentHeader(databaseId, firstLsn), 0);
     segment.sizeBytes = SEGMENT_HEADER_SIZE_BYTES;
-    await file.sync();
+    if (!syncEachWrite) await file.sync();
     // Crash before the directory fsync: the new name may vanish with everything in it; its
     // first batch is acknowledged only after this fsync, so nothing acknowledged is lost.
     await storage.syncDirectory(walDir);

@@ -375,3 +375,25 @@ describe('SimulatedStorage snapshots and clones', () => {
     await expect(copy.list(DIR)).resolves.toEqual([]);
   });
 });
+
+describe('syncEachWrite (O_DSYNC)', () => {
+  test('a write to a file opened with syncEachWrite survives a power loss without sync()', async () => {
+    const storage = new SimulatedStorage();
+    await storage.mkdir('/d');
+    const file = await storage.open('/d/f', 'create', { syncEachWrite: true });
+    await storage.syncDirectory('/d');
+    await file.write(new Uint8Array([1, 2, 3]), 0);
+    const survivor = storage.crash({ tear: 'none' });
+    expect(Array.from(await survivor.readFile('/d/f'))).toEqual([1, 2, 3]);
+  });
+
+  test('a write to a file opened without it is lost by the same power loss', async () => {
+    const storage = new SimulatedStorage();
+    await storage.mkdir('/d');
+    const file = await storage.open('/d/f', 'create');
+    await storage.syncDirectory('/d');
+    await file.write(new Uint8Array([1, 2, 3]), 0);
+    const survivor = storage.crash({ tear: 'none' });
+    expect((await survivor.readFile('/d/f')).length).toBe(0);
+  });
+});
