@@ -16,7 +16,8 @@ import { assert } from '../assert.js';
 import type { ComponentTable } from '../world/table.js';
 import type { NumericArray } from '../schema/types.js';
 import type { World } from '../world/world.js';
-import { fieldsOfMask, type ChangeColumn, type ComponentChanges, type Upsert, type WriteSet } from './write-set.js';
+import { LiveUpsert, encodeWriteSetInto, type ComponentChanges, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
+import type { ByteWriter } from '../encoding/bytes.js';
 
 interface TableJournal {
   stamps: Uint32Array;
@@ -199,6 +200,25 @@ export class Journal {
 
   /** The after-images of everything touched, as a write set (see write-set.ts for the order). */
   buildWriteSet(): WriteSet {
+    const writeSet = this.buildLiveWriteSet();
+    // Copy the values out now: the live table columns change with the next commit.
+    const components = writeSet.components.map((change) => ({
+      ...change,
+      upserts: change.upserts.map((upsert) => (upsert instanceof LiveUpsert ? upsert.toPlain() : upsert)),
+    }));
+    return { slots: writeSet.slots, components };
+  }
+
+  /**
+   * Encodes the write set straight from the table columns (the commit path): nothing is copied
+   * into intermediate arrays, and nothing refers to the live columns once this returns.
+   */
+  encodeWriteSetInto(writer: ByteWriter, schema: WriteSetSchema): void {
+    encodeWriteSetInto(writer, this.buildLiveWriteSet(), schema);
+  }
+
+  /** The write set, with upserts that read the live table columns when encoded. */
+  private buildLiveWriteSet(): WriteSet {
     const registry = this.world.registry;
     const slots: number[] = [];
     const generations: number[] = [];
@@ -265,17 +285,7 @@ export class Journal {
 }
 
 function upsertOf(table: ComponentTable, fieldMask: number, slots: number[]): Upsert {
-  const columns: ChangeColumn[] = fieldsOfMask(fieldMask).map((fieldIndex) => {
-    const field = table.fields[fieldIndex];
-    const column = table.columnList[fieldIndex];
-    if (Array.isArray(column)) return slots.map((slot) => column[slot]);
-    const values: number[] = new Array(slots.length * field.stride);
-    for (let r = 0; r < slots.length; r++) {
-      for (let k = 0; k < field.stride; k++) values[r * field.stride + k] = column[slots[r] * field.stride + k];
-    }
-    return values;
-  });
-  return { fieldMask, slots, columns };
+  return new LiveUpsert(table.columnList as (ArrayLike<number> | string[])[], table.fields, fieldMask, slots);
 }
 
 function layoutOf(table: ComponentTable): TableLayout {

@@ -55,6 +55,44 @@ export interface Upsert {
   readonly columns: ChangeColumn[];
 }
 
+/**
+ * An upsert built from a live table: its columns are read from the table's own columns at the
+ * upsert's slots when it is encoded, without copying them into arrays first. The commit path
+ * encodes every write set once, right away, so this saves an array per field per commit.
+ * `columns` copies the values out on first use; do that before the table changes again.
+ */
+export class LiveUpsert implements Upsert {
+  #columns: ChangeColumn[] | undefined;
+
+  constructor(
+    readonly tableColumns: readonly (ArrayLike<number> | string[])[],
+    private readonly fields: readonly FieldInfo[],
+    readonly fieldMask: number,
+    readonly slots: number[],
+  ) {}
+
+  get columns(): ChangeColumn[] {
+    this.#columns ??= fieldsOfMask(this.fieldMask).map((f) =>
+      gatherColumn(this.tableColumns[f], this.fields[f].stride, this.slots, this.fields[f].storage === undefined),
+    );
+    return this.#columns;
+  }
+
+  /** A plain copy, detached from the table. */
+  toPlain(): Upsert {
+    return { fieldMask: this.fieldMask, slots: this.slots, columns: this.columns };
+  }
+}
+
+function gatherColumn(column: ArrayLike<number> | string[], stride: number, slots: readonly number[], isString: boolean): ChangeColumn {
+  if (isString) return slots.map((slot) => (column as string[])[slot]);
+  const values: number[] = new Array(slots.length * stride);
+  for (let r = 0; r < slots.length; r++) {
+    for (let k = 0; k < stride; k++) values[r * stride + k] = (column as ArrayLike<number>)[slots[r] * stride + k];
+  }
+  return values;
+}
+
 export interface ComponentChanges {
   readonly componentIndex: number;
   readonly removedSlots: number[];
@@ -114,31 +152,43 @@ function encodeUpsert(writer: ByteWriter, upsert: Upsert, fields: readonly Field
   writer.varint(upsert.fieldMask);
   writer.varint(rowCount);
   for (let i = 0; i < rowCount; i++) writer.varint(upsert.slots[i]);
+  const tableColumns = upsert instanceof LiveUpsert ? upsert.tableColumns : undefined;
   const fieldIndices = fieldsOfMask(upsert.fieldMask);
   for (let c = 0; c < fieldIndices.length; c++) {
-    encodeColumn(writer, fields[fieldIndices[c]], upsert.columns[c], rowCount);
+    const field = fields[fieldIndices[c]];
+    if (tableColumns === undefined) encodeColumn(writer, field, upsert.columns[c], rowCount, undefined);
+    else encodeColumn(writer, field, tableColumns[field.index], rowCount, upsert.slots);
   }
 }
 
-function encodeColumn(writer: ByteWriter, field: FieldInfo, column: ChangeColumn, rowCount: number): void {
+/**
+ * Writes a column's values: element i of row r is `column[r * stride + i]`, or, with `slots`,
+ * `column[slots[r] * stride + i]` (reading a live table column directly).
+ */
+function encodeColumn(writer: ByteWriter, field: FieldInfo, column: ArrayLike<number> | string[], rowCount: number, slots: readonly number[] | undefined): void {
   const kind = field.type.kind;
+  const stride = field.stride;
+  const at = (r: number, k: number) => (slots === undefined ? r : slots[r]) * stride + k;
   if (kind === 'string') {
-    for (let i = 0; i < rowCount; i++) writer.string((column as string[])[i]);
+    for (let r = 0; r < rowCount; r++) writer.string((column as string[])[at(r, 0)]);
     return;
   }
-  const values = column as number[];
+  const values = column as ArrayLike<number>;
   if (kind === 'entity') {
-    for (let i = 0; i < rowCount; i++) writer.varint(values[i] === NULL_ENTITY ? 0 : values[i] + 1);
+    for (let r = 0; r < rowCount; r++) {
+      const id = values[at(r, 0)];
+      writer.varint(id === NULL_ENTITY ? 0 : id + 1);
+    }
     return;
   }
-  const count = rowCount * field.stride;
+  const count = rowCount * stride;
   const storage = field.storage!;
   const width = WIDTH_OF[storage];
   writer.ensure(count * width);
   const view = writer.view;
   let offset = writer.length;
   for (let i = 0; i < count; i++, offset += width) {
-    const value = values[i];
+    const value = stride === 1 ? values[slots === undefined ? i : slots[i]] : values[at(Math.floor(i / stride), i % stride)];
     switch (storage) {
       case 'i8':
         view.setInt8(offset, value);
