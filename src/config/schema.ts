@@ -152,6 +152,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'Entity slots copied per step of a background snapshot; bounds the main-thread pause.',
   },
   {
+    section: 'snapshot',
+    key: 'fullEvery',
+    type: integer(1, 1000),
+    default: 1,
+    runtime: true,
+    description: 'Every M-th snapshot is full, the others incremental (changed chunks only); 1 = always full.',
+  },
+  {
     section: 'archive',
     key: 'compress',
     type: BOOLEAN,

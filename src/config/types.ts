@@ -31,6 +31,11 @@ export interface SnapshotOptions {
   compress?: boolean;
   /** Slots copied per step of a background snapshot; bounds the main-thread pause. Default 16,384. */
   chunkSlots?: number;
+  /**
+   * Every M-th snapshot is full, the others incremental (only the chunks changed since the
+   * previous snapshot, chained to it). Default 1: every snapshot is full.
+   */
+  fullEvery?: number;
 }
 
 export interface ArchiveSettings {

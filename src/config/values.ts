@@ -17,13 +17,20 @@ export function configError(detail: ConfigErrorDetail, message: string, cause?: 
 }
 
 /**
- * Checks a value from a TOML file or from options (`label` names the setting and its source,
- * e.g. `[wal] flush_interval_ms in /x/ecsdb.toml line 3`).
+ * Names a setting and its source in a message, e.g. `[wal] flush_interval_ms in /x/ecsdb.toml
+ * line 3`; a function when finding the words costs something (the line), to pay only on error.
  */
-export function checkValue(spec: SettingSpec, raw: unknown, label: string): SettingValue {
+export type Label = string | (() => string);
+
+function labelText(label: Label): string {
+  return typeof label === 'string' ? label : label();
+}
+
+/** Checks a value from a TOML file or from options. */
+export function checkValue(spec: SettingSpec, raw: unknown, label: Label): SettingValue {
   const type = spec.type;
   const fail = (detail: ConfigErrorDetail): never => {
-    throw configError(detail, `${label} must be ${describeAllowed(type)}, got ${show(raw)}`);
+    throw configError(detail, `${labelText(label)} must be ${describeAllowed(type)}, got ${show(raw)}`);
   };
   switch (type.kind) {
     case 'integer':
@@ -66,7 +73,8 @@ export function parseEnvValue(spec: SettingSpec, text: string, label: string): S
 function show(raw: unknown): string {
   if (raw === null) return 'null';
   if (Array.isArray(raw)) return 'an array';
-  if (typeof raw === 'object') return raw instanceof Date || raw.constructor?.name === 'TomlDate' ? 'a date' : 'a table';
-  if (typeof raw === 'number' || typeof raw === 'string' || typeof raw === 'boolean') return JSON.stringify(raw);
+  if (typeof raw === 'object') return raw instanceof Date ? 'a date' : 'a table';
+  if (typeof raw === 'string') return JSON.stringify(raw);
+  if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
   return `a ${typeof raw}`;
 }

@@ -9,17 +9,34 @@ import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef, ComponentDef, ComponentValue, FieldsSpec } from '../schema/component.js';
 import type { Entity } from '../schema/types.js';
 import { Journal } from '../txn/journal.js';
-import { encodeWriteSetInto, type WriteSetSchema } from '../txn/write-set.js';
+import type { WriteSetSchema } from '../txn/write-set.js';
 import type { WalWriter } from '../wal/wal-writer.js';
 import { Transaction } from '../txn/transaction.js';
 import { entityIdOf } from '../world/entity-id.js';
 import { exists, getComponent, hasComponent, queryEntities, requireTable } from '../world/read.js';
 import type { Column } from '../world/table.js';
 import { World } from '../world/world.js';
-import { openPersistent, type PersistentParts } from './open-persistent.js';
+import { fileStorage, openPersistent, type PersistentParts } from './open-persistent.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import type { SnapshotEntry } from '../snapshot/manifest.js';
 import { checkDurability, type Durability, type OpenOptions } from './options.js';
+import {
+  archiveSettings,
+  changedIn,
+  checkRuntimeChange,
+  configReport,
+  resolveConfig,
+  snapshotSettings,
+  storageSettings,
+  walSettings,
+  withChange,
+  type ResolvedArchiveOptions,
+  type ResolvedConfig,
+  type ResolvedSnapshotOptions,
+  type ResolvedWalOptions,
+} from '../config/resolve.js';
+import type { ConfigChange, ConfigReport } from '../config/types.js';
+import { configError } from '../config/values.js';
 
 export type { Durability, OpenOptions };
 
@@ -61,10 +78,14 @@ export class Database {
   readonly #durability: Durability;
   readonly #persistent: PersistentParts | undefined;
   readonly #schema: WriteSetSchema;
+  #config: ResolvedConfig;
+  readonly #cwd: string;
 
   /** @internal Use `open()`. */
-  constructor(world: World, durability: Durability, persistent: PersistentParts | undefined) {
+  constructor(world: World, durability: Durability, persistent: PersistentParts | undefined, config: ResolvedConfig, cwd: string) {
     this.#world = world;
+    this.#config = config;
+    this.#cwd = cwd;
     this.#journal = new Journal(world);
     this.#durability = durability;
     this.#persistent = persistent;
@@ -142,8 +163,7 @@ export class Database {
       if (changed && wal === undefined) {
         this.#lsn++;
       } else if (changed && wal !== undefined) {
-        const writeSet = journal.buildWriteSet();
-        const appended = wal.append((writer) => encodeWriteSetInto(writer, writeSet, this.#schema), strict);
+        const appended = wal.append((writer) => journal.encodeWriteSetInto(writer, this.#schema), strict);
         this.#lsn = appended.lsn;
         durable = appended.durable;
         this.#persistent!.snapshotter.noteCommit();
@@ -175,6 +195,41 @@ export class Database {
   /** The published snapshots, oldest first (empty in memory mode). */
   get snapshots(): readonly SnapshotEntry[] {
     return this.#persistent?.snapshotter.snapshots ?? [];
+  }
+
+  /**
+   * The effective settings and where each came from: `{ file, storage: { dir, durability },
+   * wal: {...}, snapshot: {...}, archive: {...} }`, each setting `{ value, source }` with source
+   * 'default', 'file <path>', 'env <VARIABLE>', 'open()' or 'configure()'. A fresh object.
+   */
+  config(): ConfigReport {
+    this.#requireOpen();
+    return configReport(this.#config);
+  }
+
+  /**
+   * Changes run-time settings (every `wal`, `snapshot` and `archive` setting) on the open
+   * database; they take effect at once, without a restart (see docs/configuration.md). The whole
+   * change is checked first and applied only if all of it is valid: unknown keys, bad values and
+   * settings that cannot change at run time (`dir`, `durability`) fail with CONFIG_INVALID.
+   */
+  configure(change: ConfigChange): void {
+    this.#requireOpen();
+    const layer = checkRuntimeChange(change, this.#cwd);
+    if (layer.size === 0) return;
+    const persistent = this.#persistent;
+    if (persistent === undefined) {
+      throw configError('not-runtime', 'a memory database has no WAL, snapshots or archive; its settings cannot change (open it with a dir)');
+    }
+    // Each part reads its settings at the moment it uses them: the WAL writer at each append
+    // and flush, the snapshotter at each commit, tick and run, archival at each snapshot.
+    const wal = changedIn<ResolvedWalOptions>(layer, 'wal');
+    const policy = changedIn<ResolvedSnapshotOptions>(layer, 'snapshot');
+    if (Object.keys(wal).length > 0) persistent.wal.setLimits(wal);
+    // setPolicy restarts the every-ms timer, so only a policy change calls it.
+    if (Object.keys(policy).length > 0) persistent.snapshotter.setPolicy(policy);
+    Object.assign(persistent.archive, changedIn<ResolvedArchiveOptions>(layer, 'archive'));
+    this.#config = withChange(this.#config, layer);
   }
 
   /** Makes every commit so far durable; resolves when it is. */
@@ -301,6 +356,9 @@ function checkComponentDef(def: unknown, position: number): void {
 /**
  * Opens a database. With a `dir`, takes the directory's lock, replays its WAL and continues it;
  * `db.recovery` reports what was found. Without one, the database lives in memory only.
+ *
+ * Settings come from defaults < `ecsdb.toml` < `ECSDB_*` environment variables < these options
+ * (docs/configuration.md); `db.config()` tells which gave each.
  */
 export async function open(options: OpenOptions): Promise<Database> {
   if (options === null || typeof options !== 'object') {
@@ -310,12 +368,27 @@ export async function open(options: OpenOptions): Promise<Database> {
     throw new EcsdbError('INVALID_ARGUMENT', 'open(): `components` must be an array of component definitions');
   }
   options.components.forEach(checkComponentDef);
-  const durability = checkDurability(options.durability ?? (options.dir === undefined ? 'memory' : 'buffered'), 'option durability');
-  if (durability === 'memory') return new Database(new World(options.components), durability, undefined);
-  if (typeof options.dir !== 'string' || options.dir === '') {
-    throw new EcsdbError('CONFIG_INVALID', `durability '${durability}' needs a data directory: open({ dir: 'data', ... })`);
+  if (options.cwd !== undefined && (typeof options.cwd !== 'string' || options.cwd === '')) {
+    throw new EcsdbError('INVALID_ARGUMENT', `open(): \`cwd\` must be a directory path, got ${JSON.stringify(options.cwd)}`);
+  }
+  if (options.env !== undefined && (options.env === null || typeof options.env !== 'object')) {
+    throw new EcsdbError('INVALID_ARGUMENT', 'open(): `env` must be an object of variables, like process.env');
+  }
+  const cwd = options.cwd ?? process.cwd();
+  // The configuration file belongs to the process, like its environment, not to the data
+  // directory: it is read from the real file system even when a test injects a storage.
+  const config = await resolveConfig({ options, env: options.env ?? process.env, cwd, storage: fileStorage });
+  const { dir, durability } = storageSettings(config);
+  if (durability === 'memory') return new Database(new World(options.components), durability, undefined, config, cwd);
+  if (dir === undefined) {
+    const source = config.entries.get('storage.durability')!.source;
+    throw new EcsdbError(
+      'CONFIG_INVALID',
+      `durability '${durability}' (${source}) needs a data directory: open({ dir: 'data', ... }), [storage] dir in ecsdb.toml, or ECSDB_STORAGE_DIR`,
+    );
   }
   new World(options.components); // fails fast on duplicate names, before touching the directory
-  const persistent = await openPersistent(options);
-  return new Database(persistent.world, durability, persistent);
+  const settings = { dir, wal: walSettings(config), snapshot: snapshotSettings(config), archive: archiveSettings(config) };
+  const persistent = await openPersistent(options, settings);
+  return new Database(persistent.world, durability, persistent, config, cwd);
 }

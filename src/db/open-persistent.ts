@@ -12,7 +12,7 @@
  * If anything fails before the writer exists, the lock is released and the directory is left as
  * it was (apart from creating it, its wal/ folder and the meta file of a brand-new database).
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { checkSchemaMatches, newMeta, readMeta, writeMeta } from '../meta/meta-file.js';
 import { listSegments } from '../recovery/recover-wal.js';
@@ -20,17 +20,30 @@ import { recoverDatabase, type RecoveryReport } from '../recovery/recover.js';
 import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
 import { Snapshotter } from '../snapshot/snapshotter.js';
 import { ARCHIVE_DIR_NAME } from '../wal/archive.js';
+import { io } from '../storage/io.js';
 import { acquireDirectoryLock, type DirectoryLock } from '../storage/dir-lock.js';
 import { FileStorage } from '../storage/file-storage.js';
 import type { Storage } from '../storage/storage.js';
 import { WalWriter } from '../wal/wal-writer.js';
 import type { World } from '../world/world.js';
-import { resolveArchiveOptions, resolveSnapshotOptions, resolveWalOptions, type OpenOptions } from './options.js';
+import type { OpenOptions, ResolvedArchiveOptions, ResolvedSnapshotOptions, ResolvedWalOptions } from './options.js';
 
 export const WAL_DIR_NAME = 'wal';
 
 /** One real-file-system storage per process, so the in-process lock registry sees every open. */
-const fileStorage = new FileStorage();
+export const fileStorage = new FileStorage();
+
+/** The effective settings (src/config/), resolved by open(). */
+export interface PersistentSettings {
+  /** Absolute. */
+  readonly dir: string;
+  readonly wal: ResolvedWalOptions;
+  readonly snapshot: ResolvedSnapshotOptions;
+  readonly archive: ResolvedArchiveOptions;
+}
+
+/** Archive retention, shared with the snapshotter, which reads it at each archival. */
+export type MutableArchiveOptions = { -readonly [K in keyof ResolvedArchiveOptions]: ResolvedArchiveOptions[K] };
 
 export interface PersistentParts {
   readonly world: World;
@@ -39,15 +52,18 @@ export interface PersistentParts {
   readonly lock: DirectoryLock;
   readonly recovery: RecoveryReport;
   readonly dir: string;
+  /** db.configure() changes retention by changing this object in place. */
+  readonly archive: MutableArchiveOptions;
 }
 
-export async function openPersistent(options: OpenOptions): Promise<PersistentParts> {
+export async function openPersistent(options: OpenOptions, settings: PersistentSettings): Promise<PersistentParts> {
   const storage: Storage = options.storage ?? fileStorage;
   const now = options.now ?? Date.now;
-  const walOptions = resolveWalOptions(options.wal);
-  const policy = resolveSnapshotOptions(options.snapshot);
-  const archive = resolveArchiveOptions(options.archive);
-  const dir = resolve(options.dir!);
+  const walOptions = settings.wal;
+  // Copies: the snapshotter changes its policy in place (setPolicy), db.configure the archive.
+  const policy = { ...settings.snapshot };
+  const archive: MutableArchiveOptions = { ...settings.archive };
+  const dir = settings.dir;
   await io(() => storage.mkdir(dir), `creating ${dir}`);
   const lock = await io(() => acquireDirectoryLock(storage, dir), `locking ${dir}`);
   try {
@@ -78,23 +94,9 @@ export async function openPersistent(options: OpenOptions): Promise<PersistentPa
       { storage, ...dirs, databaseId, now, policy, archive, walBytesWritten: () => wal.bytesAppended },
       recovered.manifest,
     );
-    return { world: recovered.world, wal, snapshotter, lock, dir, recovery: recovered.report };
+    return { world: recovered.world, wal, snapshotter, lock, dir, recovery: recovered.report, archive };
   } catch (error) {
     await lock.release().catch(() => undefined);
-    throw error;
-  }
-}
-
-/** Runs a storage step, turning raw I/O errors (ENOSPC, EIO, EACCES...) into IO_FAILED. */
-async function io<T>(step: () => Promise<T>, what: string): Promise<T> {
-  try {
-    return await step();
-  } catch (error) {
-    if (error instanceof EcsdbError) throw error;
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      throw new EcsdbError('IO_FAILED', `${what} failed: ${code} (${(error as Error).message})`, { cause: error });
-    }
     throw error;
   }
 }

@@ -61,8 +61,32 @@ export async function recoverDatabase(
   created: boolean,
   now: () => number,
 ): Promise<Recovered> {
-  const startedMs = now();
-  const { entries, manifestProblem } = await snapshotCandidates(storage, dirs);
+  const context: Context = { storage, dirs, meta, components, created, now, startedMs: now() };
+  const { entries, manifestProblem, unpublished } = await snapshotCandidates(storage, dirs);
+  try {
+    return await recoverFrom(context, entries, manifestProblem);
+  } catch (error) {
+    // No manifest, yet snapshot files: normally a first snapshot that a crash kept from being
+    // published, which the full WAL makes unnecessary. Only if the WAL no longer starts at
+    // LSN 1 was a manifest lost; then the listed files are the candidates.
+    if (unpublished.length === 0 || !(error instanceof EcsdbError) || error.detail !== 'wal-gap') throw error;
+    return recoverFrom(context, unpublished, 'the snapshot manifest is missing although the WAL was archived; snapshot files were found by listing');
+  }
+}
+
+interface Context {
+  readonly storage: Storage;
+  readonly dirs: RecoveryDirs;
+  readonly meta: DatabaseMeta;
+  readonly components: readonly AnyComponentDef[];
+  readonly created: boolean;
+  readonly now: () => number;
+  readonly startedMs: number;
+}
+
+/** The newest usable snapshot among `entries` plus the WAL after it, else the WAL from LSN 1. */
+async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestProblem: string | undefined): Promise<Recovered> {
+  const { storage, dirs, meta, components, created, now, startedMs } = context;
   const skipped: { file: string; reason: string }[] = [];
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     const world = new World(components);
@@ -74,7 +98,7 @@ export async function recoverDatabase(
       const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: snapshot.startLsn + 1, throughLsnMin: snapshot.endLsn };
       const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
       const recoveryReport = { created, snapshot, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs };
-      return { world, report: recoveryReport, tail, manifest: entries };
+      return { world, report: recoveryReport, tail, manifest: withoutSkipped(entries, skipped) };
     } catch (error) {
       if (!isSkippable(error)) throw error;
       skipped.push({ file: entry.file, reason: (error as Error).message });
@@ -84,7 +108,12 @@ export async function recoverDatabase(
   try {
     const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0 };
     const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
-    return { world, report: { created, snapshot: undefined, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs }, tail, manifest: entries };
+    return {
+      world,
+      report: { created, snapshot: undefined, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs },
+      tail,
+      manifest: withoutSkipped(entries, skipped),
+    };
   } catch (error) {
     if (skipped.length === 0 || !isSkippable(error)) throw error;
     throw new EcsdbError(
@@ -93,6 +122,20 @@ export async function recoverDatabase(
       { cause: error },
     );
   }
+}
+
+/**
+ * The manifest entries still worth keeping: not the snapshots recovery had to skip, nor any
+ * incremental one whose chain runs through them. The next snapshot publishes this list, so a
+ * damaged file never displaces a good older one.
+ */
+function withoutSkipped(entries: readonly SnapshotEntry[], skipped: readonly { file: string }[]): SnapshotEntry[] {
+  const bad = new Set(skipped.map((s) => s.file));
+  const usable = (entry: SnapshotEntry | undefined, depth: number): boolean => {
+    if (entry === undefined || bad.has(entry.file) || depth > entries.length) return false;
+    return entry.base === undefined || usable(entries.find((e) => e.file === entry.base), depth + 1);
+  };
+  return entries.filter((entry) => usable(entry, 0));
 }
 
 /** The files of the chain ending in `entry`, full snapshot first. */
@@ -119,17 +162,29 @@ function isSkippable(error: unknown): boolean {
   return (error as { code?: unknown }).code === 'ENOENT';
 }
 
-async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise<{ entries: SnapshotEntry[]; manifestProblem: string | undefined }> {
+interface Candidates {
+  readonly entries: SnapshotEntry[];
+  readonly manifestProblem: string | undefined;
+  /** Snapshot files found while no manifest exists (see recoverDatabase). */
+  readonly unpublished: SnapshotEntry[];
+}
+
+async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise<Candidates> {
+  const listed = async () =>
+    (await listSnapshotFiles(storage, dirs)).map((file) => ({ file, startLsn: 0, endLsn: Number(file.slice(0, 20)), createdAtMs: 0, sizeBytes: 0 }));
   try {
-    return { entries: [...((await readManifest(storage, dirs.dir))?.snapshots ?? [])], manifestProblem: undefined };
+    const manifest = await readManifest(storage, dirs.dir);
+    if (manifest !== undefined) return { entries: [...manifest.snapshots], manifestProblem: undefined, unpublished: [] };
+    return { entries: [], manifestProblem: undefined, unpublished: await listed() };
   } catch (error) {
     if (!(error instanceof EcsdbError) || error.code !== 'CORRUPT_SNAPSHOT') throw error;
     // The manifest is damaged: every complete snapshot file is a candidate (each is verified
     // whole before use, and was fsynced before it got its final name).
-    const names = (await storage.stat(dirs.snapshotsDir)) === undefined ? [] : await storage.list(dirs.snapshotsDir);
-    const entries = names
-      .filter((name) => /^\d{20}\.snap$/.test(name))
-      .map((file) => ({ file, startLsn: 0, endLsn: Number(file.slice(0, 20)), createdAtMs: 0, sizeBytes: 0 }));
-    return { entries, manifestProblem: error.message };
+    return { entries: await listed(), manifestProblem: error.message, unpublished: [] };
   }
+}
+
+async function listSnapshotFiles(storage: Storage, dirs: RecoveryDirs): Promise<string[]> {
+  const names = (await storage.stat(dirs.snapshotsDir)) === undefined ? [] : await storage.list(dirs.snapshotsDir);
+  return names.filter((name) => /^\d{20}\.snap$/.test(name));
 }

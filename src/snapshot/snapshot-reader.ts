@@ -142,12 +142,17 @@ class ImageLoader {
   private alive = new Uint8Array(0);
   /** Slots covered so far in the current file, per array key ("g", "a", "p<c>", "f<c>.<f>"). */
   private readonly covered = new Map<string, number>();
+  /** End of the last chunk received in the current file, per array key. */
+  private readonly coveredEnd = new Map<string, number>();
+  /** The chunk size the current file was written with. */
+  private chunkSlots = 1;
   /** The file name the current file must name as its base (undefined for a full snapshot). */
   private expectedBase: string | undefined;
 
   beginFile(basePath: string | undefined): void {
     this.expectedBase = basePath === undefined ? undefined : basePath.slice(-25);
     this.covered.clear();
+    this.coveredEnd.clear();
   }
 
   constructor(
@@ -162,16 +167,16 @@ class ImageLoader {
     if (firstSlot + slotCount > this.highWater) throw new Damage(offset + 24, `slots ${firstSlot}+${slotCount} exceed the high-water mark ${this.highWater}`);
     switch (section.kind) {
       case SECTION_KIND.generations:
-        this.cover('g', slotCount);
+        this.cover('g', firstSlot, slotCount, offset);
         this.generations.set(typedView(Uint32Array, raw, slotCount, offset), firstSlot);
         return;
       case SECTION_KIND.alive:
-        this.cover('a', slotCount);
+        this.cover('a', firstSlot, slotCount, offset);
         this.alive.set(expectLength(raw, slotCount, offset), firstSlot);
         return;
       case SECTION_KIND.present: {
         const table = this.tableAt(section.componentIndex, offset);
-        this.cover(`p${table.index}`, slotCount);
+        this.cover(`p${table.index}`, firstSlot, slotCount, offset);
         table.present.set(expectLength(raw, slotCount, offset), firstSlot);
         return;
       }
@@ -184,7 +189,7 @@ class ImageLoader {
   }
 
   private schemaSection(raw: Uint8Array, offset: number): void {
-    let value: { schema?: unknown; highWater?: unknown; base?: unknown };
+    let value: { schema?: unknown; highWater?: unknown; base?: unknown; chunkSlots?: unknown };
     try {
       value = decode(raw) as typeof value;
     } catch {
@@ -197,6 +202,11 @@ class ImageLoader {
     if (typeof highWater !== 'number' || !Number.isSafeInteger(highWater) || highWater < 0 || highWater > SLOT_COUNT_MAX) {
       throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `high-water mark ${String(highWater)} out of range`);
     }
+    const chunkSlots = value.chunkSlots;
+    if (typeof chunkSlots !== 'number' || !Number.isSafeInteger(chunkSlots) || chunkSlots < 1 || chunkSlots > SLOT_COUNT_MAX) {
+      throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `chunk size ${String(chunkSlots)} out of range`);
+    }
+    this.chunkSlots = chunkSlots;
     if ((value.base ?? undefined) !== this.expectedBase) {
       throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `it builds on ${String(value.base)}, expected ${String(this.expectedBase ?? null)}`);
     }
@@ -216,7 +226,7 @@ class ImageLoader {
     const field = table.fields[section.fieldIndex];
     if (field === undefined) throw new Damage(offset + 20, `field index ${section.fieldIndex} is not in ${table.def.name}`);
     const column = table.columnList[field.index];
-    this.cover(`f${table.index}.${field.index}`, section.slotCount);
+    this.cover(`f${table.index}.${field.index}`, section.firstSlot, section.slotCount, offset);
     if (Array.isArray(column)) {
       if (section.kind !== SECTION_KIND.strings) throw new Damage(offset + 12, `${table.def.name}.${field.name} is a string field`);
       let strings: unknown;
@@ -243,7 +253,20 @@ class ImageLoader {
     return table;
   }
 
-  private cover(key: string, slotCount: number): void {
+  /**
+   * Records that an array received the chunk at `firstSlot`. Chunks must be whole, aligned to
+   * `chunkSlots`, and arrive in ascending order, each at most once: section headers are not
+   * under a checksum of their own, so a damaged first slot must not move data silently.
+   */
+  private cover(key: string, firstSlot: number, slotCount: number, offset: number): void {
+    const chunkSlots = this.chunkSlots;
+    const expectedCount = Math.min(chunkSlots, this.highWater - firstSlot);
+    if (firstSlot % chunkSlots !== 0 || slotCount !== expectedCount) {
+      throw new Damage(offset + 24, `section for slots ${firstSlot}+${slotCount} is not a whole chunk of ${chunkSlots} slots`);
+    }
+    const end = this.coveredEnd.get(key) ?? 0;
+    if (firstSlot < end) throw new Damage(offset + 24, `section for slots ${firstSlot}+${slotCount} repeats or goes back (array ${key} is covered up to ${end})`);
+    this.coveredEnd.set(key, firstSlot + slotCount);
     this.covered.set(key, (this.covered.get(key) ?? 0) + slotCount);
   }
 

@@ -8,6 +8,7 @@
  * the previous snapshots); its error is kept in `lastError` and rejects `db.snapshot()`.
  */
 import { join } from 'node:path';
+import { io } from '../storage/io.js';
 import type { Storage } from '../storage/storage.js';
 import { archiveSegments, pruneArchive, type ArchiveOptions } from '../wal/archive.js';
 import { readManifest, writeManifest, type SnapshotEntry } from './manifest.js';
@@ -107,7 +108,7 @@ export class Snapshotter {
   /** Takes a snapshot (or joins the running one); resolves when it is published. */
   snapshot(): Promise<SnapshotStats> {
     if (this.#running !== undefined) return this.#running;
-    const running = this.#run().finally(() => {
+    const running = io(() => this.#run(), 'taking a snapshot').finally(() => {
       this.#running = undefined;
     });
     this.#running = running;

@@ -1,0 +1,150 @@
+/**
+ * Random corruption of snapshot files (and now and then the MANIFEST): bit flips, random bytes,
+ * random bytes inside section headers (which no checksum covers), zeroed runs, truncations and
+ * appended garbage, to the newest snapshot, the older one, or both. The WAL is intact and every
+ * commit was acknowledged, so every case must either open to exactly the last commit's world
+ * (from whichever snapshot survives) or fail with a typed EcsdbError that names a file — never
+ * another exception type, never different data.
+ *
+ * Runs on the simulated storage: the directory is built once and cloned for each case.
+ * Three directories: full snapshots with plain sections, with deflate-compressed sections, and
+ * an incremental newest snapshot chained to the older one.
+ * Size: ECSDB_FUZZ_SNAPSHOT_CASES cases per directory (default 100).
+ */
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { EcsdbError } from '../../src/index.js';
+import { createRandom, randomInt, type Random } from '../../src/storage/random.js';
+import { SimulatedStorage } from '../../src/storage/simulated-storage.js';
+import { SIMULATED, appendToFile, openFixture, patchFile, readBytes, truncateFile, type DirFixture } from '../helpers/db-dir.js';
+import { dumpDatabase } from '../helpers/workload.js';
+import {
+  SECTION_HEADER_BYTES,
+  manifestPathOf,
+  snapshotSections,
+  snapshotsDirOf,
+  twoSnapshotOptions,
+  writeTwoSnapshots,
+  type TwoSnapshotSettings,
+  type TwoSnapshots,
+} from '../helpers/snapshot-dir.js';
+
+const CASES = Number(process.env.ECSDB_FUZZ_SNAPSHOT_CASES ?? 100);
+
+
+type Mutation = (files: SimulatedStorage, path: string, random: Random) => Promise<string>;
+
+const MUTATIONS: Mutation[] = [
+  async (files, path, random) => {
+    const bytes = await readBytes(files, path);
+    const position = randomInt(random, bytes.length);
+    const bit = randomInt(random, 8);
+    await patchFile(files, path, position, new Uint8Array([bytes[position] ^ (1 << bit)]));
+    return `bit ${bit} flipped at ${position}`;
+  },
+  async (files, path, random) => {
+    const size = (await files.stat(path))!.sizeBytes;
+    const positions: number[] = [];
+    for (let i = 1 + randomInt(random, 4); i > 0; i--) {
+      const position = randomInt(random, size);
+      positions.push(position);
+      await patchFile(files, path, position, new Uint8Array([randomInt(random, 256)]));
+    }
+    return `random bytes at ${positions.join(', ')}`;
+  },
+  async (files, path, random) => {
+    const bytes = await readBytes(files, path);
+    if (!path.endsWith('.snap') || bytes.length < 64 + SECTION_HEADER_BYTES) return MUTATIONS[0](files, path, random);
+    const sections = snapshotSections(bytes);
+    const section = sections[randomInt(random, sections.length)];
+    const field = randomInt(random, SECTION_HEADER_BYTES);
+    const value = randomInt(random, 256);
+    await patchFile(files, path, section.offset + field, new Uint8Array([value]));
+    return `section header at ${section.offset} (kind ${section.kind}), byte ${field} set to ${value}`;
+  },
+  async (files, path, random) => {
+    const size = (await files.stat(path))!.sizeBytes;
+    const position = randomInt(random, size);
+    const length = 1 + randomInt(random, Math.min(512, size - position));
+    await patchFile(files, path, position, new Uint8Array(length));
+    return `${length} bytes zeroed at ${position}`;
+  },
+  async (files, path, random) => {
+    const size = (await files.stat(path))!.sizeBytes;
+    const length = randomInt(random, size);
+    await truncateFile(files, path, length);
+    return `truncated to ${length} of ${size}`;
+  },
+  async (files, path, random) => {
+    const garbage = Uint8Array.from({ length: 1 + randomInt(random, 64) }, () => randomInt(random, 256));
+    await appendToFile(files, path, garbage);
+    return `${garbage.length} bytes appended`;
+  },
+];
+
+describe.each<[string, TwoSnapshotSettings]>([
+  ['full snapshots, plain sections', { segmentCountMax: 2 }],
+  ['full snapshots, compressed sections', { segmentCountMax: 2, compress: true }],
+  ['an incremental snapshot on a full one', { segmentCountMax: 2, fullEvery: 2 }],
+])('random corruption: %s', (name, settings) => {
+  let base: DirFixture;
+  let two: TwoSnapshots;
+
+  const originals = new Map<string, Uint8Array>();
+
+  beforeAll(async () => {
+    base = await SIMULATED.create();
+    two = await writeTwoSnapshots(base, settings);
+    for (const file of [two.newest.file, two.older.file]) {
+      const path = join(snapshotsDirOf(base.dir), file);
+      originals.set(path, await readBytes(base.files, path));
+    }
+  });
+
+  test(`${CASES} damaged directories each open to the last commit or fail typed`, async () => {
+    const outcomes = new Map<string, number>();
+    const count = (what: string) => outcomes.set(what, (outcomes.get(what) ?? 0) + 1);
+    for (let index = 0; index < CASES; index++) {
+      const random = createRandom(9_000 + index + 100_000 * name.length);
+      const storage = (base.storage as SimulatedStorage).clone();
+      const fixture: DirFixture = { dir: base.dir, storage, files: storage, cleanup: async () => {} };
+      const snapshots = snapshotsDirOf(base.dir);
+      const roll = random();
+      const targets =
+        roll < 0.6
+          ? [join(snapshots, two.newest.file)]
+          : roll < 0.75
+            ? [join(snapshots, two.older.file)]
+            : roll < 0.9
+              ? [join(snapshots, two.newest.file), join(snapshots, two.older.file)]
+              : [manifestPathOf(base.dir), join(snapshots, two.newest.file)];
+      const damage: string[] = [];
+      for (const path of targets) {
+        const mutation = MUTATIONS[randomInt(random, MUTATIONS.length)];
+        damage.push(`${path.slice(base.dir.length + 1)}: ${await mutation(storage, path, random)}`);
+      }
+      const label = `case ${index} (${damage.join('; ')})`;
+      let opened;
+      try {
+        opened = await openFixture(fixture, twoSnapshotOptions(settings));
+      } catch (error) {
+        expect(error, `${label}: threw a foreign exception: ${String(error)}`).toBeInstanceOf(EcsdbError);
+        expect((error as EcsdbError).message, `${label}: the error names no file`).toMatch(/\.snap|MANIFEST|\.wal/);
+        count(`failed ${(error as EcsdbError).code}`);
+        continue;
+      }
+      try {
+        expect(opened.lsn, `${label}: recovered to another LSN`).toBe(two.lastLsn);
+        const dump = dumpDatabase(opened);
+        expect(dump, `${label}: recovered different data`).toEqual(two.finalDump);
+        const recovery = opened.recovery!;
+        count(recovery.snapshot === undefined ? 'opened by replay from LSN 1' : recovery.snapshot.file === two.newest.file ? 'opened from the newest' : 'opened from the older');
+      } finally {
+        await opened.close();
+      }
+    }
+    const summary = [...outcomes].map(([what, n]) => `${what}: ${n}`).join(', ');
+    console.log(`snapshot fuzz (${name}): ${CASES} cases; ${summary}; foreign exceptions: 0, other wrong data: 0`);
+    expect(outcomes.size, 'the fuzz reaches more than one outcome').toBeGreaterThan(1);
+  });
+});
