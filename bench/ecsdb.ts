@@ -107,7 +107,8 @@ export function pointRunner(db: Database, entities: readonly Entity[], plan: Pla
   };
 }
 
-function tickRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait): Runner {
+/** W2's runner (W5 reuses it on its own world, through a plan whose entityCount is that world's). */
+export function tickRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait): Runner {
   const count = plan.tickEntityCount;
   let seq = 0;
   const tickOne = (): Commit<void> => {

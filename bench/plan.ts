@@ -59,6 +59,26 @@ export interface ReplaySettings {
   readonly deadlineMs: number;
 }
 
+/**
+ * W4 from a snapshot and W5 (issue 4): a world of `entityCount` entities with Position, Velocity
+ * and Health, in buffered mode with automatic snapshots off.
+ */
+export interface SnapshotSettings {
+  readonly entityCount: number;
+  /** Entities a W5 tick updates (W2's tick size, at most the world). */
+  readonly tickEntityCount: number;
+  /** W4: timed opens of the snapshot directory; the figure is their median. */
+  readonly opens: number;
+  /** W5: snapshots taken while ticking and not counted, before the measured ones (JIT warm-up). */
+  readonly warmupSnapshots: number;
+  /** W5: measured snapshots; the time until durable is their median, the pause their maximum. */
+  readonly snapshotRuns: number;
+  /** W5: how long the tick loop runs alone first, for the baseline pause (and warm-up). */
+  readonly baselineMs: number;
+  /** Building a world, one open, or one W5 snapshot fails the figure after this long instead of hanging. */
+  readonly deadlineMs: number;
+}
+
 export interface Plan {
   readonly scale: number;
   /** Entities in the world, each with Position. */
@@ -75,6 +95,7 @@ export interface Plan {
   /** W1 commits whose WAL growth gives the bytes per commit. */
   readonly walBytesCommitCount: number;
   readonly replay: ReplaySettings;
+  readonly snapshot: SnapshotSettings;
 }
 
 export const QUICK_SCALE = 0.01;
@@ -84,6 +105,7 @@ const RUN_TARGET_NS_FULL = 200e6;
 const GROUP_COMMIT_IN_FLIGHT_FULL = 1_000;
 const WAL_BYTES_COMMIT_COUNT_FULL = 10_000;
 const REPLAY_COMMIT_COUNT_FULL = 1_000_000;
+const SNAPSHOT_ENTITY_COUNT_FULL = 1_000_000;
 
 export function planFor(scale: number, modes: readonly Mode[] = MODES): Plan {
   if (!Number.isFinite(scale) || scale <= 0) throw new RangeError(`scale must be a positive number, got ${scale}`);
@@ -121,6 +143,20 @@ export function planFor(scale: number, modes: readonly Mode[] = MODES): Plan {
       chunkCommitCount: 10_000,
       deadlineMs: Math.max(30_000, 180_000 * Math.min(scale, 1)),
     },
+    snapshot: snapshotSettingsFor(scale, tickEntityCount, small),
+  };
+}
+
+function snapshotSettingsFor(scale: number, tickEntityCount: number, small: boolean): SnapshotSettings {
+  const entityCount = Math.max(1_000, Math.round(SNAPSHOT_ENTITY_COUNT_FULL * scale));
+  return {
+    entityCount,
+    tickEntityCount: Math.min(entityCount, tickEntityCount),
+    opens: small ? 3 : 5,
+    warmupSnapshots: 1,
+    snapshotRuns: 3,
+    baselineMs: small ? 100 : 1_000,
+    deadlineMs: Math.max(30_000, 180_000 * Math.min(scale, 1)),
   };
 }
 

@@ -1,35 +1,42 @@
 /**
- * `node dist/bench/profile.js <W1|W2|W4|W6>`: a CPU profile of one ecsdb workload, to find what
+ * `node dist/bench/profile.js <W1|W2|W4|W4S|W5|W6>`: a CPU profile of one ecsdb workload, to find what
  * limits a figure. It sets the workload up exactly as `npm run bench` does, warms it up, then
  * profiles only the measured part (V8's sampling profiler through node:inspector, the same one
  * `node --cpu-prof` uses, so setup does not dilute the shares), writes the .cpuprofile (open it in
  * Chrome DevTools) and prints the functions with the most self time.
  *
- * W1, W2 and W6 loop the workload for --seconds; W4 builds its directory unprofiled, then
- * profiles --opens opens of it.
+ * W1, W2 and W6 loop the workload for --seconds; W4 (replay) and W4S (open() from a snapshot)
+ * build their directory unprofiled, then profile --opens opens of it; W5 builds its world and
+ * takes one snapshot while ticking unprofiled, then profiles --snapshots more.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session, type Profiler } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { openEcsdb } from './ecsdb.js';
 import { buildReplayDirectory, openReplayDirectory } from './ecsdb-wal.js';
+import { GcWatch, buildSnapshotDirectory, openSnapshotDirectory, openTickingWorld, snapshotWhileTicking } from './ecsdb-snapshot.js';
 import { MODES, planFor, type Mode, type Plan } from './plan.js';
 import type { Runner } from './stats.js';
 
-const USAGE = `usage: node dist/bench/profile.js <W1|W2|W4|W6> [--mode memory|buffered|strict] [--seconds 5] [--scale 1]
-       [--opens 5] [--out profile.cpuprofile] [--top 20] [--interval-us 1000]
+const USAGE = `usage: node dist/bench/profile.js <W1|W2|W4|W4S|W5|W6> [--mode memory|buffered|strict] [--seconds 5] [--scale 1]
+       [--opens 5] [--snapshots 3] [--out profile.cpuprofile] [--top 20] [--interval-us 1000]
        node dist/bench/profile.js --summarize <file.cpuprofile> [--top 20]
 
-  W1, W2: --mode picks the durability (default buffered); W6 is strict; W4 profiles open().
+  W1, W2: --mode picks the durability (default buffered); W6 is strict; W4 profiles open() with
+  WAL replay, W4S open() from a snapshot; W5 profiles snapshots taken while W2 ticks go on.
   --summarize prints the top functions of an existing profile (e.g. one from node --cpu-prof).`;
+
+const PROFILED = ['W1', 'W2', 'W4', 'W4S', 'W5', 'W6'] as const;
+type Workload = (typeof PROFILED)[number];
 
 interface Options {
   summarize: string | undefined;
-  workload: 'W1' | 'W2' | 'W4' | 'W6';
+  workload: Workload;
   mode: Mode;
   seconds: number;
   scale: number;
   opens: number;
+  snapshots: number;
   out: string;
   top: number;
   intervalUs: number;
@@ -43,6 +50,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       seconds: { type: 'string', default: '5' },
       scale: { type: 'string', default: '1' },
       opens: { type: 'string', default: '5' },
+      snapshots: { type: 'string', default: '3' },
       out: { type: 'string' },
       top: { type: 'string', default: '20' },
       'interval-us': { type: 'string', default: '1000' },
@@ -55,10 +63,10 @@ function parseOptions(argv: string[]): Options | 'help' {
   if (values.help) return 'help';
   const workload = values.summarize === undefined ? positionals[0] : 'W1';
   if (values.summarize !== undefined && positionals.length > 0) throw new Error('--summarize takes no workload');
-  if (values.summarize === undefined && (positionals.length !== 1 || !['W1', 'W2', 'W4', 'W6'].includes(workload))) {
-    throw new Error('give one workload: W1, W2, W4 or W6');
+  if (values.summarize === undefined && (positionals.length !== 1 || !(PROFILED as readonly string[]).includes(workload))) {
+    throw new Error(`give one workload: ${PROFILED.join(', ')}`);
   }
-  const modeName = workload === 'W6' ? 'strict' : workload === 'W4' ? 'buffered' : values.mode;
+  const modeName = workload === 'W6' ? 'strict' : ['W4', 'W4S', 'W5'].includes(workload) ? 'buffered' : values.mode;
   const mode = MODES.find((candidate) => candidate.name === modeName);
   if (mode === undefined) throw new Error(`unknown mode ${JSON.stringify(modeName)}`);
   const number = (name: string, text: string): number => {
@@ -73,6 +81,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     seconds: number('seconds', values.seconds),
     scale: number('scale', values.scale),
     opens: Math.round(number('opens', values.opens)),
+    snapshots: Math.round(number('snapshots', values.snapshots)),
     out: values.out ?? `${workload}-${mode.name}.cpuprofile`,
     top: Math.round(number('top', values.top)),
     intervalUs: Math.round(number('interval-us', values['interval-us'])),
@@ -123,6 +132,41 @@ async function profileWorkload(options: Options, plan: Plan): Promise<Profiler.P
       });
     } finally {
       built.remove();
+    }
+  }
+  if (options.workload === 'W4S') {
+    process.stderr.write(`profile: building a snapshot of ${plan.snapshot.entityCount.toLocaleString('en-US')} entities (not profiled)\n`);
+    const built = await buildSnapshotDirectory(plan);
+    try {
+      await openSnapshotDirectory(plan, built); // warm-up: JIT and page cache
+      return await profiled(options.intervalUs, async () => {
+        for (let i = 0; i < options.opens; i++) {
+          const { openMs, loadMs } = await openSnapshotDirectory(plan, built);
+          process.stderr.write(`profile: open ${i + 1}: ${openMs.toFixed(0)} ms, snapshot load ${loadMs} ms\n`);
+        }
+      });
+    } finally {
+      built.remove();
+    }
+  }
+  if (options.workload === 'W5') {
+    process.stderr.write(`profile: building a world of ${plan.snapshot.entityCount.toLocaleString('en-US')} entities (not profiled)\n`);
+    const world = await openTickingWorld(plan);
+    const gcWatch = new GcWatch();
+    try {
+      await snapshotWhileTicking(world.db, world.tick, gcWatch); // warm-up
+      return await profiled(options.intervalUs, async () => {
+        for (let i = 0; i < options.snapshots; i++) {
+          const run = await snapshotWhileTicking(world.db, world.tick, gcWatch);
+          process.stderr.write(
+            `profile: snapshot ${i + 1}: durable in ${run.durableMs.toFixed(0)} ms, ${run.ticks} ticks, ` +
+              `longest pause ${run.pauseMaxMs.toFixed(1)} ms, longestStepMs ${run.longestStepMs}\n`,
+          );
+        }
+      });
+    } finally {
+      gcWatch.stop();
+      await world.close();
     }
   }
   const opened = await openEcsdb(plan, options.mode);

@@ -1,9 +1,21 @@
 /**
  * The human-readable form of a BenchReport: a header, the figures table, the durability and
- * recovery table, the targets.
+ * recovery table, the snapshot table, the targets.
  */
+import type { SnapshotOpen, SnapshotWhileTicking } from './ecsdb-snapshot.js';
 import type { FsyncFloor } from './fsync-floor.js';
-import type { BenchReport, Figure, GroupCommitRow, Missing, ReplayRow, ResultRow, StrictOverFsyncFloor, WalBytesRow } from './run.js';
+import type {
+  BenchReport,
+  Figure,
+  GroupCommitRow,
+  Missing,
+  ReplayRow,
+  ResultRow,
+  SnapshotOpenRow,
+  SnapshotWhileTickingRow,
+  StrictOverFsyncFloor,
+  WalBytesRow,
+} from './run.js';
 import type { TargetResult } from './targets.js';
 import type { WorkloadId } from './workloads.js';
 
@@ -16,6 +28,7 @@ const TIME_UNIT: Record<WorkloadId, { label: string; ns: number }> = {
 
 const HEADERS = ['workload', 'mode', 'ecsdb', 'raw Float32Array', 'better-sqlite3 (WAL)', 'ecsdb vs sqlite', 'ecsdb / raw'];
 const WAL_HEADERS = ['figure', 'mode', 'ecsdb', 'better-sqlite3 (WAL)', 'ecsdb vs sqlite'];
+const SNAPSHOT_HEADERS = ['figure', 'mode', 'ecsdb'];
 
 /** A table cell: one line per text line of its row. */
 type Cell = readonly string[];
@@ -41,7 +54,8 @@ export function formatReport(report: BenchReport): string {
     ...formatTable(WAL_HEADERS, walCells(report)),
     '',
     ...walNotes(report),
-    `targets (SPEC.md Performance, issues 2 and 3)${
+    ...formatSnapshots(report),
+    `targets (SPEC.md Performance, issues 2, 3 and 4)${
       plan.scale === 1 ? '' : `, judged at scale ${plan.scale} (not the spec's sizes, and short runs): indicative only`
     }:`,
     ...report.targets.map(formatTarget),
@@ -200,6 +214,94 @@ function walNotes(report: BenchReport): string[] {
   return notes.length === 0 ? [] : [...notes, ''];
 }
 
+/** The snapshot table (W4 from a snapshot, W5) with its heading and any notes. */
+function formatSnapshots(report: BenchReport): string[] {
+  const { plan } = report;
+  const settings = plan.snapshot;
+  const config = snapshotConfigOf(report);
+  const lines = [
+    `snapshots (ecsdb buffered, automatic snapshots off): a world of ${count(settings.entityCount)} entities with Position {x, y, z: f32}, ` +
+      `Velocity {dx, dy, dz: f32}, Health {hp: i32}` +
+      (config === undefined ? '' : `; snapshot chunkSlots ${count(config.chunkSlots)}, compress ${config.compress ? 'on' : 'off'}`),
+  ];
+  if (settings.entityCount !== 1_000_000) lines.push(`  (the spec's world is 1,000,000 entities: at scale ${plan.scale} these figures are indicative only)`);
+  lines.push(
+    `  W5 pause: the longest time between the end of one tick and the start of the next (process.hrtime), over every measured snapshot`,
+    '',
+    ...formatTable(SNAPSHOT_HEADERS, [snapshotOpenCells(report.snapshotOpen), snapshotWhileTickingCells(report.snapshotWhileTicking)]),
+    '',
+  );
+  const notes: string[] = [];
+  for (const [what, row] of [
+    ['W4 from a snapshot', report.snapshotOpen],
+    ['W5', report.snapshotWhileTicking],
+  ] as const) {
+    const missing = !('ecsdb' in row) ? row : row.ecsdb.status !== 'ok' ? row.ecsdb : undefined;
+    if (missing !== undefined) notes.push(`${missing.status === 'n/a' ? 'n/a' : 'FAILED'}: ${what}: ${missing.reason}`);
+  }
+  return notes.length === 0 ? lines : [...lines, ...notes, ''];
+}
+
+function snapshotConfigOf(report: BenchReport): SnapshotOpen['config'] | undefined {
+  for (const row of [report.snapshotWhileTicking, report.snapshotOpen]) {
+    if ('ecsdb' in row && row.ecsdb.status === 'ok') return row.ecsdb.config;
+  }
+  return undefined;
+}
+
+function snapshotOpenCells(row: SnapshotOpenRow | Missing): Cell[] {
+  const title = ['W4 open() from a snapshot'];
+  if (!('ecsdb' in row)) return [title, ['-'], missingCell(row)];
+  const w4 = row.ecsdb;
+  if (w4.status !== 'ok') return [title, [row.mode], missingCell(w4)];
+  return [
+    [...title, `(${count(w4.entityCount)} entities)`],
+    [row.mode],
+    [
+      `open ${ms(w4.openMsMedian)} (median of ${w4.opens}; min ${sig3(w4.openMsMin)}, max ${sig3(w4.openMsMax)})`,
+      `snapshot load ${ms(w4.loadMsMedian)} of it (db.recovery.snapshot.loadMs, median)`,
+      `${count(w4.walRecordsReplayed)} WAL records replayed after it; snapshot ${mib(w4.snapshotBytes)} MiB`,
+      `(that snapshot took ${ms(w4.quietSnapshotMs)} with nothing committing)`,
+    ],
+  ];
+}
+
+function snapshotWhileTickingCells(row: SnapshotWhileTickingRow | Missing): Cell[] {
+  const title = ['W5 snapshot while ticking'];
+  if (!('ecsdb' in row)) return [title, ['-'], missingCell(row)];
+  const w5 = row.ecsdb;
+  if (w5.status !== 'ok') return [title, [row.mode], missingCell(w5)];
+  const { baseline } = w5;
+  const runs = w5.runs.length;
+  const perRun = (pick: (run: SnapshotWhileTicking['runs'][number]) => number): string => w5.runs.map((run) => sig3(pick(run))).join(', ');
+  return [
+    [...title, `(${count(w5.entityCount)} entities,`, `ticks of ${count(w5.tickEntityCount)})`],
+    [row.mode],
+    [
+      `durable in ${ms(w5.durableMsMedian)} (median of ${runs}; runs ${perRun((run) => run.durableMs)} ms)`,
+      `longest pause ${ms(w5.pauseMaxMs)} (bench; per run ${perRun((run) => run.pauseMaxMs)} ms;`,
+      `  99th percentile of the gaps per run ${perRun((run) => run.pauseP99Ms)} ms)`,
+      ...(w5.pauseOnCpuMaxMs === null
+        ? []
+        : [
+            `  without the main thread's run-queue waits: longest ${ms(w5.pauseOnCpuMaxMs)} (per run ${perRun((run) => run.pauseOnCpuMaxMs ?? 0)} ms);`,
+            `  it waited for a CPU ${perRun((run) => run.runQueueWaitMs ?? 0)} ms per run (Linux schedstat)`,
+          ]),
+      `longestStepMs ${ms(w5.longestStepMs)} (ecsdb's own, whole ms; per run ${perRun((run) => run.longestStepMs)})`,
+      `${count(w5.ticksMedian)} W2 ticks completed during it (median; per run ${perRun((run) => run.ticks)})`,
+      `  tick median per run ${perRun((run) => run.tickMsMedian)} ms`,
+      `snapshot ${mib(w5.snapshotBytes)} MiB in ${count(w5.runs[0].chunkCount)} chunk(s)`,
+      `GC during it: longest ${ms(w5.gcMaxMs)}${w5.gcMaxKind === '' ? '' : ` (${w5.gcMaxKind})`}, total per run ${perRun((run) => run.gc.totalMs)} ms`,
+      `no snapshot: ${count(baseline.ticks)} ticks alone over ${ms(baseline.durationMs)}: longest pause ${ms(baseline.pauseMaxMs)},`,
+      `  p99 ${ms(baseline.pauseP99Ms)}, tick median ${ms(baseline.tickMsMedian)}, GC longest ${ms(baseline.gc.maxMs)}${baseline.gc.maxKind === '' ? '' : ` (${baseline.gc.maxKind})`}` +
+        (baseline.pauseOnCpuMaxMs === null ? '' : `,`),
+      ...(baseline.pauseOnCpuMaxMs === null
+        ? []
+        : [`  without run-queue waits longest ${ms(baseline.pauseOnCpuMaxMs)}; it waited for a CPU ${ms(baseline.runQueueWaitMs ?? 0)}`]),
+    ],
+  ];
+}
+
 /** Why ecsdb figures are missing: one line per mode that is not available, one per failure. */
 function missingNotes(rows: readonly ResultRow[]): string[] {
   const notes = new Set<string>();
@@ -215,6 +317,10 @@ function formatTarget(target: TargetResult): string {
   const measured =
     target.measured === null ? `no ecsdb figure${target.reason === undefined ? '' : ` (${target.reason})`}` : `measured ${sig3(target.measured)} ${target.unit}`;
   return `  ${status}  ${target.description}: ${measured}`;
+}
+
+function ms(value: number): string {
+  return `${sig3(value)} ms`;
 }
 
 function mib(bytes: number): string {

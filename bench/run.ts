@@ -1,13 +1,15 @@
 /**
  * One bench run: every workload on every engine in every planned mode, then the durability and
- * recovery figures (fsync floor, W6 group commit, WAL bytes per commit, W4 replay), as one
- * JSON-ready document. `runBench` is what `main.ts` prints and what the test calls at a tiny scale.
+ * recovery figures (fsync floor, W6 group commit, WAL bytes per commit, W4 replay), then the
+ * snapshot figures (W4 open() from a snapshot, W5 snapshot while ticking), as one JSON-ready
+ * document. `runBench` is what `main.ts` prints and what the test calls at a tiny scale.
  */
 import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { isEcsdbError } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
 import { openEcsdb } from './ecsdb.js';
 import { measureEcsdbWalBytes, measureReplay, type EcsdbWalBytes, type Replay } from './ecsdb-wal.js';
+import { measureSnapshotOpen, measureSnapshotWhileTicking, type SnapshotOpen, type SnapshotWhileTicking } from './ecsdb-snapshot.js';
 import { fsyncFloorOf, sampleFsyncFloor, type FsyncFloor, type FsyncFloorPass } from './fsync-floor.js';
 import { planFor, type Mode, type Plan, type SqliteSynchronous } from './plan.js';
 import { openRaw } from './raw.js';
@@ -97,6 +99,20 @@ export interface ReplayRow {
   sqlite: Missing;
 }
 
+/** W4 from a snapshot: open() of a directory whose newest snapshot holds the whole world. */
+export interface SnapshotOpenRow {
+  workload: 'W4';
+  mode: 'buffered';
+  ecsdb: SnapshotOpen | Missing;
+}
+
+/** W5: a snapshot of the whole world while a loop keeps committing W2 ticks. */
+export interface SnapshotWhileTickingRow {
+  workload: 'W5';
+  mode: 'buffered';
+  ecsdb: SnapshotWhileTicking | Missing;
+}
+
 export interface BenchReport {
   startedAt: string;
   durationMs: number;
@@ -111,6 +127,9 @@ export interface BenchReport {
   /** n/a when buffered mode was not run (as is W4). */
   walBytes: WalBytesRow | Missing;
   replay: ReplayRow | Missing;
+  /** n/a when buffered mode was not run (as is W5). */
+  snapshotOpen: SnapshotOpenRow | Missing;
+  snapshotWhileTicking: SnapshotWhileTickingRow | Missing;
   targets: TargetResult[];
 }
 
@@ -168,6 +187,8 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
   const buffered = plan.modes.find((mode) => mode.name === 'buffered');
   let walBytes: WalBytesRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
   let replay: ReplayRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
+  let snapshotOpen: SnapshotOpenRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
+  let snapshotWhileTicking: SnapshotWhileTickingRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
   if (buffered !== undefined) {
     progress(`WAL bytes per W1 commit (${count(plan.walBytesCommitCount)} commits)`);
     walBytes = walBytesRowOf(
@@ -176,6 +197,14 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     );
     progress(`W4 replay (building ${count(plan.replay.commitCount)} W1 commits, then ${plan.replay.opens} opens)`);
     replay = { workload: 'W4', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureReplay(plan)), sqlite: { status: 'n/a', reason: SQLITE_HAS_NO_REPLAY } };
+    const world = `${count(plan.snapshot.entityCount)} entities`;
+    progress(`W4 open() from a snapshot (building ${world} and their snapshot, then ${plan.snapshot.opens} opens)`);
+    snapshotOpen = { workload: 'W4', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureSnapshotOpen(plan)) };
+    progress(
+      `W5 snapshot while ticking (building ${world}, ticking alone for ${count(plan.snapshot.baselineMs)} ms, then ` +
+        `${plan.snapshot.warmupSnapshots + plan.snapshot.snapshotRuns} snapshots)`,
+    );
+    snapshotWhileTicking = { workload: 'W5', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureSnapshotWhileTicking(plan)) };
   }
 
   const strictRow = results.find((row) => row.workload === 'W1' && row.mode === 'strict');
@@ -184,7 +213,7 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     ecsdb: floorNs === undefined || strictRow?.ecsdb.status !== 'ok' ? null : strictRow.ecsdb.medianNsPerOp / floorNs,
     sqlite: floorNs === undefined || strictRow === undefined ? null : strictRow.sqlite.medianNsPerOp / floorNs,
   };
-  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, replay };
+  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, replay, snapshotOpen, snapshotWhileTicking };
   return {
     startedAt: startedAt.toISOString(),
     durationMs: Number(process.hrtime.bigint() - startNs) / 1e6,

@@ -1,23 +1,27 @@
 /**
  * The spec's performance targets that the bench can judge (SPEC.md Performance): issue 2 set the
- * memory-mode ones, issue 3 the WAL ones. Each reads one measured figure. A target whose figure
+ * memory-mode ones, issue 3 the WAL ones, issue 4 the snapshot ones. Each reads one measured figure. A target whose figure
  * was not run or whose mode is not available yet is n/a; one whose figure failed is not met.
  * Neither is ever reported as met.
  */
+import type { SnapshotWhileTicking } from './ecsdb-snapshot.js';
 import type { BenchReport, Missing, ResultRow } from './run.js';
 import type { WorkloadId } from './workloads.js';
 
 /** What the targets are judged on: the measured parts of a report. */
-export type TargetInputs = Pick<BenchReport, 'results' | 'fsyncFloor' | 'strictOverFsyncFloor' | 'groupCommit' | 'walBytes' | 'replay'>;
+export type TargetInputs = Pick<
+  BenchReport,
+  'results' | 'fsyncFloor' | 'strictOverFsyncFloor' | 'groupCommit' | 'walBytes' | 'replay' | 'snapshotOpen' | 'snapshotWhileTicking'
+>;
 
 type Reading = number | Missing;
 
 interface Target {
   readonly id: string;
   /** The issue that set the target. */
-  readonly issue: 2 | 3;
+  readonly issue: 2 | 3 | 4;
   /** What the figure is: a workload, or 'WAL' for bytes per commit. */
-  readonly figure: 'W1' | 'W2' | 'W4' | 'W6' | 'WAL';
+  readonly figure: 'W1' | 'W2' | 'W4' | 'W5' | 'W6' | 'WAL';
   readonly mode: 'memory' | 'buffered' | 'strict';
   readonly description: string;
   /** The measured quantity in `unit`, or why there is none. */
@@ -30,7 +34,7 @@ interface Target {
 
 export interface TargetResult {
   id: string;
-  issue: 2 | 3;
+  issue: 2 | 3 | 4;
   description: string;
   figure: Target['figure'];
   mode: Target['mode'];
@@ -55,6 +59,15 @@ function fromRow(workload: WorkloadId, mode: Target['mode'], pick: (row: ResultR
 
 const microsecondsPerOp = (row: ResultRow): number | null => (row.ecsdb.status === 'ok' ? row.ecsdb.medianNsPerOp / 1e3 : null);
 const millionUpdatesPerSecond = (row: ResultRow): number | null => (row.ecsdb.status === 'ok' ? row.ecsdb.updatesPerSecond / 1e6 : null);
+
+/** A figure of W5's measurement, through `pick`. */
+function fromW5(pick: (w5: SnapshotWhileTicking) => number) {
+  return (inputs: TargetInputs): Reading => {
+    const row = inputs.snapshotWhileTicking;
+    if (!('ecsdb' in row)) return row;
+    return row.ecsdb.status === 'ok' ? pick(row.ecsdb) : row.ecsdb;
+  };
+}
 
 export const TARGETS: readonly Target[] = [
   {
@@ -171,6 +184,54 @@ export const TARGETS: readonly Target[] = [
     },
     unit: 'M commits/s',
     bound: 'atLeast',
+    threshold: 2,
+  },
+  {
+    id: 'w4-snapshot-open',
+    issue: 4,
+    figure: 'W4',
+    mode: 'buffered',
+    description: 'W4 open() from a 1,000,000-entity snapshot: <= 1 s',
+    read: (inputs) => {
+      const row = inputs.snapshotOpen;
+      if (!('ecsdb' in row)) return row;
+      return row.ecsdb.status === 'ok' ? row.ecsdb.openMsMedian : row.ecsdb;
+    },
+    unit: 'ms',
+    bound: 'atMost',
+    threshold: 1_000,
+  },
+  {
+    id: 'w5-snapshot-durable',
+    issue: 4,
+    figure: 'W5',
+    mode: 'buffered',
+    description: 'W5 snapshot of 1,000,000 entities while ticking: durable <= 1 s',
+    read: fromW5((w5) => w5.durableMsMedian),
+    unit: 'ms',
+    bound: 'atMost',
+    threshold: 1_000,
+  },
+  {
+    id: 'w5-main-thread-pause',
+    issue: 4,
+    figure: 'W5',
+    mode: 'buffered',
+    description: "W5 longest main-thread pause (the bench's gap between ticks): <= 2 ms",
+    read: fromW5((w5) => w5.pauseMaxMs),
+    unit: 'ms',
+    bound: 'atMost',
+    threshold: 2,
+  },
+  {
+    id: 'w5-longest-step',
+    issue: 4,
+    figure: 'W5',
+    mode: 'buffered',
+    description: "W5 longest snapshot step (ecsdb's own longestStepMs): <= 2 ms",
+    read: fromW5((w5) => w5.longestStepMs),
+    unit: 'ms',
+    bound: 'atMost',
     threshold: 2,
   },
 ];

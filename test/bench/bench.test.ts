@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { SnapshotOpen, SnapshotRun, SnapshotWhileTicking } from '../../bench/ecsdb-snapshot.js';
 import type { FsyncFloor } from '../../bench/fsync-floor.js';
 import { MODES, modesNamed, planFor } from '../../bench/plan.js';
 import { formatReport } from '../../bench/report.js';
@@ -14,7 +15,10 @@ import { runBench, type BenchReport, type Figure, type Machine, type Missing, ty
 import { TARGETS, evaluateTargets, type TargetInputs, type TargetResult } from '../../bench/targets.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
-/** 100 entities, ticks of 10, 100 commits in flight, 1,000 commits to replay: every code path in seconds. */
+/**
+ * 100 entities, ticks of 10, 100 commits in flight, 1,000 commits to replay, a 1,000-entity world
+ * to snapshot: every code path in seconds.
+ */
 const TINY_SCALE = 0.001;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMPILED_MAIN = fileURLToPath(new URL('../../dist/bench/main.js', import.meta.url));
@@ -107,6 +111,64 @@ function expectDurabilityFigures(report: BenchReport): void {
   expect(Number.isFinite(w4.replayMsMedian) && w4.replayMsMedian >= 0, `W4 replayMsMedian is ${w4.replayMsMedian}`).toBe(true);
 }
 
+/**
+ * ecsdb reports some durations in whole milliseconds of its own clock (Date.now): at this size
+ * they may be 0, so they need only be finite and not negative.
+ */
+function expectWholeMs(value: unknown, where: string): void {
+  expect(typeof value === 'number' && Number.isFinite(value) && value >= 0, `${where} is ${String(value)}`).toBe(true);
+}
+
+/** The targets whose figure is one of those whole-millisecond durations. */
+const WHOLE_MS_TARGETS = new Set(['w5-longest-step']);
+
+/** Every figure of issue 4 (snapshots) is measured and positive. */
+function expectSnapshotFigures(report: BenchReport): void {
+  const settings = report.plan.snapshot;
+  const open = report.snapshotOpen;
+  expect('ecsdb' in open, `W4 from a snapshot: ${'reason' in open ? open.reason : ''}`).toBe(true);
+  if (!('ecsdb' in open)) return;
+  expect(open.ecsdb.status, `W4 from a snapshot ecsdb: ${'reason' in open.ecsdb ? open.ecsdb.reason : ''}`).toBe('ok');
+  const w4 = open.ecsdb as SnapshotOpen;
+  expect(w4.entityCount).toBe(settings.entityCount);
+  expect(w4.opens).toBe(settings.opens);
+  expect(w4.walRecordsReplayed, 'the snapshot was taken with nothing committing: no WAL tail after it').toBe(0);
+  expect(w4.snapshotEndLsn).toBe(w4.snapshotStartLsn);
+  for (const key of ['snapshotBytes', 'snapshotEndLsn', 'buildMs', 'quietSnapshotMs', 'openMsMedian', 'openMsMin', 'openMsMax'] as const) {
+    expectPositiveFinite(w4[key], `W4 from a snapshot ${key}`);
+  }
+  expectWholeMs(w4.loadMsMedian, 'W4 from a snapshot loadMsMedian');
+  expectPositiveFinite(w4.config.chunkSlots, 'W4 config.chunkSlots');
+
+  const ticking = report.snapshotWhileTicking;
+  expect('ecsdb' in ticking, `W5: ${'reason' in ticking ? ticking.reason : ''}`).toBe(true);
+  if (!('ecsdb' in ticking)) return;
+  expect(ticking.ecsdb.status, `W5 ecsdb: ${'reason' in ticking.ecsdb ? ticking.ecsdb.reason : ''}`).toBe('ok');
+  const w5 = ticking.ecsdb as SnapshotWhileTicking;
+  expect(w5.entityCount).toBe(settings.entityCount);
+  expect(w5.tickEntityCount).toBe(settings.tickEntityCount);
+  expect(w5.runs).toHaveLength(settings.snapshotRuns);
+  for (const key of ['durableMsMedian', 'durableMsMax', 'pauseMaxMs', 'ticksMedian', 'snapshotBytes', 'buildMs'] as const) {
+    expectPositiveFinite(w5[key], `W5 ${key}`);
+  }
+  expectWholeMs(w5.longestStepMs, 'W5 longestStepMs');
+  expectWholeMs(w5.gcMaxMs, 'W5 gcMaxMs');
+  w5.runs.forEach((run: SnapshotRun, i) => {
+    for (const key of ['durableMs', 'pauseMaxMs', 'pauseP99Ms', 'ticks', 'tickMsMedian', 'tickMsMax', 'sizeBytes', 'chunkCount'] as const) {
+      expectPositiveFinite(run[key], `W5 runs[${i}].${key}`);
+    }
+    expectWholeMs(run.longestStepMs, `W5 runs[${i}].longestStepMs`);
+    expectWholeMs(run.lsnSpan, `W5 runs[${i}].lsnSpan`);
+    // Linux only (schedstat); elsewhere null. Either way never negative.
+    if (run.pauseOnCpuMaxMs !== null) expectWholeMs(run.pauseOnCpuMaxMs, `W5 runs[${i}].pauseOnCpuMaxMs`);
+    if (run.runQueueWaitMs !== null) expectWholeMs(run.runQueueWaitMs, `W5 runs[${i}].runQueueWaitMs`);
+  });
+  if (process.platform === 'linux') expect(w5.pauseOnCpuMaxMs, 'schedstat is read on Linux').not.toBeNull();
+  for (const key of ['durationMs', 'ticks', 'pauseMaxMs', 'pauseP99Ms', 'tickMsMedian', 'tickMsMax'] as const) {
+    expectPositiveFinite(w5.baseline[key], `W5 baseline.${key}`);
+  }
+}
+
 function expectCompleteReport(report: BenchReport): void {
   expect(report.machine.cpuModel).not.toBe('');
   expectPositiveFinite(report.machine.cores, 'machine.cores');
@@ -116,10 +178,12 @@ function expectCompleteReport(report: BenchReport): void {
   );
   report.results.forEach(expectRow);
   expectDurabilityFigures(report);
+  expectSnapshotFigures(report);
   expect(report.targets.map((target) => target.id)).toEqual(TARGETS.map((target) => target.id));
   for (const target of report.targets) {
     expect(target.status, `${target.id}: ${target.reason ?? ''}`).not.toBe('n/a'); // every mode ran
-    expectPositiveFinite(target.measured, `target ${target.id}`);
+    if (WHOLE_MS_TARGETS.has(target.id)) expectWholeMs(target.measured, `target ${target.id}`);
+    else expectPositiveFinite(target.measured, `target ${target.id}`);
   }
 }
 
@@ -127,6 +191,7 @@ describe('runBench()', () => {
   it('reports every figure of every workload and mode as a positive finite number', async () => {
     const report = await runBench({ scale: TINY_SCALE });
     expect(report.plan.entityCount).toBe(100);
+    expect(report.plan.snapshot.entityCount).toBe(1_000);
     expectCompleteReport(report);
     const text = formatReport(report);
     expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync .* median [\d.,]+ µs/);
@@ -134,6 +199,13 @@ describe('runBench()', () => {
     expect(text).toMatch(/W6 100 strict commits +strict +[\d.,]+ ms\/100 .* [\d.,]+x (faster|slower)/);
     expect(text).toMatch(/WAL bytes per W1 commit +buffered +[\d.,]+ B\/commit +[\d.,]+ B\/commit +[\d.,]+x fewer bytes/);
     expect(text).toMatch(/W4 replay on open\(\) +buffered +[\d.,]+( k| M)? commits\/s +n\/a/);
+    expect(text).toMatch(/a world of 1,000 entities with Position .* at scale 0\.001 these figures are indicative only/s);
+    expect(text).toMatch(/W4 open\(\) from a snapshot +buffered +open [\d.,]+ ms \(median of 3;/);
+    expect(text).toMatch(/snapshot load [\d.,]+ ms of it \(db\.recovery\.snapshot\.loadMs, median\)/);
+    expect(text).toMatch(/W5 snapshot while ticking +buffered +durable in [\d.,]+ ms \(median of 3;/);
+    expect(text).toMatch(/longest pause [\d.,]+ ms \(bench;/);
+    expect(text).toMatch(/longestStepMs [\d.,]+ ms \(ecsdb's own/);
+    expect(text).toMatch(/[\d,]+ W2 ticks completed during it/);
     for (const target of TARGETS) expect(text).toContain(target.description);
   });
 
@@ -141,13 +213,17 @@ describe('runBench()', () => {
     const report = await runBench({ scale: TINY_SCALE, modes: modesNamed('memory') });
     expect(report.fsyncFloor.status).toBe('n/a');
     expect(report.strictOverFsyncFloor).toEqual({ ecsdb: null, sqlite: null });
-    for (const missing of [report.groupCommit, report.walBytes, report.replay]) expect(missing).toMatchObject({ status: 'n/a' });
+    for (const missing of [report.groupCommit, report.walBytes, report.replay, report.snapshotOpen, report.snapshotWhileTicking]) {
+      expect(missing).toMatchObject({ status: 'n/a' });
+    }
     const statuses = Object.fromEntries(report.targets.map((target) => [target.id, target.status]));
     for (const target of TARGETS) {
       if (target.mode === 'memory') expect(statuses[target.id], target.id).not.toBe('n/a');
       else expect(statuses[target.id], target.id).toBe('n/a');
     }
-    expect(formatReport(report)).toMatch(/n\/a: W6: strict mode was not run/);
+    const text = formatReport(report);
+    expect(text).toMatch(/n\/a: W6: strict mode was not run/);
+    expect(text).toMatch(/n\/a: W5: buffered mode was not run/);
   });
 });
 
@@ -217,7 +293,16 @@ describe('report and targets', () => {
 
   /** Only the main table: every issue-3 figure not run. */
   function tableOnly(results: ResultRow[]): TargetInputs {
-    return { results, fsyncFloor: notRun, strictOverFsyncFloor: { ecsdb: null, sqlite: null }, groupCommit: notRun, walBytes: notRun, replay: notRun };
+    return {
+      results,
+      fsyncFloor: notRun,
+      strictOverFsyncFloor: { ecsdb: null, sqlite: null },
+      groupCommit: notRun,
+      walBytes: notRun,
+      replay: notRun,
+      snapshotOpen: notRun,
+      snapshotWhileTicking: notRun,
+    };
   }
 
   const floor: FsyncFloor = {
@@ -285,6 +370,75 @@ describe('report and targets', () => {
         },
         sqlite: notRun,
       },
+      snapshotOpen: { workload: 'W4', mode: 'buffered', ecsdb: snapshotOpen(good ? 800 : 1_200) },
+      snapshotWhileTicking: { workload: 'W5', mode: 'buffered', ecsdb: snapshotWhileTicking(good) },
+    };
+  }
+
+  const gcNone = { maxMs: 0, maxKind: '', totalMs: 0, count: 0 };
+
+  function snapshotOpen(openMsMedian: number): SnapshotOpen {
+    return {
+      status: 'ok',
+      entityCount: 1_000_000,
+      snapshotBytes: 36 * 1024 * 1024,
+      snapshotStartLsn: 100,
+      snapshotEndLsn: 100,
+      buildMs: 3_000,
+      quietSnapshotMs: 450,
+      opens: 5,
+      openMsMedian,
+      openMsMin: openMsMedian - 100,
+      openMsMax: openMsMedian + 100,
+      loadMsMedian: openMsMedian - 50,
+      walRecordsReplayed: 0,
+      config: { chunkSlots: 16_384, compress: false },
+    };
+  }
+
+  function snapshotWhileTicking(good: boolean): SnapshotWhileTicking {
+    const run: SnapshotRun = {
+      durableMs: good ? 900 : 1_100,
+      pauseMaxMs: good ? 1.5 : 2.5,
+      pauseP99Ms: 1,
+      pauseOnCpuMaxMs: good ? 1.2 : 2.2,
+      runQueueWaitMs: 100,
+      longestStepMs: good ? 1 : 3,
+      chunkCount: 62,
+      ticks: 300,
+      tickMsMedian: 1.5,
+      tickMsMax: 2,
+      sizeBytes: 36 * 1024 * 1024,
+      lsnSpan: 290,
+      gc: { maxMs: 0.8, maxKind: 'minor', totalMs: 20, count: 30 },
+    };
+    return {
+      status: 'ok',
+      entityCount: 1_000_000,
+      tickEntityCount: 10_000,
+      runs: [run, run, run],
+      durableMsMedian: run.durableMs,
+      durableMsMax: run.durableMs,
+      pauseMaxMs: run.pauseMaxMs,
+      pauseOnCpuMaxMs: run.pauseOnCpuMaxMs,
+      longestStepMs: run.longestStepMs,
+      ticksMedian: run.ticks,
+      snapshotBytes: run.sizeBytes,
+      gcMaxMs: run.gc.maxMs,
+      gcMaxKind: run.gc.maxKind,
+      baseline: {
+        durationMs: 1_000,
+        ticks: 600,
+        pauseMaxMs: 0.5,
+        pauseP99Ms: 0.2,
+        tickMsMedian: 1.5,
+        tickMsMax: 2,
+        pauseOnCpuMaxMs: 0.4,
+        runQueueWaitMs: 10,
+        gc: gcNone,
+      },
+      config: { chunkSlots: 16_384, compress: false },
+      buildMs: 2_000,
     };
   }
 
@@ -302,6 +456,10 @@ describe('report and targets', () => {
     expect(byId['w2-buffered-updates']).toBeCloseTo(25);
     expect(byId['wal-bytes-per-w1-commit']).toBe(38);
     expect(byId['w4-replay']).toBeCloseTo(2.5, 1);
+    expect(byId['w4-snapshot-open']).toBe(800);
+    expect(byId['w5-snapshot-durable']).toBe(900);
+    expect(byId['w5-main-thread-pause']).toBe(1.5);
+    expect(byId['w5-longest-step']).toBe(1);
   });
 
   it('judges a target n/a when its figure was not run or its mode is not available, and not met when it failed', () => {
@@ -319,12 +477,18 @@ describe('report and targets', () => {
       walBytes: { ...(inputs.walBytes as Exclude<TargetInputs['walBytes'], Missing>), ecsdb: { status: 'failed', reason: 'ENOSPC' } },
       replay: { workload: 'W4', mode: 'buffered', ecsdb: { status: 'n/a', reason: 'buffered not built' }, sqlite: notRun },
       fsyncFloor: notRun,
+      snapshotOpen: { workload: 'W4', mode: 'buffered', ecsdb: { status: 'failed', reason: 'CORRUPT_SNAPSHOT' } },
+      snapshotWhileTicking: notRun,
     };
     expect(statusById(evaluateTargets(failedWal))).toMatchObject({
       'wal-bytes-per-w1-commit': 'not met',
       'w4-replay': 'n/a',
       'w1-strict-vs-fsync-floor': 'n/a',
       'w6-strict-group-commit': 'met',
+      'w4-snapshot-open': 'not met',
+      'w5-snapshot-durable': 'n/a',
+      'w5-main-thread-pause': 'n/a',
+      'w5-longest-step': 'n/a',
     });
   });
 
@@ -381,5 +545,30 @@ describe('report and targets', () => {
     expect(text).toMatch(/open 400 ms \(median of 1\),/);
     expect(text).toMatch(/replay 1 ms of it \(db\.recovery\)/);
     expect(text).toMatch(/n\/a: better-sqlite3 W4: not run here/);
+  });
+
+  it('prints the snapshot figures: W4 from a snapshot and W5 with its pauses, ticks and baseline', () => {
+    const inputs = everything(false);
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
+    expect(text).toMatch(/snapshot chunkSlots 16,384, compress off/);
+    expect(text).toMatch(/W4 open\(\) from a snapshot +buffered +open 1,200 ms \(median of 5; min 1,100, max 1,300\)/);
+    expect(text).toMatch(/snapshot load 1,150 ms of it/);
+    expect(text).toMatch(/0 WAL records replayed after it; snapshot 36 MiB/);
+    expect(text).toMatch(/that snapshot took 450 ms with nothing committing/);
+    expect(text).toMatch(/W5 snapshot while ticking +buffered +durable in 1,100 ms \(median of 3; runs 1,100, 1,100, 1,100 ms\)/);
+    expect(text).toMatch(/longest pause 2\.5 ms \(bench; per run 2\.5, 2\.5, 2\.5 ms;/);
+    expect(text).toMatch(/99th percentile of the gaps per run 1, 1, 1 ms\)/);
+    expect(text).toMatch(/without the main thread's run-queue waits: longest 2\.2 ms \(per run 2\.2, 2\.2, 2\.2 ms\);/);
+    expect(text).toMatch(/it waited for a CPU 100, 100, 100 ms per run \(Linux schedstat\)/);
+    expect(text).toMatch(/without run-queue waits longest 0\.4 ms; it waited for a CPU 10 ms/);
+    expect(text).toMatch(/longestStepMs 3 ms \(ecsdb's own, whole ms; per run 3, 3, 3\)/);
+    expect(text).toMatch(/300 W2 ticks completed during it \(median; per run 300, 300, 300\)/);
+    expect(text).toMatch(/snapshot 36 MiB in 62 chunk\(s\)/);
+    expect(text).toMatch(/GC during it: longest 0\.8 ms \(minor\), total per run 20, 20, 20 ms/);
+    expect(text).toMatch(/no snapshot: 600 ticks alone over 1,000 ms: longest pause 0\.5 ms,/);
+    expect(text).toMatch(/NOT MET +W4 open\(\) from a 1,000,000-entity snapshot: <= 1 s: measured 1,200 ms/);
+    expect(text).toMatch(/NOT MET +W5 snapshot of 1,000,000 entities while ticking: durable <= 1 s: measured 1,100 ms/);
+    expect(text).toMatch(/NOT MET +W5 longest main-thread pause \(the bench's gap between ticks\): <= 2 ms: measured 2\.5 ms/);
+    expect(text).toMatch(/NOT MET +W5 longest snapshot step \(ecsdb's own longestStepMs\): <= 2 ms: measured 3 ms/);
   });
 });

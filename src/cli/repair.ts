@@ -1,0 +1,192 @@
+/**
+ * `ecsdb repair`: cuts a damaged live WAL at its first bad record, keeping every cut byte.
+ *
+ * Under the directory lock (refused with DB_LOCKED while the database is open anywhere):
+ *   1. find the first bad spot in the live segments, in LSN order: a damaged header, a record
+ *      that fails its checks, an LSN out of sequence, or a gap between segments;
+ *   2. copy the bytes from there to the segment's end to `<dir>/repair/<segment>.<offset>.cut`
+ *      (temp → fsync → rename → directory fsync);
+ *   3. move every later segment aside to `<dir>/repair/<segment>.0.cut` (rename, then fsync of
+ *      both directories);
+ *   4. only then truncate the damaged segment (fsync), or move it aside whole when not even its
+ *      header survives.
+ * An interruption at any step leaves every byte either in place or in `repair/`; running repair
+ * again finishes the job (its side file is rewritten with the same bytes).
+ */
+import { join } from 'node:path';
+import { fileStorage } from '../db/open-persistent.js';
+import { acquireDirectoryLock } from '../storage/dir-lock.js';
+import { replaceFileDurably } from '../storage/atomic-file.js';
+import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
+import {
+  RECORD_KIND_WRITE_SET,
+  SEGMENT_HEADER_SIZE_BYTES,
+  WAL_FORMAT_VERSION,
+  checkRecordAt,
+  decodeSegmentHeader,
+  recordLsnAt,
+} from '../wal/format.js';
+import { EcsdbError } from '../errors.js';
+import { requireMeta } from './common.js';
+import { newestLoadableSnapshot } from './validate.js';
+
+export const REPAIR_DIR_NAME = 'repair';
+
+export interface Cut {
+  /** The damaged segment (in wal/). */
+  readonly segment: string;
+  /** Where it was cut: the first bad byte; the segment keeps the bytes before it. */
+  readonly offset: number;
+  readonly bytesCut: number;
+  readonly reason: string;
+  /** Where the cut bytes are kept, relative to the data directory. */
+  readonly sideFile: string;
+  /** Later segments moved aside whole, and where to. */
+  readonly movedSegments: readonly { segment: string; sideFile: string; sizeBytes: number }[];
+  /** The last LSN the WAL keeps. */
+  readonly lastLsnKept: number;
+}
+
+export interface RepairResult {
+  readonly dir: string;
+  /** undefined when nothing needed cutting. */
+  readonly cut: Cut | undefined;
+}
+
+interface Damage {
+  readonly index: number;
+  readonly offset: number;
+  readonly reason: string;
+  readonly lastLsnKept: number;
+}
+
+/** The first bad spot of the live segments, or undefined when they are clean. */
+function findDamage(
+  segments: readonly { name: string; firstLsn: number; bytes: Uint8Array; archived: boolean }[],
+  databaseId: Uint8Array,
+  lastLsnBefore: number | undefined,
+): Damage | undefined {
+  let previous = lastLsnBefore;
+  for (let index = 0; index < segments.length; index++) {
+    const { firstLsn, bytes } = segments[index];
+    if (previous !== undefined && previous + 1 !== firstLsn) {
+      return { index, offset: 0, reason: `starts at LSN ${firstLsn} but the log before it ends at ${previous}`, lastLsnKept: previous };
+    }
+    const kept = firstLsn - 1;
+    const header = decodeSegmentHeader(bytes);
+    if (typeof header === 'string') return { index, offset: 0, reason: `segment header is damaged (${header})`, lastLsnKept: kept };
+    if (header.formatVersion !== WAL_FORMAT_VERSION || header.firstLsn !== firstLsn || !header.databaseId.every((b, i) => b === databaseId[i])) {
+      return { index, offset: 0, reason: 'segment header does not match its name, version or database', lastLsnKept: kept };
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let offset = SEGMENT_HEADER_SIZE_BYTES;
+    let expected = firstLsn;
+    while (offset < bytes.length) {
+      const end = checkRecordAt(bytes, view, offset);
+      if (typeof end === 'string') return { index, offset, reason: `record ${expected} is damaged (${end})`, lastLsnKept: expected - 1 };
+      const lsn = recordLsnAt(view, offset);
+      if (lsn !== expected) return { index, offset, reason: `record has LSN ${lsn} where ${expected} was expected`, lastLsnKept: expected - 1 };
+      if (bytes[offset + 16] !== RECORD_KIND_WRITE_SET) return { index, offset, reason: `record ${lsn} has unknown kind ${bytes[offset + 16]}`, lastLsnKept: expected - 1 };
+      offset = end;
+      expected++;
+    }
+    previous = expected - 1;
+  }
+  return undefined;
+}
+
+export async function repairDirectory(dir: string): Promise<RepairResult> {
+  const storage = fileStorage;
+  await requireMeta(dir); // before the lock: a directory that is not a database gets no LOCK file
+  const lock = await acquireDirectoryLock(storage, dir);
+  try {
+    const meta = await requireMeta(dir);
+    const walDir = join(dir, 'wal');
+    if ((await storage.stat(walDir)) === undefined) return { dir, cut: undefined };
+    const all = await listAllSegments(storage, walDir, join(dir, ARCHIVE_DIR_NAME));
+    // Only the segments recovery reads matter: from the one holding the first LSN to replay
+    // after the snapshot it would load (recovery never reads the ones before).
+    const snapshot = await newestLoadableSnapshot(dir, meta);
+    const fromLsn = snapshot === undefined ? 1 : snapshot.startLsn + 1;
+    let startIndex = 0;
+    while (startIndex + 1 < all.length && all[startIndex + 1].firstLsn <= fromLsn) startIndex++;
+    const needed = all.slice(startIndex);
+    const live = [];
+    for (const segment of needed) {
+      const bytes = segment.archived ? await readSegmentBytes(storage, segment) : await storage.readFile(segment.path);
+      live.push({ name: segment.name, firstLsn: segment.firstLsn, bytes, archived: segment.archived });
+    }
+    const damage = findDamage(live, meta.databaseId, undefined);
+    if (damage === undefined) return { dir, cut: undefined };
+    if (live.slice(damage.index).some((s) => s.archived)) {
+      throw new EcsdbError(
+        'CORRUPT_WAL',
+        `the damage (${live[damage.index].name}: ${damage.reason}) is in archived WAL that recovery needs; repair cuts only the live WAL; nothing was changed`,
+      );
+    }
+    if (snapshot !== undefined && damage.lastLsnKept < snapshot.endLsn) {
+      throw new EcsdbError(
+        'CORRUPT_WAL',
+        `the damage (${live[damage.index].name} at byte offset ${damage.offset}: ${damage.reason}) lies in WAL that snapshot ${snapshot.file} needs (through LSN ${snapshot.endLsn}); cutting there would make recovery fall back to an older state, so nothing was changed`,
+      );
+    }
+
+    const repairDir = join(dir, REPAIR_DIR_NAME);
+    await storage.mkdir(repairDir);
+    await storage.syncDirectory(dir);
+    const damaged = live[damage.index];
+    // A segment without even a valid header (or an out-of-sequence one) goes aside whole.
+    const whole = damage.offset < SEGMENT_HEADER_SIZE_BYTES;
+    const sideName = `${damaged.name}.${damage.offset}.cut`;
+    if (!whole) await replaceFileDurably(storage, repairDir, sideName, damaged.bytes.subarray(damage.offset));
+    const moved: { segment: string; sideFile: string; sizeBytes: number }[] = [];
+    // Newest first: an interruption leaves the log a prefix of what it was.
+    for (let i = live.length - 1; i > damage.index; i--) {
+      const later = live[i];
+      const name = `${later.name}.0.cut`;
+      await storage.rename(join(walDir, later.name), join(repairDir, name));
+      await storage.syncDirectory(repairDir);
+      await storage.syncDirectory(walDir);
+      moved.unshift({ segment: later.name, sideFile: `${REPAIR_DIR_NAME}/${name}`, sizeBytes: later.bytes.length });
+    }
+    if (whole) {
+      await storage.rename(join(walDir, damaged.name), join(repairDir, sideName));
+      await storage.syncDirectory(repairDir);
+      await storage.syncDirectory(walDir);
+    } else {
+      const file = await storage.open(join(walDir, damaged.name), 'readwrite');
+      try {
+        await file.truncate(damage.offset);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+    }
+    return {
+      dir,
+      cut: {
+        segment: damaged.name,
+        offset: damage.offset,
+        bytesCut: damaged.bytes.length - damage.offset,
+        reason: damage.reason,
+        sideFile: `${REPAIR_DIR_NAME}/${sideName}`,
+        movedSegments: moved,
+        lastLsnKept: damage.lastLsnKept,
+      },
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+export function formatRepair(result: RepairResult): string {
+  const cut = result.cut;
+  if (cut === undefined) return `${result.dir}: the WAL is clean; nothing was cut\n`;
+  const lines = [
+    `cut ${cut.segment} at byte offset ${cut.offset}: ${cut.reason}`,
+    `  ${cut.bytesCut} bytes kept in ${cut.sideFile}`,
+    ...cut.movedSegments.map((m) => `  later segment ${m.segment} (${m.sizeBytes} bytes) moved to ${m.sideFile}`),
+    `the WAL now ends at LSN ${cut.lastLsnKept}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

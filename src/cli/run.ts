@@ -1,0 +1,241 @@
+/**
+ * The `ecsdb` command line as a function (main.ts runs it as the bin; tests may run it in
+ * process): parses arguments with node:util parseArgs, runs one command, returns the exit
+ * status. 0 success, 1 failure or damage (a one-line message on stderr), 2 bad usage.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { EcsdbError } from '../errors.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, openStored, plain, resolveDir, type CommonOptions } from './common.js';
+import { inspectDirectory, type Inspection } from './inspect.js';
+import { compactDirectory, formatCompact } from './compact.js';
+import { formatRepair, repairDirectory } from './repair.js';
+import { formatRestore, restoreDirectory } from './restore.js';
+import { formatValidation, validateDirectory } from './validate.js';
+
+export interface CliOutput {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const COMMON_OPTIONS = `options (every command):
+  --dir <path>      the data directory (default: [storage] dir of the configuration)
+  --config <file>   the configuration file (default: ./ecsdb.toml, or $ECSDB_CONFIG)
+  --json            machine-readable output
+  --help            help for the command`;
+
+const COMMANDS: Record<string, { summary: string; usage: string; extra?: string }> = {
+  inspect: { summary: 'identity, schema, WAL segments and LSN range (read only)', usage: 'ecsdb inspect [options]' },
+  validate: {
+    summary: 'check every checksum: meta, MANIFEST, snapshots, WAL (read only); exit 1 on damage',
+    usage: 'ecsdb validate [options]',
+  },
+  dump: {
+    summary: 'the world as JSON lines, one entity per line (opens the database)',
+    usage: 'ecsdb dump [--component <Name>] [options]',
+    extra: '  --component <Name>  only entities that have this component, and only it',
+  },
+  snapshot: { summary: 'offline: recover, write a fresh snapshot, archive the WAL it covers', usage: 'ecsdb snapshot [options]' },
+  restore: {
+    summary: 'put the directory back to the state of a snapshot (--from) or an LSN (--lsn); removed files kept in <dir>/restore/',
+    usage: 'ecsdb restore (--from <snapshot> | --lsn <n>) [options]',
+    extra: '  --from <snapshot>   a snapshot file named by the MANIFEST (its state at its end LSN)\n  --lsn <n>           the state after commit n',
+  },
+  compact: {
+    summary: 'offline: snapshot, then delete older snapshots and archived WAL no longer needed; report bytes freed',
+    usage: 'ecsdb compact [options]',
+  },
+  repair: {
+    summary: 'cut a damaged WAL at its first bad record, keeping the cut bytes in <dir>/repair/',
+    usage: 'ecsdb repair [options]',
+  },
+};
+
+const USAGE = `usage: ecsdb <command> [options]
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`)
+  .join('\n')}
+
+${COMMON_OPTIONS}
+  --version         the ecsdb version
+
+exit status: 0 success, 1 failure or damage found, 2 bad usage`;
+
+function commandHelp(name: string): string {
+  const command = COMMANDS[name];
+  return `usage: ${command.usage}\n\n${command.summary}\n\n${command.extra === undefined ? '' : `${command.extra}\n`}${COMMON_OPTIONS}\n\nexit status: 0 success, 1 failure or damage found, 2 bad usage`;
+}
+
+export async function runCli(argv: readonly string[], out: CliOutput): Promise<number> {
+  try {
+    return await run(argv, out);
+  } catch (error) {
+    if (error instanceof CliError) {
+      out.stderr(`${oneLine(error.message)}\n`);
+      if (error.exitCode === EXIT_USAGE) out.stderr(`${USAGE}\n`);
+      return error.exitCode;
+    }
+    out.stderr(`ecsdb: ${oneLine(error instanceof EcsdbError ? `${error.code}: ${error.message}` : String(error))}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+async function run(argv: readonly string[], out: CliOutput): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        dir: { type: 'string' },
+        config: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean' },
+        version: { type: 'boolean' },
+        component: { type: 'string' },
+        from: { type: 'string' },
+        lsn: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new CliError(`ecsdb: ${(error as Error).message}`, EXIT_USAGE);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    const packageJson = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    out.stdout(`${packageJson.version}\n`);
+    return EXIT_OK;
+  }
+  const [command, ...rest] = positionals;
+  if (command === undefined) {
+    out.stdout(`${USAGE}\n`);
+    return values.help ? EXIT_OK : EXIT_USAGE;
+  }
+  if (!(command in COMMANDS)) throw new CliError(`ecsdb: unknown command ${JSON.stringify(command)}; commands: ${Object.keys(COMMANDS).join(', ')}`, EXIT_USAGE);
+  if (values.help) {
+    out.stdout(`${commandHelp(command)}\n`);
+    return EXIT_OK;
+  }
+  if (rest.length > 0) throw new CliError(`ecsdb ${command}: unexpected argument ${JSON.stringify(rest[0])}`, EXIT_USAGE);
+  if (values.component !== undefined && command !== 'dump') throw new CliError(`ecsdb ${command}: --component is an option of dump only`, EXIT_USAGE);
+  if ((values.from !== undefined || values.lsn !== undefined) && command !== 'restore') {
+    throw new CliError(`ecsdb ${command}: --from and --lsn are options of restore only`, EXIT_USAGE);
+  }
+  let restoreTarget: { from?: string; lsn?: number } = {};
+  if (command === 'restore') {
+    if ((values.from === undefined) === (values.lsn === undefined)) throw new CliError('ecsdb restore: give exactly one of --from <snapshot> or --lsn <n>', EXIT_USAGE);
+    if (values.lsn !== undefined) {
+      if (!/^\d+$/.test(values.lsn) || !Number.isSafeInteger(Number(values.lsn))) throw new CliError(`ecsdb restore: --lsn needs a whole number, got ${JSON.stringify(values.lsn)}`, EXIT_USAGE);
+      restoreTarget = { lsn: Number(values.lsn) };
+    } else {
+      restoreTarget = { from: values.from };
+    }
+  }
+  const common: CommonOptions = { dir: values.dir, config: values.config, json: values.json };
+  const dir = await resolveDir(command, common);
+  const json = values.json === true;
+  switch (command) {
+    case 'inspect': {
+      const inspection = await inspectDirectory(dir);
+      out.stdout(json ? `${JSON.stringify(inspection, null, 2)}\n` : formatInspection(inspection));
+      return inspection.damage.length === 0 ? EXIT_OK : EXIT_FAILURE;
+    }
+    case 'validate': {
+      const validation = await validateDirectory(dir);
+      out.stdout(json ? `${JSON.stringify(validation, null, 2)}\n` : formatValidation(validation));
+      if (!validation.ok) {
+        const first = validation.problems[0];
+        out.stderr(`ecsdb validate: ${validation.problems.length} problem(s); first: ${first.file}${first.offset === undefined ? '' : ` at byte offset ${first.offset}`}\n`);
+        return EXIT_FAILURE;
+      }
+      return EXIT_OK;
+    }
+    case 'dump':
+      return dump(dir, common, values.component, out);
+    case 'snapshot': {
+      const { db } = await openStored(dir, common);
+      try {
+        const result = await db.snapshot();
+        const entry = { file: result.file, startLsn: result.startLsn, endLsn: result.endLsn, createdAtMs: result.createdAtMs, sizeBytes: result.sizeBytes, ...(result.base === undefined ? {} : { base: result.base }) };
+        out.stdout(
+          json
+            ? `${JSON.stringify(entry, null, 2)}\n`
+            : `snapshot ${entry.file}: LSN ${entry.startLsn}..${entry.endLsn}, ${entry.sizeBytes} bytes${entry.base === undefined ? '' : `, incremental on ${entry.base}`}\n`,
+        );
+      } finally {
+        await db.close();
+      }
+      return EXIT_OK;
+    }
+    case 'restore': {
+      const result = await restoreDirectory(dir, restoreTarget);
+      out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatRestore(result));
+      return EXIT_OK;
+    }
+    case 'compact': {
+      const result = await compactDirectory(dir, common);
+      out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatCompact(result));
+      return EXIT_OK;
+    }
+    case 'repair': {
+      const result = await repairDirectory(dir);
+      out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatRepair(result));
+      return EXIT_OK;
+    }
+    default:
+      throw new CliError(`ecsdb: unknown command ${JSON.stringify(command)}`, EXIT_USAGE);
+  }
+}
+
+async function dump(dir: string, common: CommonOptions, componentName: string | undefined, out: CliOutput): Promise<number> {
+  const { db, components } = await openStored(dir, common);
+  try {
+    let selected = components;
+    if (componentName !== undefined) {
+      const only = components.find((c) => c.name === componentName);
+      if (only === undefined) {
+        throw new CliError(`ecsdb dump: no component ${JSON.stringify(componentName)}; the schema has ${components.map((c) => c.name).join(', ')}`, EXIT_FAILURE);
+      }
+      selected = [only];
+    }
+    const entities = componentName === undefined ? db.query() : db.query(selected[0]);
+    let chunk: string[] = [];
+    for (const entity of entities) {
+      const line: Record<string, unknown> = { entity };
+      for (const component of selected) {
+        const value = db.get(entity, component);
+        if (value !== undefined) line[component.name] = plain(value);
+      }
+      chunk.push(JSON.stringify(line));
+      if (chunk.length >= 1000) {
+        out.stdout(`${chunk.join('\n')}\n`);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) out.stdout(`${chunk.join('\n')}\n`);
+  } finally {
+    await db.close();
+  }
+  return EXIT_OK;
+}
+
+function formatInspection(inspection: Inspection): string {
+  const lines = [
+    `directory      ${inspection.dir}`,
+    `database id    ${inspection.databaseId}`,
+    `created        ${new Date(inspection.createdAtMs).toISOString()}`,
+    `LSN range      ${inspection.firstLsn} .. ${inspection.lastLsn} (${inspection.recordCount} records)`,
+    `schema:`,
+    ...inspection.schema.map((component) => `  ${component.name} { ${component.fields.join(', ')} }`),
+    `WAL segments:`,
+    ...inspection.segments.map((segment) => `  ${segment.name}  ${segment.sizeBytes} bytes  LSN ${segment.firstLsn}..${segment.lastLsn}`),
+    ...inspection.damage.map((problem) => `DAMAGE: ${problem}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
