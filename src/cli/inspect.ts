@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { EcsdbError } from '../errors.js';
-import { readMeta } from '../meta/meta-file.js';
+import { describeStoredField, readMeta } from '../meta/meta-file.js';
 import { listSegments } from '../recovery/recover-wal.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { scanSegment, hex } from '../wal/segment-reader.js';
@@ -56,7 +56,7 @@ export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
     createdAtMs: meta.createdAtMs,
     schema: meta.schema.map((component) => ({
       name: component.name,
-      fields: component.fields.map((f) => `${f.name}: ${f.kind === 'array' ? `array<${f.element}, ${f.length}>` : f.kind}`),
+      fields: component.fields.map(describeStoredField),
     })),
     segments,
     firstLsn: segments.length > 0 ? segments[0].firstLsn : 0,

@@ -10,7 +10,7 @@ import { fileStorage } from '../db/open-persistent.js';
 import { META_FILE_NAME, readMeta, type DatabaseMeta } from '../meta/meta-file.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
-import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
+import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import { World } from '../world/world.js';
@@ -142,7 +142,7 @@ export async function validateDirectory(dir: string): Promise<Validation> {
   if ((await storage.stat(snapshotsDir)) !== undefined) {
     const named = new Set(entries.map((e) => e.file));
     for (const name of await storage.list(snapshotsDir)) {
-      if (/^\d{20}\.snap$/.test(name) && !named.has(name)) {
+      if (parseSnapshotFileName(name) !== undefined && !named.has(name)) {
         notes.push(`${SNAPSHOT_DIR_NAME}/${name} is not named by the MANIFEST (an unpublished or superseded snapshot; recovery ignores it)`);
       }
     }

@@ -113,13 +113,18 @@ function checkMetaShape(value: unknown, path: string): DatabaseMeta {
   return meta as DatabaseMeta;
 }
 
+/** `name: type` of a stored field, e.g. `slots: array<u16, 4>`. */
+export function describeStoredField(field: StoredField): string {
+  return `${field.name}: ${field.kind === 'array' ? `array<${field.element}, ${field.length}>` : field.kind}`;
+}
+
 /**
  * Fails with SCHEMA_MISMATCH, naming the first difference, unless the stored schema equals the
  * application's. (Schema evolution comes later; until then the schema is fixed at creation.)
  */
 export function checkSchemaMatches(stored: readonly StoredComponent[], components: readonly AnyComponentDef[]): void {
   const given = schemaOf(components);
-  const describe = (c: StoredComponent) => `${c.name} { ${c.fields.map((f) => `${f.name}: ${f.kind === 'array' ? `array<${f.element}, ${f.length}>` : f.kind}`).join(', ')} }`;
+  const describe = (c: StoredComponent) => `${c.name} { ${c.fields.map(describeStoredField).join(', ')} }`;
   for (let i = 0; i < Math.max(stored.length, given.length); i++) {
     const a = stored[i];
     const b = given[i];

@@ -14,6 +14,7 @@ import type { AnyComponentDef } from '../schema/component.js';
 import type { DatabaseMeta } from '../meta/meta-file.js';
 import { readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
+import { parseSnapshotFileName } from '../snapshot/format.js';
 import type { Storage } from '../storage/storage.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import { World } from '../world/world.js';
@@ -186,5 +187,5 @@ async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise
 
 async function listSnapshotFiles(storage: Storage, dirs: RecoveryDirs): Promise<string[]> {
   const names = (await storage.stat(dirs.snapshotsDir)) === undefined ? [] : await storage.list(dirs.snapshotsDir);
-  return names.filter((name) => /^\d{20}\.snap$/.test(name));
+  return names.filter((name) => parseSnapshotFileName(name) !== undefined);
 }

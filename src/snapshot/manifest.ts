@@ -13,6 +13,7 @@ import { EcsdbError } from '../errors.js';
 import { decodeFramed, encodeFramed } from '../encoding/framed.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import type { Storage } from '../storage/storage.js';
+import { parseSnapshotFileName } from './format.js';
 
 export const MANIFEST_FILE_NAME = 'MANIFEST';
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -64,9 +65,9 @@ function isEntry(value: unknown): value is SnapshotEntry {
     entry !== null &&
     typeof entry === 'object' &&
     typeof entry.file === 'string' &&
-    /^\d{20}\.snap$/.test(entry.file) &&
+    parseSnapshotFileName(entry.file) !== undefined &&
     [entry.startLsn, entry.endLsn, entry.createdAtMs, entry.sizeBytes].every((n) => Number.isSafeInteger(n) && (n as number) >= 0) &&
-    (entry.base === undefined || (typeof entry.base === 'string' && /^\d{20}\.snap$/.test(entry.base)))
+    (entry.base === undefined || (typeof entry.base === 'string' && parseSnapshotFileName(entry.base) !== undefined))
   );
 }
 

@@ -171,7 +171,7 @@ export class Journal {
     journal.touched[index] = slot;
     const had = slot < table.capacity && table.present[slot] === 1;
     journal.hadBefore[index] = had ? 1 : 0;
-    if (had) saveBeforeImage(table, layout, journal, index, slot);
+    if (had) copyBeforeImage(table, layout, journal, index, slot, true);
   }
 
   /** Restores every before-image; the world is as it was at `begin`. */
@@ -193,7 +193,7 @@ export class Journal {
           continue;
         }
         world.addComponentAt(table, slot);
-        restoreBeforeImage(table, layout, journal, i, slot);
+        copyBeforeImage(table, layout, journal, i, slot, false);
       }
     }
   }
@@ -300,7 +300,11 @@ function layoutOf(table: ComponentTable): TableLayout {
   return { numericWidth, offsets, stringFieldCount };
 }
 
-function saveBeforeImage(table: ComponentTable, layout: TableLayout, journal: TableJournal, index: number, slot: number): void {
+/**
+ * Copies a touched slot's field values between the table and the journal's before-image:
+ * `toJournal` saves them (first touch), otherwise they are written back (rollback).
+ */
+function copyBeforeImage(table: ComponentTable, layout: TableLayout, journal: TableJournal, index: number, slot: number, toJournal: boolean): void {
   const fields = table.fields;
   const numbers = journal.beforeNumbers;
   const base = index * layout.numericWidth;
@@ -308,30 +312,22 @@ function saveBeforeImage(table: ComponentTable, layout: TableLayout, journal: Ta
     const field = fields[f];
     const column = table.columnList[f];
     if (field.storage === undefined) {
-      journal.beforeStrings[index * layout.stringFieldCount + layout.offsets[f]] = (column as string[])[slot];
+      const at = index * layout.stringFieldCount + layout.offsets[f];
+      if (toJournal) journal.beforeStrings[at] = (column as string[])[slot];
+      else (column as string[])[slot] = journal.beforeStrings[at];
       continue;
     }
     const stride = field.stride;
     const at = base + layout.offsets[f];
-    if (stride === 1) numbers[at] = (column as NumericArray)[slot];
-    else for (let k = 0; k < stride; k++) numbers[at + k] = (column as NumericArray)[slot * stride + k];
-  }
-}
-
-function restoreBeforeImage(table: ComponentTable, layout: TableLayout, journal: TableJournal, index: number, slot: number): void {
-  const fields = table.fields;
-  const numbers = journal.beforeNumbers;
-  const base = index * layout.numericWidth;
-  for (let f = 0; f < fields.length; f++) {
-    const field = fields[f];
-    const column = table.columnList[f];
-    if (field.storage === undefined) {
-      (column as string[])[slot] = journal.beforeStrings[index * layout.stringFieldCount + layout.offsets[f]];
-      continue;
+    const values = column as NumericArray;
+    if (stride === 1) {
+      if (toJournal) numbers[at] = values[slot];
+      else values[slot] = numbers[at];
+    } else if (toJournal) {
+      numbers.set(values.subarray(slot * stride, slot * stride + stride), at);
+    } else {
+      values.set(numbers.subarray(at, at + stride), slot * stride);
     }
-    const stride = field.stride;
-    const at = base + layout.offsets[f];
-    for (let k = 0; k < stride; k++) (column as NumericArray)[slot * stride + k] = numbers[at + k];
   }
 }
 
