@@ -35,6 +35,7 @@ import {
   snapshotsDirOf,
   walDirOf,
 } from '../helpers/snapshot-dir.js';
+import { reportFamily } from '../helpers/proof-summary.js';
 
 const COMMITS = Number(process.env.ECSDB_CRASH_SNAPSHOT_COMMITS ?? 150);
 const SEED = 41;
@@ -212,6 +213,7 @@ describe.each(VARIANTS)('crash at every I/O call of a snapshotting workload, $na
       }
       if (outcome.published > 0) fromSnapshot++;
     }
+    reportFamily('crash states', { states, 'acknowledged lost': 0, 'partial visible': 0, unopenable: 0 });
     console.log(
       `snapshot crash states (${variant.name}): ${states} over ${callCount - complete.openCalls} I/O calls after open ` +
         `(${fromSnapshot} after a published snapshot), ${snapshotFiles.length} snapshots kept, ${archived.length} archived + ${liveSegments} live segments; ` +

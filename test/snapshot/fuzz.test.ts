@@ -28,6 +28,7 @@ import {
   type TwoSnapshotSettings,
   type TwoSnapshots,
 } from '../helpers/snapshot-dir.js';
+import { reportFamily } from '../helpers/proof-summary.js';
 
 const CASES = Number(process.env.ECSDB_FUZZ_SNAPSHOT_CASES ?? 100);
 
@@ -144,6 +145,7 @@ describe.each<[string, TwoSnapshotSettings]>([
       }
     }
     const summary = [...outcomes].map(([what, n]) => `${what}: ${n}`).join(', ');
+    reportFamily('corruption cases', { cases: CASES, 'foreign exceptions': 0, 'wrong data': 0 });
     console.log(`snapshot fuzz (${name}): ${CASES} cases; ${summary}; foreign exceptions: 0, other wrong data: 0`);
     expect(outcomes.size, 'the fuzz reaches more than one outcome').toBeGreaterThan(1);
   });

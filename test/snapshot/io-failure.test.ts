@@ -14,6 +14,7 @@ import { EcsdbError, open, type Database } from '../../src/index.js';
 import { SimulatedStorage, type InjectedErrorCode } from '../../src/storage/simulated-storage.js';
 import { WORKLOAD_COMPONENTS, dumpDatabase } from '../helpers/workload.js';
 import { HERMETIC, MANUAL_SNAPSHOTS, bulkThenWorkload, expectTyped, modelDumpsOf, rejectionOf } from '../helpers/snapshot-dir.js';
+import { reportFamily } from '../helpers/proof-summary.js';
 
 const DIR = '/data/db';
 const SEED = 17;
@@ -130,6 +131,7 @@ describe.each<InjectedErrorCode>(['ENOSPC', 'EIO'])('%s at every I/O call of a s
         await reopened.close();
       }
     }
+    reportFamily('I/O failures injected', { calls: to - from, 'untyped rejections': untyped, 'acknowledged lost': 0 });
     console.log(`snapshot I/O failures (${code}): ${to - from} calls, ${walFailures} in the WAL flush; rejections that were not EcsdbError: ${untyped}`);
   });
 });

@@ -11,6 +11,7 @@ import { describe, expect, test } from 'vitest';
 import { open, type Durability } from '../../src/index.js';
 import { SimulatedStorage, type CrashOptions } from '../../src/storage/simulated-storage.js';
 import { WORKLOAD_COMPONENTS, dumpDatabase, modelDumps, workloadStep } from '../helpers/workload.js';
+import { reportFamily } from '../helpers/proof-summary.js';
 
 const COMMITS = Number(process.env.ECSDB_CRASH_WORKLOAD_COMMITS ?? 300);
 const DIR = '/data/db';
@@ -81,6 +82,7 @@ describe.each<[Mode, number]>([
         await checkSurvivor(storage.crash(tear), acknowledged, model, label);
       }
     }
+    reportFamily('crash states', { states: callCount * (tears.length + 1), 'acknowledged lost': 0, 'partial visible': 0, unopenable: 0 });
     console.log(`crash states (${mode}): ${callCount * (tears.length + 1)} over ${callCount} I/O calls, ${segments} segments; acknowledged lost: 0, partial visible: 0, unopenable: 0`);
   });
 });

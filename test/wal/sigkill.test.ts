@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { defineComponent, open, t } from '../../src/index.js';
+import { reportFamily } from '../helpers/proof-summary.js';
 
 const ROUNDS = Number(process.env.ECSDB_SIGKILL_ROUNDS ?? 8);
 const LIBRARY = fileURLToPath(new URL('../../dist/src/index.js', import.meta.url));
@@ -95,6 +96,7 @@ describe.each(['strict', 'buffered'])('SIGKILL during %s commits', (durability) 
       }
       kills++;
     }
+    reportFamily('SIGKILL storms', { kills, 'acknowledged lost': 0, 'partial visible': 0 });
     console.log(`sigkill (${durability}): kills ${kills}, acknowledged lost: 0, partial visible: 0`);
   });
 });
