@@ -11,7 +11,8 @@
  *   4. only then truncate the damaged segment (fsync), or move it aside whole when not even its
  *      header survives.
  * An interruption at any step leaves every byte either in place or in `repair/`; running repair
- * again finishes the job (its side file is rewritten with the same bytes).
+ * again finishes the job (its side file is rewritten with the same bytes). A Ctrl-C stops it
+ * between two steps (interrupt.ts).
  */
 import { join } from 'node:path';
 import { fileStorage } from '../db/open-persistent.js';
@@ -28,6 +29,8 @@ import {
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
 import { requireMeta } from './common.js';
+import { beforeStep } from './interrupt.js';
+import { NO_PROGRESS, type Progress } from './progress.js';
 import { newestLoadableSnapshot } from './validate.js';
 
 export const REPAIR_DIR_NAME = 'repair';
@@ -95,7 +98,7 @@ function findDamage(
   return undefined;
 }
 
-export async function repairDirectory(dir: string): Promise<RepairResult> {
+export async function repairDirectory(dir: string, progress: Progress = NO_PROGRESS): Promise<RepairResult> {
   const storage = fileStorage;
   await requireMeta(dir); // before the lock: a directory that is not a database gets no LOCK file
   const lock = await acquireDirectoryLock(storage, dir);
@@ -112,10 +115,13 @@ export async function repairDirectory(dir: string): Promise<RepairResult> {
     while (startIndex + 1 < all.length && all[startIndex + 1].firstLsn <= fromLsn) startIndex++;
     const needed = all.slice(startIndex);
     const live = [];
+    const bar = progress('reading WAL', needed.length);
     for (const segment of needed) {
       const bytes = segment.archived ? await readSegmentBytes(storage, segment) : await storage.readFile(segment.path);
       live.push({ name: segment.name, firstLsn: segment.firstLsn, bytes, archived: segment.archived });
+      bar.tick(live.length);
     }
+    bar.end();
     const damage = findDamage(live, meta.databaseId, undefined);
     if (damage === undefined) return { dir, cut: undefined };
     if (live.slice(damage.index).some((s) => s.archived)) {
@@ -132,28 +138,36 @@ export async function repairDirectory(dir: string): Promise<RepairResult> {
     }
 
     const repairDir = join(dir, REPAIR_DIR_NAME);
-    await storage.mkdir(repairDir);
-    await storage.syncDirectory(dir);
     const damaged = live[damage.index];
     // A segment without even a valid header (or an out-of-sequence one) goes aside whole.
     const whole = damage.offset < SEGMENT_HEADER_SIZE_BYTES;
     const sideName = `${damaged.name}.${damage.offset}.cut`;
+    await beforeStep(whole ? `create ${REPAIR_DIR_NAME}/` : `copy the bytes from offset ${damage.offset} of wal/${damaged.name} to ${REPAIR_DIR_NAME}/${sideName}`);
+    // A crash from here on leaves an empty or partly written side file (or its temp file) next
+    // to an untouched WAL; a rerun rewrites it.
+    await storage.mkdir(repairDir);
+    await storage.syncDirectory(dir);
     if (!whole) await replaceFileDurably(storage, repairDir, sideName, damaged.bytes.subarray(damage.offset));
     const moved: { segment: string; sideFile: string; sizeBytes: number }[] = [];
     // Newest first: an interruption leaves the log a prefix of what it was.
     for (let i = live.length - 1; i > damage.index; i--) {
       const later = live[i];
       const name = `${later.name}.0.cut`;
+      await beforeStep(`move wal/${later.name} to ${REPAIR_DIR_NAME}/${name}`);
+      // A crash between the rename and the fsyncs leaves the file under one name or the other.
       await storage.rename(join(walDir, later.name), join(repairDir, name));
       await storage.syncDirectory(repairDir);
       await storage.syncDirectory(walDir);
       moved.unshift({ segment: later.name, sideFile: `${REPAIR_DIR_NAME}/${name}`, sizeBytes: later.bytes.length });
     }
+    await beforeStep(whole ? `move wal/${damaged.name} to ${REPAIR_DIR_NAME}/${sideName}` : `truncate wal/${damaged.name} at byte offset ${damage.offset}`);
     if (whole) {
       await storage.rename(join(walDir, damaged.name), join(repairDir, sideName));
       await storage.syncDirectory(repairDir);
       await storage.syncDirectory(walDir);
     } else {
+      // Its cut bytes are durable in repair/ already: a crash before the fsync below leaves the
+      // segment whole or cut, and a rerun finds the same damage or none.
       const file = await storage.open(join(walDir, damaged.name), 'readwrite');
       try {
         await file.truncate(damage.offset);
