@@ -11,9 +11,10 @@
  *   command again finishes the job. A second signal stops it at once, which the step order makes
  *   safe too (it is the same as a crash at that instant).
  *
- * Test hook: with ECSDB_TEST_CLI_PAUSE_AT_STEP=k the command writes
- * `ecsdb-test: paused before step k: <step>` to stderr when it reaches its k-th step and waits
- * there for a signal, so a test can interrupt (SIGINT) or kill (SIGKILL) it at each step in turn.
+ * Test hook: with ECSDB_TEST_CLI_PAUSE_AT_STEP=k (a step number, or text the step's description
+ * contains) the command writes `ecsdb-test: paused before step k: <step>` to stderr when it
+ * reaches that step and waits there for a signal, so a test can interrupt (SIGINT) or kill
+ * (SIGKILL) it at each step in turn, or at one named step.
  */
 import { CliError } from './common.js';
 import { endAllBars } from './progress.js';
@@ -74,17 +75,24 @@ export async function runChangingCommand<T>(command: string, run: () => Promise<
  */
 export async function beforeStep(step: string): Promise<void> {
   stepIndex++;
-  const pauseAt = Number(process.env[PAUSE_AT_STEP_VARIABLE]);
-  if (pauseAt === stepIndex && requested === undefined) await pause(step);
+  if (requested === undefined && pausesAt(process.env[PAUSE_AT_STEP_VARIABLE], step)) await pause(step);
   if (requested !== undefined) {
     throw new CliError(
-      `ecsdb ${changing ?? 'command'}: stopped by ${requested} before step ${stepIndex} (${step}); every earlier step is durable and the directory opens; run the same command again to finish`,
+      `ecsdb ${changing ?? 'command'}: stopped by ${requested} before step ${stepIndex} (${step}); every earlier step is durable; run the same command again to finish`,
       EXIT_BY_SIGNAL[requested],
     );
   }
 }
 
+let pausedOnce = false;
+
+function pausesAt(hook: string | undefined, step: string): boolean {
+  if (hook === undefined || hook === '' || pausedOnce) return false;
+  return /^\d+$/.test(hook) ? Number(hook) === stepIndex : step.includes(hook);
+}
+
 async function pause(step: string): Promise<void> {
+  pausedOnce = true;
   process.stderr.write(`ecsdb-test: paused before step ${stepIndex}: ${step}\n`);
   // A pending promise alone does not keep Node running; the timer does until a signal arrives.
   const keepAlive = setInterval(() => undefined, 1 << 30);
