@@ -134,3 +134,13 @@ export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
   }
   return files.sort((a, b) => b.firstLsn - a.firstLsn || a.relative.localeCompare(b.relative));
 }
+
+/**
+ * The index of the segment recovery starts reading at to replay from `fromLsn`: the last one
+ * that starts at or before it (0 when none does; segments sorted by first LSN).
+ */
+export function indexOfSegmentHolding(segments: readonly { firstLsn: number }[], fromLsn: number): number {
+  let index = 0;
+  while (index + 1 < segments.length && segments[index + 1].firstLsn <= fromLsn) index++;
+  return index;
+}

@@ -18,7 +18,7 @@ import { readManifest, writeManifest, type SnapshotEntry } from '../snapshot/man
 import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { ARCHIVE_DIR_NAME, listAllSegments } from '../wal/archive.js';
-import { openStored, type CommonOptions } from './common.js';
+import { WAL_DIR_NAME, indexOfSegmentHolding, listSegmentFiles, openStored, type CommonOptions } from './common.js';
 import { beforeStep } from './interrupt.js';
 
 export interface CompactResult {
@@ -68,17 +68,13 @@ export async function compactDirectory(dir: string, options: CommonOptions): Pro
         if (/^\d{20}\.snap(\.tmp)?$/.test(name) && !kept.has(name)) await remove(snapshotsDir, name, `${SNAPSHOT_DIR_NAME}/${name}`);
       }
     }
-    // Archived segments recovery from the newest snapshot never reads (see recover-wal.ts).
-    const archiveDir = join(dir, ARCHIVE_DIR_NAME);
-    const all = await listAllSegments(storage, join(dir, 'wal'), archiveDir);
-    const fromLsn = newest.startLsn + 1;
-    let startIndex = 0;
-    while (startIndex + 1 < all.length && all[startIndex + 1].firstLsn <= fromLsn) startIndex++;
-    if ((await storage.stat(archiveDir)) !== undefined) {
-      const needed = new Set(all.slice(startIndex).map((s) => s.firstLsn));
-      for (const file of await storage.list(archiveDir)) {
-        const segment = all.find((s) => s.archived && file.startsWith(s.name));
-        if (segment !== undefined && !needed.has(segment.firstLsn)) await remove(archiveDir, file, `${ARCHIVE_DIR_NAME}/${file}`);
+    // Archived segments recovery from the newest snapshot never reads (see recover-wal.ts): every
+    // archived file before the segment it starts at, stale copies included.
+    const all = await listAllSegments(storage, join(dir, WAL_DIR_NAME), join(dir, ARCHIVE_DIR_NAME));
+    const firstNeeded = all[indexOfSegmentHolding(all, newest.startLsn + 1)];
+    for (const file of await listSegmentFiles(dir)) {
+      if (file.archived && firstNeeded !== undefined && file.firstLsn < firstNeeded.firstLsn) {
+        await remove(file.parent, file.relative.slice(ARCHIVE_DIR_NAME.length + 1), file.relative);
       }
     }
     return { dir, snapshot: newest, deleted, bytesFreed: deleted.reduce((sum, d) => sum + d.sizeBytes, 0) };

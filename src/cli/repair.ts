@@ -28,7 +28,7 @@ import {
   recordLsnAt,
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
-import { requireMeta } from './common.js';
+import { WAL_DIR_NAME, indexOfSegmentHolding, requireMeta } from './common.js';
 import { beforeStep } from './interrupt.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { newestLoadableSnapshot } from './validate.js';
@@ -104,16 +104,14 @@ export async function repairDirectory(dir: string, progress: Progress = NO_PROGR
   const lock = await acquireDirectoryLock(storage, dir);
   try {
     const meta = await requireMeta(dir);
-    const walDir = join(dir, 'wal');
+    const walDir = join(dir, WAL_DIR_NAME);
     if ((await storage.stat(walDir)) === undefined) return { dir, cut: undefined };
     const all = await listAllSegments(storage, walDir, join(dir, ARCHIVE_DIR_NAME));
     // Only the segments recovery reads matter: from the one holding the first LSN to replay
     // after the snapshot it would load (recovery never reads the ones before).
     const snapshot = await newestLoadableSnapshot(dir, meta);
     const fromLsn = snapshot === undefined ? 1 : snapshot.startLsn + 1;
-    let startIndex = 0;
-    while (startIndex + 1 < all.length && all[startIndex + 1].firstLsn <= fromLsn) startIndex++;
-    const needed = all.slice(startIndex);
+    const needed = all.slice(indexOfSegmentHolding(all, fromLsn));
     const live = [];
     const bar = progress('reading WAL', needed.length);
     for (const segment of needed) {

@@ -33,7 +33,7 @@ import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, recordLsnAt } from '../wal/format.js';
 import { World } from '../world/world.js';
-import { componentsOf, listSegmentFiles, requireMeta } from './common.js';
+import { WAL_DIR_NAME, componentsOf, indexOfSegmentHolding, listSegmentFiles, requireMeta } from './common.js';
 import { beforeStep } from './interrupt.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { readChain } from './validate.js';
@@ -95,13 +95,11 @@ export async function restoreDirectory(
     }
 
     // The WAL from the base's start through the target must be present and clean.
-    const walDir = join(dir, 'wal');
+    const walDir = join(dir, WAL_DIR_NAME);
     const archiveDir = join(dir, ARCHIVE_DIR_NAME);
     const all = await listAllSegments(storage, walDir, archiveDir);
     const fromLsn = base === undefined ? 1 : base.startLsn + 1;
-    let startIndex = 0;
-    while (startIndex + 1 < all.length && all[startIndex + 1].firstLsn <= fromLsn) startIndex++;
-    const segments = all.slice(startIndex);
+    const segments = all.slice(indexOfSegmentHolding(all, fromLsn));
     if (segments.length === 0 || segments[0].firstLsn > fromLsn) fail(`the WAL needed from LSN ${fromLsn} is missing; cannot restore to LSN ${lsn}`);
     let cut: { index: number; offset: number; bytes: Uint8Array } | undefined;
     let lastRead: Uint8Array | undefined;
