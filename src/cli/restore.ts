@@ -30,7 +30,7 @@ import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js'
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
-import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
+import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes, type SegmentLocation } from '../wal/archive.js';
 import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, recordLsnAt } from '../wal/format.js';
 import { World } from '../world/world.js';
 import { WAL_DIR_NAME, componentsOf, indexOfSegmentHolding, listSegmentFiles, requireMeta } from './common.js';
@@ -138,85 +138,103 @@ export async function restoreDirectory(
     // The segment holding T + 1 (cut there), or, when the log ends exactly at T, the last one
     // (nothing to cut in it; only stale copies of it go).
     const holder = cut ?? { index: segments.length - 1, offset: lastRead!.length, bytes: lastRead! };
-    const held = segments[holder.index];
-    const files = await listSegmentFiles(dir);
-    const dropped = entries.filter((e) => e.endLsn > lsn);
-    const keptIn = `${RESTORE_DIR_NAME}/${nowMs}`;
-    const sideDir = join(dir, keptIn);
-    const movedAside: string[] = [];
-    let sideMade = false;
-    const side = async () => {
-      if (sideMade) return;
-      await storage.mkdir(sideDir);
-      await storage.syncDirectory(join(dir, RESTORE_DIR_NAME));
-      await storage.syncDirectory(dir);
-      sideMade = true;
-    };
-    // A crash between the rename and the fsyncs leaves the file under one name or the other.
-    const moveAside = async (file: { path: string; parent: string; relative: string }) => {
-      await beforeStep(`move ${file.relative} to ${keptIn}/`);
-      await side();
-      await storage.rename(file.path, join(sideDir, file.relative.replace('/', '_')));
-      await storage.syncDirectory(sideDir);
-      await storage.syncDirectory(file.parent);
-      movedAside.push(file.relative);
-    };
-    // 1. the MANIFEST names only what the restored state has (atomic: old or new, both whole).
-    if (dropped.length > 0) {
-      await beforeStep(`replace the MANIFEST to name only snapshots through LSN ${lsn}`);
-      await writeManifest(storage, dir, { snapshots: entries.filter((e) => e.endLsn <= lsn) });
-    }
-    // 2. every copy of every later segment aside, newest first: the log stays a prefix of itself.
-    for (const file of files.filter((f) => f.firstLsn > held.firstLsn)) await moveAside(file);
-    // 3. the segment holding T + 1.
-    const heldCopies = files.filter((f) => f.firstLsn === held.firstLsn);
-    if (holder.offset === 0) {
-      // It starts at T + 1: all of it goes, the copy recovery reads last.
-      for (const file of heldCopies.filter((f) => f.path !== held.path)) await moveAside(file);
-      await moveAside(heldCopies.find((f) => f.path === held.path)!);
-    } else {
-      const tail = holder.offset < holder.bytes.length;
-      if (tail && held.archived) {
-        await beforeStep(`write wal/${held.name} holding its records through LSN ${lsn}`);
-        // Atomic (temp → fsync → rename → fsync): a crash leaves no live copy, or the whole
-        // prefix, which recovery then reads instead of the archived original.
-        await replaceFileDurably(storage, walDir, held.name, holder.bytes.subarray(0, holder.offset));
-      } else if (tail) {
-        await beforeStep(`copy wal/${held.name} from byte offset ${holder.offset} to ${keptIn}/`);
-        await side();
-        await replaceFileDurably(storage, sideDir, `${held.name}.${holder.offset}.cut`, holder.bytes.subarray(holder.offset));
-        movedAside.push(`wal/${held.name} from byte offset ${holder.offset}`);
-        await beforeStep(`truncate wal/${held.name} at byte offset ${holder.offset}`);
-        // The tail is durable aside: a crash leaves the segment whole or cut at T.
-        const file = await storage.open(held.path, 'readwrite');
-        try {
-          await file.truncate(holder.offset);
-          await file.sync();
-        } finally {
-          await file.close();
-        }
-      }
-      // The live copy now ends at T; an archived copy of the same segment holds records past T
-      // (the original of a rewritten one, kept by an interrupted earlier restore, or one an
-      // interrupted archival left). Left in place, it could be read once the live copy is
-      // archived again, with another copy of those LSNs.
-      if (tail || !held.archived) {
-        for (const file of heldCopies.filter((f) => f.archived)) await moveAside(file);
-      }
-    }
-    // 4. snapshot files of the discarded future (newer than T), named by the old MANIFEST or
-    //    left unnamed by an interrupted earlier restore.
-    const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
-    if ((await storage.stat(snapshotsDir)) !== undefined) {
-      for (const name of (await storage.list(snapshotsDir)).sort().reverse()) {
-        const endLsn = parseSnapshotFileName(name);
-        if (endLsn !== undefined && endLsn > lsn) await moveAside({ path: join(snapshotsDir, name), parent: snapshotsDir, relative: `${SNAPSHOT_DIR_NAME}/${name}` });
-      }
-    }
-    return { dir, lsn, snapshot: base?.file, keptIn: sideMade ? keptIn : undefined, movedAside };
+    const { keptIn, movedAside } = await removeFuture(dir, lsn, entries, segments[holder.index], holder, nowMs);
+    return { dir, lsn, snapshot: base?.file, keptIn, movedAside };
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Steps 1–4 of the header, after every check passed: moves the state after LSN `lsn` aside.
+ * `held` is the segment holding lsn + 1 (or the last one when the log ends at lsn), `holder.offset`
+ * where lsn + 1 starts in its bytes.
+ */
+async function removeFuture(
+  dir: string,
+  lsn: number,
+  entries: readonly SnapshotEntry[],
+  held: SegmentLocation,
+  holder: { offset: number; bytes: Uint8Array },
+  nowMs: number,
+): Promise<{ keptIn: string | undefined; movedAside: string[] }> {
+  const storage = fileStorage;
+  const walDir = join(dir, WAL_DIR_NAME);
+  const files = await listSegmentFiles(dir);
+  const dropped = entries.filter((e) => e.endLsn > lsn);
+  const keptIn = `${RESTORE_DIR_NAME}/${nowMs}`;
+  const sideDir = join(dir, keptIn);
+  const movedAside: string[] = [];
+  let sideMade = false;
+  const side = async () => {
+    if (sideMade) return;
+    await storage.mkdir(sideDir);
+    await storage.syncDirectory(join(dir, RESTORE_DIR_NAME));
+    await storage.syncDirectory(dir);
+    sideMade = true;
+  };
+  // A crash between the rename and the fsyncs leaves the file under one name or the other.
+  const moveAside = async (file: { path: string; parent: string; relative: string }) => {
+    await beforeStep(`move ${file.relative} to ${keptIn}/`);
+    await side();
+    await storage.rename(file.path, join(sideDir, file.relative.replace('/', '_')));
+    await storage.syncDirectory(sideDir);
+    await storage.syncDirectory(file.parent);
+    movedAside.push(file.relative);
+  };
+  // 1. the MANIFEST names only what the restored state has (atomic: old or new, both whole).
+  if (dropped.length > 0) {
+    await beforeStep(`replace the MANIFEST to name only snapshots through LSN ${lsn}`);
+    await writeManifest(storage, dir, { snapshots: entries.filter((e) => e.endLsn <= lsn) });
+  }
+  // 2. every copy of every later segment aside, newest first: the log stays a prefix of itself.
+  for (const file of files.filter((f) => f.firstLsn > held.firstLsn)) await moveAside(file);
+  // 3. the segment holding T + 1.
+  const heldCopies = files.filter((f) => f.firstLsn === held.firstLsn);
+  if (holder.offset === 0) {
+    // It starts at T + 1: all of it goes, the copy recovery reads last.
+    for (const file of heldCopies.filter((f) => f.path !== held.path)) await moveAside(file);
+    await moveAside(heldCopies.find((f) => f.path === held.path)!);
+  } else {
+    const tail = holder.offset < holder.bytes.length;
+    if (tail && held.archived) {
+      await beforeStep(`write wal/${held.name} holding its records through LSN ${lsn}`);
+      // Atomic (temp → fsync → rename → fsync): a crash leaves no live copy, or the whole
+      // prefix, which recovery then reads instead of the archived original.
+      await replaceFileDurably(storage, walDir, held.name, holder.bytes.subarray(0, holder.offset));
+    } else if (tail) {
+      await beforeStep(`copy wal/${held.name} from byte offset ${holder.offset} to ${keptIn}/`);
+      await side();
+      await replaceFileDurably(storage, sideDir, `${held.name}.${holder.offset}.cut`, holder.bytes.subarray(holder.offset));
+      movedAside.push(`wal/${held.name} from byte offset ${holder.offset}`);
+      await beforeStep(`truncate wal/${held.name} at byte offset ${holder.offset}`);
+      // The tail is durable aside: a crash leaves the segment whole or cut at T.
+      const file = await storage.open(held.path, 'readwrite');
+      try {
+        await file.truncate(holder.offset);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+    }
+    // The live copy now ends at T; an archived copy of the same segment holds records past T
+    // (the original of a rewritten one, kept by an interrupted earlier restore, or one an
+    // interrupted archival left). Left in place, it could be read once the live copy is
+    // archived again, with another copy of those LSNs.
+    if (tail || !held.archived) {
+      for (const file of heldCopies.filter((f) => f.archived)) await moveAside(file);
+    }
+  }
+  // 4. snapshot files of the discarded future (newer than T), named by the old MANIFEST or
+  //    left unnamed by an interrupted earlier restore.
+  const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
+  if ((await storage.stat(snapshotsDir)) !== undefined) {
+    for (const name of (await storage.list(snapshotsDir)).sort().reverse()) {
+      const endLsn = parseSnapshotFileName(name);
+      if (endLsn !== undefined && endLsn > lsn) await moveAside({ path: join(snapshotsDir, name), parent: snapshotsDir, relative: `${SNAPSHOT_DIR_NAME}/${name}` });
+    }
+  }
+  return { keptIn: sideMade ? keptIn : undefined, movedAside };
 }
 
 export function formatRestore(result: RestoreResult): string {
