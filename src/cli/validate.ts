@@ -36,13 +36,12 @@ export interface Validation {
 
 const WAL_DIR_NAME = 'wal';
 
-function offsetIn(message: string): number | undefined {
-  const match = /offset (\d+)/.exec(message);
-  return match === null ? undefined : Number(match[1]);
-}
-
+/**
+ * A problem from a reader's error: the file and offset it names (EcsdbError.file/offset), else
+ * `file`, the one being checked. They differ when a snapshot's base in its chain is damaged.
+ */
 function problemOf(file: string, error: unknown): Problem {
-  if (error instanceof EcsdbError) return { file, offset: offsetIn(error.message), message: `${error.code}: ${error.message}` };
+  if (error instanceof EcsdbError) return { file: error.file ?? file, offset: error.offset, message: `${error.code}: ${error.message}` };
   const code = (error as { code?: unknown }).code;
   if (code === 'ENOENT') return { file, offset: undefined, message: `${file} is missing` };
   throw error;
