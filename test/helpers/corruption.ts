@@ -14,6 +14,9 @@
  * with an EcsdbError naming a damaged file (EcsdbError.file) and an offset in it.
  */
 import { inflateSync } from 'fflate';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { EcsdbError, type Database, type OpenOptions } from '../../src/index.js';
 import { createRandom, randomInt, type Random } from '../../src/storage/random.js';
@@ -250,6 +253,11 @@ export interface Corruption {
   readonly damaged: ReadonlySet<string>;
   /** The highest LSN whose record survives byte for byte (see the header comment). */
   readonly provenLsn: number;
+  /**
+   * The LSN before the first record of the live WAL that did not survive (the last LSN when
+   * all did): what `ecsdb repair`, cutting at the first bad record, must keep at least.
+   */
+  readonly liveIntactLsn: number;
 }
 
 /** Relative weights of the kinds of file a case damages. */
@@ -293,6 +301,7 @@ export async function corrupt(base: CorruptionBase, seed: number): Promise<Corru
   }
   const damaged = new Set<string>();
   let provenLsn = 0;
+  let liveIntactLsn = base.lastLsn;
   for (const file of base.files) {
     let content: Uint8Array | undefined = file.content;
     if (targets.includes(file)) {
@@ -307,10 +316,16 @@ export async function corrupt(base: CorruptionBase, seed: number): Promise<Corru
     }
     if (content === undefined || !sameBytes(content, file.content)) damaged.add(file.file);
     for (const record of file.records) {
-      if (content !== undefined && record.lsn > provenLsn && sameRange(content, file.content, record.start, record.end)) provenLsn = record.lsn;
+      const intact = content !== undefined && sameRange(content, file.content, record.start, record.end);
+      if (intact && record.lsn > provenLsn) provenLsn = record.lsn;
+      if (!intact && file.kind === 'wal') liveIntactLsn = Math.min(liveIntactLsn, record.lsn - 1);
+    }
+    // A live segment without its header loses all of its records.
+    if (file.kind === 'wal' && file.records.length > 0 && (content === undefined || !sameRange(content, file.content, 0, 40))) {
+      liveIntactLsn = Math.min(liveIntactLsn, file.records[0].lsn - 1);
     }
   }
-  return { storage, description: done.join('; '), damaged, provenLsn };
+  return { storage, description: done.join('; '), damaged, provenLsn, liveIntactLsn };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -398,4 +413,20 @@ export function replaySeed(text: string | undefined): { baseIndex: number; caseI
   if (text === undefined || text === '') return undefined;
   const seed = Number(text);
   return { baseIndex: Math.floor(seed / SEEDS_PER_BASE) - 1, caseIndex: seed % SEEDS_PER_BASE };
+}
+
+/**
+ * Writes the files of a (damaged) clone of `base` under a fresh temporary directory, for the
+ * commands that work on real directories; returns the data directory and its cleanup.
+ */
+export async function writeOut(base: CorruptionBase, storage: SimulatedStorage): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), 'ecsdb-proof-'));
+  const dir = join(root, 'db');
+  await mkdir(join(dir, 'wal'), { recursive: true, mode: 0o700 });
+  for (const [path, bytes] of storage.snapshotFiles()) {
+    const target = join(dir, path.slice(base.dir.length + 1));
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    await writeFile(target, bytes, { mode: 0o600 });
+  }
+  return { dir, cleanup: () => rm(root, { recursive: true, force: true }) };
 }

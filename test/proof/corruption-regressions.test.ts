@@ -5,9 +5,12 @@
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { EcsdbError } from '../../src/index.js';
-import { flipByte, openFixture, patchFile, readBytes, recordStarts, truncateFile, type DirFixture } from '../helpers/db-dir.js';
-import { buildCorruptionBase, fixtureOf, type CorruptionBase } from '../helpers/corruption.js';
+import { repairDirectory } from '../../src/cli/repair.js';
+import { validateDirectory } from '../../src/cli/validate.js';
+import { EcsdbError, open } from '../../src/index.js';
+import { FileStorage } from '../../src/storage/file-storage.js';
+import { appendToFile, flipByte, openFixture, patchFile, readBytes, readTree, recordStarts, truncateFile, type DirFixture } from '../helpers/db-dir.js';
+import { buildCorruptionBase, fixtureOf, writeOut, type CorruptionBase } from '../helpers/corruption.js';
 import { dumpDatabase } from '../helpers/workload.js';
 import { canonical, manifestPathOf, rejectionOf, snapshotSections } from '../helpers/snapshot-dir.js';
 
@@ -137,5 +140,82 @@ describe('WAL gaps', () => {
     const start = recordStarts(first.bytes)[2];
     await flipByte(fixture.files, join(base.dir, first.file), start + 20);
     await expectLocated(fixture, base, 'CORRUPT_WAL', first.file, start);
+  });
+});
+
+describe('ecsdb validate and repair', () => {
+  let pruned: CorruptionBase;
+  let walOnly: CorruptionBase;
+
+  beforeAll(async () => {
+    pruned = await buildCorruptionBase({ name: 'incremental chain, pruned', snapshotAfter: [39, 79], fullEvery: 2, segmentCountMax: 1 });
+    walOnly = await buildCorruptionBase({ name: 'WAL only', snapshotAfter: [] });
+  });
+
+  // Bug: with the MANIFEST damaged, validate checked no snapshot at all (it knew none), so a
+  // damaged snapshot file went unreported (found by validate-repair.test.ts). It now checks the
+  // snapshot files recovery would find by listing.
+  test('validate reports a damaged snapshot also when the MANIFEST is damaged', async () => {
+    const storage = pruned.storage.clone();
+    const older = pruned.files.filter((f) => f.kind === 'snapshot')[0];
+    await flipByte(storage, manifestPathOf(pruned.dir), 30);
+    await flipByte(storage, older.path, 300);
+    const written = await writeOut(pruned, storage);
+    try {
+      const validation = await validateDirectory(written.dir);
+      expect(validation.problems.map((p) => p.file)).toContain('MANIFEST');
+      expect(validation.problems.map((p) => p.file)).toContain(older.file);
+    } finally {
+      await written.cleanup();
+    }
+  });
+
+  // Bug: when no snapshot loaded and the WAL no longer started at LSN 1, repair reported the WAL
+  // clean, or cut it at later damage, although the directory could not open either way (found
+  // by validate-repair.test.ts, seeds 40000144 and 40000240). It now refuses, changing nothing.
+  test('repair refuses, changing nothing, when no snapshot loads and the WAL no longer starts at LSN 1', async () => {
+    const storage = pruned.storage.clone();
+    const [older] = pruned.files.filter((f) => f.kind === 'snapshot');
+    const lastLive = pruned.files.filter((f) => f.kind === 'wal').at(-1)!;
+    await flipByte(storage, older.path, 300); // the newest builds on it: neither loads
+    await flipByte(storage, lastLive.path, recordStarts(lastLive.bytes)[1] + 20);
+    const written = await writeOut(pruned, storage);
+    try {
+      const before = await readTree(new FileStorage(), written.dir);
+      const error = await rejectionOf(repairDirectory(written.dir));
+      expect(error).toBeInstanceOf(EcsdbError);
+      expect((error as EcsdbError).code).toBe('CORRUPT_SNAPSHOT');
+      expect((error as EcsdbError).message).toContain('no snapshot loads');
+      expect(await readTree(new FileStorage(), written.dir)).toEqual(before);
+    } finally {
+      await written.cleanup();
+    }
+  });
+
+  // Bug: garbage after the last record of a segment that is not the last made repair move every
+  // later segment aside, dropping intact commits, although the next segment starts exactly at
+  // the next LSN (found by validate-repair.test.ts, seed 40000768). Repair now trims only the
+  // garbage (kept in repair/) and the log goes on.
+  test('repair trims garbage after a middle segment and keeps the segments after it', async () => {
+    const storage = walOnly.storage.clone();
+    const middle = walOnly.files.filter((f) => f.kind === 'wal')[1];
+    await appendToFile(storage, middle.path, new Uint8Array([1, 2, 3, 4, 5]));
+    const written = await writeOut(walOnly, storage);
+    try {
+      const result = await repairDirectory(written.dir);
+      expect(result.cut).toBeUndefined();
+      expect(result.trimmed.map((t) => ({ segment: t.segment, offset: t.offset, bytesCut: t.bytesCut }))).toEqual([
+        { segment: middle.file.slice('wal/'.length), offset: middle.bytes.length, bytesCut: 5 },
+      ]);
+      const db = await open({ dir: written.dir, components: walOnly.options.components!, ...walOnly.options });
+      try {
+        expect(db.lsn).toBe(walOnly.lastLsn);
+        expect(canonical(dumpDatabase(db))).toBe(walOnly.modelCanonical[walOnly.lastLsn]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await written.cleanup();
+    }
   });
 });
