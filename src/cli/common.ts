@@ -9,9 +9,9 @@ import { EcsdbError } from '../errors.js';
 import { resolveConfig, storageSettings } from '../config/resolve.js';
 import { fileStorage } from '../db/open-persistent.js';
 import { open, type Database } from '../db/database.js';
-import { readMeta, type DatabaseMeta, type StoredComponent } from '../meta/meta-file.js';
-import { defineComponent, type AnyComponentDef } from '../schema/component.js';
-import { t, isNumericKind, type FieldType } from '../schema/types.js';
+import { readMeta, type DatabaseMeta } from '../meta/meta-file.js';
+import type { AnyComponentDef } from '../schema/component.js';
+import { componentsOf } from '../schema/evolution.js';
 
 /** Exit statuses of the command line. */
 export const EXIT_OK = 0;
@@ -55,24 +55,8 @@ export async function requireMeta(dir: string): Promise<DatabaseMeta> {
   return meta;
 }
 
-function fieldTypeOf(component: string, field: StoredComponent['fields'][number]): FieldType {
-  const kind = field.kind;
-  if (isNumericKind(kind)) return t[kind];
-  if (kind === 'bool' || kind === 'string' || kind === 'entity') return t[kind];
-  if (kind === 'array' && field.element !== undefined && isNumericKind(field.element) && typeof field.length === 'number') {
-    return t.array(t[field.element], field.length);
-  }
-  throw new EcsdbError('INVALID_SCHEMA', `the stored schema gives ${component}.${field.name} the unknown type ${JSON.stringify(kind)}`);
-}
-
 /** Component definitions equal to the stored schema, in its order. */
-export function componentsOf(schema: readonly StoredComponent[]): AnyComponentDef[] {
-  return schema.map((component) => {
-    const fields: Record<string, FieldType> = {};
-    for (const field of component.fields) fields[field.name] = fieldTypeOf(component.name, field);
-    return defineComponent(component.name, fields) as unknown as AnyComponentDef;
-  });
-}
+export { componentsOf };
 
 /**
  * Opens the database in `dir` with the stored schema (takes the lock: DB_LOCKED when in use;
@@ -81,7 +65,9 @@ export function componentsOf(schema: readonly StoredComponent[]): AnyComponentDe
 export async function openStored(dir: string, options: CommonOptions): Promise<{ db: Database; components: AnyComponentDef[] }> {
   const meta = await requireMeta(dir);
   const components = componentsOf(meta.schema);
-  const db = await open({ dir, components, durability: 'buffered', ...(options.config === undefined ? {} : { config: options.config }) });
+  // The stored version too: a lower one would be refused as a downgrade.
+  const schemaVersion = meta.schemaVersion ?? 1;
+  const db = await open({ dir, components, schemaVersion, durability: 'buffered', ...(options.config === undefined ? {} : { config: options.config }) });
   return { db, components };
 }
 

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { fileStorage } from '../db/open-persistent.js';
-import { META_FILE_NAME, readMeta, type DatabaseMeta } from '../meta/meta-file.js';
+import { META_FILE_NAME, readMeta, schemaAt, type DatabaseMeta } from '../meta/meta-file.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
 import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
@@ -75,10 +75,9 @@ export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): P
   } catch {
     return undefined;
   }
-  const components = componentsOf(meta.schema);
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     try {
-      loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema);
+      loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn));
       return entry;
     } catch {
       // damaged or missing: recovery would skip it too
@@ -115,7 +114,6 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     problems.push(problemOf(MANIFEST_FILE_NAME, error));
   }
   const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
-  const components = componentsOf(meta.schema);
   const goodSnapshots: SnapshotEntry[] = [];
   const bar = progress('snapshots', entries.length);
   for (const [index, entry] of entries.entries()) {
@@ -123,7 +121,7 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     const file = `${SNAPSHOT_DIR_NAME}/${entry.file}`;
     try {
       const chain = await readChain(dir, entries, entry);
-      const loaded = loadSnapshot(new World(components), chain, meta.databaseId, meta.schema);
+      const loaded = loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), chain, meta.databaseId, schemaAt(meta, entry.endLsn));
       if (loaded.header.endLsn !== entry.endLsn || loaded.header.startLsn !== entry.startLsn) {
         problems.push({
           file,
