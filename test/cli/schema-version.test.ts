@@ -14,7 +14,7 @@ import { V2_COMPONENTS, V2_OPTIONS, dumpWith, openVersion, populateV1 } from '..
 const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
 function ecsdb(...args: string[]) {
-  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ECSDB_CONFIG: '' } });
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 }
 
 let root: string;
