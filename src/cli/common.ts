@@ -4,12 +4,16 @@
  * definitions from the stored schema (the CLI runs without the application's code), and the
  * failure type that carries an exit status.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { resolveConfig, storageSettings } from '../config/resolve.js';
-import { fileStorage } from '../db/open-persistent.js';
+import { WAL_DIR_NAME, fileStorage } from '../db/open-persistent.js';
 import { open, type Database } from '../db/database.js';
-import { readMeta, type DatabaseMeta } from '../meta/meta-file.js';
+import { epochAt, historyOf, readMeta, type DatabaseMeta, type SchemaEpoch } from '../meta/meta-file.js';
+import { recoverDatabase } from '../recovery/recover.js';
+import { readManifest } from '../snapshot/manifest.js';
+import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
+import { ARCHIVE_DIR_NAME } from '../wal/archive.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import { componentsOf } from '../schema/evolution.js';
 
@@ -59,16 +63,36 @@ export async function requireMeta(dir: string): Promise<DatabaseMeta> {
 export { componentsOf };
 
 /**
- * Opens the database in `dir` with the stored schema (takes the lock: DB_LOCKED when in use;
- * recovers). Settings other than the directory come from the configuration as for `open()`.
+ * Opens the database in `dir` with the stored schema and version (takes the lock: DB_LOCKED when
+ * in use; recovers). Settings other than the directory come from the configuration as for
+ * `open()`.
  */
 export async function openStored(dir: string, options: CommonOptions): Promise<{ db: Database; components: AnyComponentDef[] }> {
   const meta = await requireMeta(dir);
-  const components = componentsOf(meta.schema);
-  // The stored version too: a lower one would be refused as a downgrade.
-  const schemaVersion = meta.schemaVersion ?? 1;
-  const db = await open({ dir, components, schemaVersion, durability: 'buffered', ...(options.config === undefined ? {} : { config: options.config }) });
+  const epoch = await effectiveEpoch(dir, meta);
+  const components = componentsOf(epoch.schema);
+  const config = options.config === undefined ? {} : { config: options.config };
+  const db = await open({ dir, components, schemaVersion: epoch.version, durability: 'buffered', ...config });
   return { db, components };
+}
+
+/**
+ * The schema epoch the directory's data is in. After a migration the last epoch may be pending
+ * (a crash, or `restore --lsn`, left the log before its migration record); its migrations belong
+ * to the application, so the CLI must not finish it: it opens with the epoch before, which
+ * drops the pending one (the application migrates again at its next open). Whether the last
+ * epoch is complete takes reading the log, unless a published snapshot is already past its start.
+ */
+async function effectiveEpoch(dir: string, meta: DatabaseMeta): Promise<SchemaEpoch> {
+  const history = historyOf(meta);
+  const last = history[history.length - 1];
+  if (history.length === 1) return last;
+  const snapshots = (await readManifest(fileStorage, dir).catch(() => undefined))?.snapshots ?? [];
+  if (snapshots.some((entry) => entry.endLsn >= last.fromLsn)) return last;
+  const dirs = { dir, walDir: join(dir, WAL_DIR_NAME), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
+  // Read only: recovery changes nothing on disk (open() cuts a torn tail afterwards).
+  const { tail } = await recoverDatabase(fileStorage, dirs, meta, componentsOf(last.schema), false, Date.now);
+  return epochAt(history, tail.lastLsn);
 }
 
 /** Plain JSON-able copy of a component value (typed arrays become arrays). */

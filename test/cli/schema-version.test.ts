@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { V2_COMPONENTS, V2_OPTIONS, dumpWith, openVersion, populateV1 } from '../helpers/schema-versions.js';
+import { V1_COMPONENTS, V2_COMPONENTS, V2_OPTIONS, dumpWith, expectedV2, openVersion, populateV1 } from '../helpers/schema-versions.js';
 
 const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
@@ -55,6 +55,24 @@ describe('ecsdb on a migrated directory', () => {
     const result = ecsdb('validate', '--dir', dir, '--json');
     expect(result.status, result.stdout + result.stderr).toBe(0);
     expect(JSON.parse(result.stdout).checked.snapshots).toBe(1);
+  });
+
+  test('restore --lsn to before the migration: the CLI opens the old schema, the application migrates again', async () => {
+    const restore = ecsdb('restore', '--dir', dir, '--lsn', String(migrationLsn - 1));
+    expect(restore.status, restore.stderr).toBe(0);
+    // The migration epoch is now pending; the CLI must not finish it without the migrations.
+    const dump = ecsdb('dump', '--dir', dir, '--component', 'Name');
+    expect(dump.status, dump.stderr).toBe(0);
+    expect(dump.stdout).toContain('unit-');
+    const inspection = JSON.parse(ecsdb('inspect', '--dir', dir, '--json').stdout);
+    expect(inspection.schemaVersion, 'dump dropped the pending epoch').toBe(1);
+    const old = await openVersion(dir, undefined, { components: V1_COMPONENTS });
+    const v1 = dumpWith(old, V1_COMPONENTS);
+    await old.close();
+    const db = await openVersion(dir, undefined, V2_OPTIONS);
+    expect(db.recovery!.schemaMigration?.lsn).toBe(migrationLsn);
+    expect(dumpWith(db, V2_COMPONENTS)).toEqual(expectedV2(v1));
+    await db.close();
   });
 
   test('dump opens the directory with its stored schema and version', () => {

@@ -21,6 +21,7 @@ import {
   type DatabaseMeta,
 } from '../../src/meta/meta-file.js';
 import { SimulatedStorage } from '../../src/storage/simulated-storage.js';
+import { encodeFramed } from '../../src/encoding/framed.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
@@ -211,15 +212,14 @@ describe('meta format 2: schema version and history', () => {
     expect([0, 1, 40, 41, 1000].map((lsn) => epochAt(history, lsn).version)).toEqual([1, 1, 1, 3, 3]);
   });
 
-  test('a history out of order or not ending in the current schema is CORRUPT_WAL', () => {
-    const reversed = { ...EVOLVED, schemaHistory: [...historyOf(EVOLVED)].reverse() };
-    const payload = encode({ ...EVOLVED, schemaHistory: reversed.schemaHistory });
-    const bytes = new Uint8Array(18 + payload.length);
-    bytes.set(encodeMeta(EVOLVED).subarray(0, 18));
-    const view = new DataView(bytes.buffer);
-    view.setUint32(10, payload.length, true);
-    view.setUint32(14, crc32(payload), true);
-    bytes.set(payload, 18);
+  test.each([
+    ['out of order', { ...EVOLVED, schemaHistory: [...historyOf(EVOLVED)].reverse() }],
+    ['not ending in the current schema', { ...EVOLVED, schema: schemaOf([Position]) }],
+    ['not ending in the current version', { ...EVOLVED, schemaVersion: 2 }],
+    ['empty', { ...EVOLVED, schemaHistory: [] }],
+  ])('a history %s is CORRUPT_WAL', (_what, meta) => {
+    // Framed by hand: encodeMeta would not write these.
+    const bytes = encodeFramed('ECSDBMET', META_FORMAT_VERSION_EVOLVED, meta);
     const error = thrown(() => decodeMeta(bytes, PATH));
     expect(error.code).toBe('CORRUPT_WAL');
     expect(error.message).toContain('schema history');
