@@ -32,7 +32,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { decodeFramed, encodeFramed } from '../encoding/framed.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_VERSION_OFFSET, decodeFramed, encodeFramed } from '../encoding/framed.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
@@ -137,12 +137,16 @@ export function encodeMeta(meta: DatabaseMeta): Uint8Array {
 export function decodeMeta(bytes: Uint8Array, path: string): DatabaseMeta {
   const framed = decodeFramed(bytes, META_MAGIC);
   if (!framed.ok) {
-    throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} is damaged at byte offset ${framed.offset}: ${framed.problem}`);
+    throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} is damaged at byte offset ${framed.offset}: ${framed.problem}`, {
+      file: META_FILE_NAME,
+      offset: framed.offset,
+    });
   }
   if (framed.version !== META_FORMAT_VERSION && framed.version !== META_FORMAT_VERSION_EVOLVED) {
     throw new EcsdbError(
       'FORMAT_VERSION_UNSUPPORTED',
       `${path} has meta format version ${framed.version}; this ecsdb reads versions ${META_FORMAT_VERSION} and ${META_FORMAT_VERSION_EVOLVED} (upgrade ecsdb to open this directory)`,
+      { file: META_FILE_NAME, offset: FRAME_VERSION_OFFSET },
     );
   }
   const meta = checkMetaShape(framed.value, path);
@@ -172,7 +176,12 @@ function checkHistoryShape(meta: DatabaseMeta, path: string): DatabaseMeta {
     ) &&
     history[history.length - 1].version === meta.schemaVersion &&
     JSON.stringify(history[history.length - 1].schema) === JSON.stringify(meta.schema);
-  if (!ok) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected schema history`);
+  if (!ok) {
+    throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected schema history (payload at byte offset ${FRAME_HEADER_SIZE_BYTES})`, {
+      file: META_FILE_NAME,
+      offset: FRAME_HEADER_SIZE_BYTES,
+    });
+  }
   return meta;
 }
 
@@ -186,11 +195,14 @@ function checkMetaShape(value: unknown, path: string): DatabaseMeta {
     typeof meta.walFormatVersion === 'number' &&
     typeof meta.createdAtMs === 'number' &&
     isSchema(meta.schema);
-  if (!ok) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected structure`);
+  // The payload passed its checksum, so these were written this way: reported at its start.
+  const at = { file: META_FILE_NAME, offset: FRAME_HEADER_SIZE_BYTES };
+  if (!ok) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected structure (payload at byte offset ${FRAME_HEADER_SIZE_BYTES})`, at);
   if (meta!.walFormatVersion !== WAL_FORMAT_VERSION) {
     throw new EcsdbError(
       'FORMAT_VERSION_UNSUPPORTED',
       `${path}: the WAL is in format version ${meta!.walFormatVersion}; this ecsdb reads version ${WAL_FORMAT_VERSION}`,
+      at,
     );
   }
   return meta as DatabaseMeta;
