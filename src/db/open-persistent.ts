@@ -19,7 +19,7 @@ import { EcsdbError } from '../errors.js';
 import { META_FILE_NAME, historyOf, newMeta, readMeta, schemaOf, withHistory, writeMeta, type DatabaseMeta } from '../meta/meta-file.js';
 import { cutTornTail, listSegments } from '../recovery/recover-wal.js';
 import { recoverDatabase, type Recovered, type RecoveryDirs, type RecoveryReport } from '../recovery/recover.js';
-import { checkEvolutionOptions, decideOpen, migrateWorld } from '../recovery/migrate.js';
+import { checkEvolutionOptions, decideOpen, migrateWorld, type MigratedWorld } from '../recovery/migrate.js';
 import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
 import { Snapshotter } from '../snapshot/snapshotter.js';
 import { ARCHIVE_DIR_NAME } from '../wal/archive.js';
@@ -67,11 +67,11 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
   const policy = { ...settings.snapshot };
   const archive: MutableArchiveOptions = { ...settings.archive };
   const dir = settings.dir;
+  const schemaVersion = checkEvolutionOptions(options.schemaVersion, options.migrations);
   await io(() => storage.mkdir(dir), `creating ${dir}`);
   const lock = await io(() => acquireDirectoryLock(storage, dir), `locking ${dir}`);
   try {
     const dirs = { dir, walDir: join(dir, WAL_DIR_NAME), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
-    const schemaVersion = checkEvolutionOptions(options.schemaVersion, options.migrations);
     let meta = await io(() => readMeta(storage, dir), `reading ${dir}`);
     const created = meta === undefined;
     if (meta === undefined) {
@@ -128,7 +128,7 @@ interface Settled {
   readonly meta: DatabaseMeta;
   readonly world: World;
   /** Set when the open migrates: the migration record still has to be logged. */
-  readonly migration: ReturnType<typeof migrateWorld> | undefined;
+  readonly migration: MigratedWorld | undefined;
 }
 
 /**
@@ -140,7 +140,9 @@ interface Settled {
  * 2. (migrating) the new meta file, with the new schema epoch from L + 1, replaces the old one
  *    (temp → fsync → rename → directory fsync) → a crash leaves the old meta (nothing migrated:
  *    the old application opens it, the new one migrates again) or the new one with the epoch
- *    pending until the migration record (open-persistent's caller, next) is durable.
+ *    pending until the migration record, which openPersistent logs next, is durable.
+ * 2'. (dropping a pending epoch) the meta file without it replaces the old one → a crash leaves
+ *    the old meta, whose epoch is still pending and is dropped again, or the new one.
  */
 async function settleSchema(storage: Storage, dirs: RecoveryDirs, meta: DatabaseMeta, recovered: Recovered, options: OpenOptions, schemaVersion: number): Promise<Settled> {
   const history = historyOf(meta);

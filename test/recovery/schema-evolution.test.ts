@@ -335,6 +335,7 @@ describe('open() options of schema evolution', () => {
     );
     expect(error.code).toBe('INVALID_ARGUMENT');
     expect(error.message).toContain(part);
+    expect(await fixture.files.stat(fixture.dir), 'checked before the directory is created').toBeUndefined();
   });
 
   test('a new directory records the declared version; migrations do not run for it', async () => {
