@@ -7,16 +7,18 @@
 import { join, resolve } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { resolveConfig, storageSettings } from '../config/resolve.js';
-import { fileStorage } from '../db/open-persistent.js';
+import { WAL_DIR_NAME, fileStorage } from '../db/open-persistent.js';
 import { open, type Database } from '../db/database.js';
-import { readMeta, type DatabaseMeta, type StoredComponent } from '../meta/meta-file.js';
-import { defineComponent, type AnyComponentDef } from '../schema/component.js';
-import { t, isNumericKind, type FieldType } from '../schema/types.js';
+import { epochAt, historyOf, readMeta, type DatabaseMeta, type SchemaEpoch } from '../meta/meta-file.js';
+import { recoverDatabase } from '../recovery/recover.js';
+import { readManifest } from '../snapshot/manifest.js';
+import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
 import { ARCHIVE_DIR_NAME, COMPRESSED_SUFFIX } from '../wal/archive.js';
 import { parseSegmentFileName } from '../wal/format.js';
+import type { AnyComponentDef } from '../schema/component.js';
+import { componentsOf } from '../schema/evolution.js';
 
-/** The live WAL's folder in a data directory. */
-export const WAL_DIR_NAME = 'wal';
+export { WAL_DIR_NAME };
 
 /** Exit statuses of the command line. */
 export const EXIT_OK = 0;
@@ -60,34 +62,40 @@ export async function requireMeta(dir: string): Promise<DatabaseMeta> {
   return meta;
 }
 
-function fieldTypeOf(component: string, field: StoredComponent['fields'][number]): FieldType {
-  const kind = field.kind;
-  if (isNumericKind(kind)) return t[kind];
-  if (kind === 'bool' || kind === 'string' || kind === 'entity') return t[kind];
-  if (kind === 'array' && field.element !== undefined && isNumericKind(field.element) && typeof field.length === 'number') {
-    return t.array(t[field.element], field.length);
-  }
-  throw new EcsdbError('INVALID_SCHEMA', `the stored schema gives ${component}.${field.name} the unknown type ${JSON.stringify(kind)}`);
-}
-
 /** Component definitions equal to the stored schema, in its order. */
-export function componentsOf(schema: readonly StoredComponent[]): AnyComponentDef[] {
-  return schema.map((component) => {
-    const fields: Record<string, FieldType> = {};
-    for (const field of component.fields) fields[field.name] = fieldTypeOf(component.name, field);
-    return defineComponent(component.name, fields) as unknown as AnyComponentDef;
-  });
-}
+export { componentsOf };
 
 /**
- * Opens the database in `dir` with the stored schema (takes the lock: DB_LOCKED when in use;
- * recovers). Settings other than the directory come from the configuration as for `open()`.
+ * Opens the database in `dir` with the stored schema and version (takes the lock: DB_LOCKED when
+ * in use; recovers). Settings other than the directory come from the configuration as for
+ * `open()`.
  */
 export async function openStored(dir: string, options: CommonOptions): Promise<{ db: Database; components: AnyComponentDef[] }> {
   const meta = await requireMeta(dir);
-  const components = componentsOf(meta.schema);
-  const db = await open({ dir, components, durability: 'buffered', ...(options.config === undefined ? {} : { config: options.config }) });
+  const epoch = await effectiveEpoch(dir, meta);
+  const components = componentsOf(epoch.schema);
+  const config = options.config === undefined ? {} : { config: options.config };
+  const db = await open({ dir, components, schemaVersion: epoch.version, durability: 'buffered', ...config });
   return { db, components };
+}
+
+/**
+ * The schema epoch the directory's data is in. After a migration the last epoch may be pending
+ * (a crash, or `restore --lsn`, left the log before its migration record); its migrations belong
+ * to the application, so the CLI must not finish it: it opens with the epoch before, which
+ * drops the pending one (the application migrates again at its next open). Whether the last
+ * epoch is complete takes reading the log, unless a published snapshot is already past its start.
+ */
+async function effectiveEpoch(dir: string, meta: DatabaseMeta): Promise<SchemaEpoch> {
+  const history = historyOf(meta);
+  const last = history[history.length - 1];
+  if (history.length === 1) return last;
+  const snapshots = (await readManifest(fileStorage, dir).catch(() => undefined))?.snapshots ?? [];
+  if (snapshots.some((entry) => entry.endLsn >= last.fromLsn)) return last;
+  const dirs = { dir, walDir: join(dir, WAL_DIR_NAME), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
+  // Read only: recovery changes nothing on disk (open() cuts a torn tail afterwards).
+  const { tail } = await recoverDatabase(fileStorage, dirs, meta, componentsOf(last.schema), false, Date.now);
+  return epochAt(history, tail.lastLsn);
 }
 
 /** Plain JSON-able copy of a component value (typed arrays become arrays). */

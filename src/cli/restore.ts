@@ -28,6 +28,7 @@ import { fileStorage } from '../db/open-persistent.js';
 import { readManifest, writeManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
+import { schemaAt } from '../meta/meta-file.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes, type SegmentLocation } from '../wal/archive.js';
@@ -66,10 +67,9 @@ export async function restoreDirectory(
   const lock = await acquireDirectoryLock(storage, dir);
   try {
     const entries = (await readManifest(storage, dir))?.snapshots ?? [];
-    const components = componentsOf(meta.schema);
-    const loads = async (entry: SnapshotEntry) => {
+      const loads = async (entry: SnapshotEntry) => {
       try {
-        loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema);
+        loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn));
         return true;
       } catch (error) {
         if (target.from !== undefined) throw error;

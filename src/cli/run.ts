@@ -241,6 +241,10 @@ function formatInspection(inspection: Inspection): string {
     `database id    ${inspection.databaseId}`,
     `created        ${new Date(inspection.createdAtMs).toISOString()}`,
     `LSN range      ${inspection.firstLsn} .. ${inspection.lastLsn} (${inspection.recordCount} records)`,
+    `schema version ${inspection.schemaVersion}`,
+    ...(inspection.schemaHistory.length > 1
+      ? [`schema epochs:`, ...inspection.schemaHistory.map((epoch) => `  version ${epoch.version} from LSN ${epoch.fromLsn}: ${epoch.components.join(', ')}`)]
+      : []),
     `schema:`,
     ...inspection.schema.map((component) => `  ${component.name} { ${component.fields.join(', ')} }`),
     `WAL segments:`,

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { fileStorage } from '../db/open-persistent.js';
-import { META_FILE_NAME, readMeta, type DatabaseMeta } from '../meta/meta-file.js';
+import { META_FILE_NAME, readMeta, schemaAt, type DatabaseMeta } from '../meta/meta-file.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
 import { snapshotEntriesByListing } from '../recovery/recover.js';
@@ -83,10 +83,9 @@ export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): P
     // A damaged MANIFEST: recovery finds the snapshots by listing, and so does this.
     entries = await snapshotEntriesByListing(fileStorage, join(dir, SNAPSHOT_DIR_NAME));
   }
-  const components = componentsOf(meta.schema);
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     try {
-      loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema);
+      loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn));
       return entry;
     } catch {
       // damaged or missing: recovery would skip it too
@@ -126,7 +125,6 @@ export async function validateDirectory(dir: string, progress: Progress = NO_PRO
     entries = await snapshotEntriesByListing(storage, join(dir, SNAPSHOT_DIR_NAME));
   }
   const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
-  const components = componentsOf(meta.schema);
   const goodSnapshots: SnapshotEntry[] = [];
   const bar = progress('snapshots', entries.length);
   for (const [index, entry] of entries.entries()) {
@@ -134,7 +132,7 @@ export async function validateDirectory(dir: string, progress: Progress = NO_PRO
     const file = `${SNAPSHOT_DIR_NAME}/${entry.file}`;
     try {
       const chain = await readChain(dir, entries, entry);
-      const loaded = loadSnapshot(new World(components), chain, meta.databaseId, meta.schema);
+      const loaded = loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), chain, meta.databaseId, schemaAt(meta, entry.endLsn));
       if (loaded.header.endLsn !== entry.endLsn || loaded.header.startLsn !== entry.startLsn) {
         problems.push({
           file,

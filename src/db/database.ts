@@ -17,6 +17,7 @@ import { exists, getComponent, hasComponent, queryEntities, requireTable } from 
 import type { Column } from '../world/table.js';
 import { World } from '../world/world.js';
 import { fileStorage, openPersistent, type PersistentParts } from './open-persistent.js';
+import { checkEvolutionOptions } from '../recovery/migrate.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import type { SnapshotEntry } from '../snapshot/manifest.js';
 import { checkDurability, checkOpenOptionKeys, type Durability, type OpenOptions } from './options.js';
@@ -369,6 +370,7 @@ export async function open(options: OpenOptions): Promise<Database> {
     throw new EcsdbError('INVALID_ARGUMENT', 'open(): `components` must be an array of component definitions');
   }
   options.components.forEach(checkComponentDef);
+  checkEvolutionOptions(options.schemaVersion, options.migrations);
   if (options.cwd !== undefined && (typeof options.cwd !== 'string' || options.cwd === '')) {
     throw new EcsdbError('INVALID_ARGUMENT', `open(): \`cwd\` must be a directory path, got ${JSON.stringify(options.cwd)}`);
   }

@@ -11,6 +11,7 @@ import type { ArchiveSettings, SnapshotOptions, WalOptions } from '../config/typ
 import type { ResolvedArchiveOptions, ResolvedSnapshotOptions, ResolvedWalOptions } from '../config/resolve.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import type { Storage } from '../storage/storage.js';
+import type { Migration } from '../recovery/migrate.js';
 
 export type { Durability, WalOptions, SnapshotOptions, ArchiveSettings };
 export type { ResolvedWalOptions, ResolvedSnapshotOptions, ResolvedArchiveOptions };
@@ -44,6 +45,16 @@ export interface OpenOptions {
   storage?: Storage;
   /** Clock in milliseconds; injectable for tests. */
   now?: () => number;
+  /**
+   * The version of `components` (an integer >= 1, default 1). The directory records it; a
+   * directory of a higher version is refused (SCHEMA_MISMATCH). See docs/api.md, schema evolution.
+   */
+  schemaVersion?: number;
+  /**
+   * Migration functions keyed by the schema version they migrate to (2..schemaVersion). When the
+   * stored version is lower, every step above it runs, in order, in one migration transaction.
+   */
+  migrations?: Readonly<Record<number, Migration>>;
 }
 
 function defaultsOf(section: SectionName): Record<string, unknown> {
@@ -60,7 +71,7 @@ export function checkDurability(value: unknown, option: string): Durability {
 }
 
 /** Every key open() reads (the compile-time check below keeps it equal to OpenOptions). */
-const OPEN_OPTION_KEYS = ['components', 'dir', 'durability', 'wal', 'snapshot', 'archive', 'config', 'env', 'cwd', 'storage', 'now'] as const;
+const OPEN_OPTION_KEYS = ['components', 'dir', 'durability', 'wal', 'snapshot', 'archive', 'config', 'env', 'cwd', 'storage', 'now', 'schemaVersion', 'migrations'] as const;
 // Fails to compile when OpenOptions gains a key this list lacks, or the list names a key it lacks.
 const OPEN_OPTION_KEYS_COMPLETE: [Exclude<keyof OpenOptions, (typeof OPEN_OPTION_KEYS)[number]>] extends [never]
   ? [Exclude<(typeof OPEN_OPTION_KEYS)[number], keyof OpenOptions>] extends [never]
