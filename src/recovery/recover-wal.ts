@@ -77,6 +77,7 @@ export async function recoverWal(
   let tornTail: TornTailReport | undefined;
   let tail: WalTail = { lastLsn: plan.fromLsn - 1, segment: undefined };
   let cut: { name: string; validEnd: number; dropFile: boolean } | undefined;
+  let timeMs: number | undefined;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
     if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1]);
@@ -91,13 +92,14 @@ export async function recoverWal(
       applyRecord(world, reader, schema, segment.name, lsn);
       recordsReplayed++;
     });
+    timeMs = scan.lastTimeMs ?? timeMs;
     expectedLsn = scan.lastLsn + 1;
     if (scan.tornBytes > 0 || scan.headerTorn) {
       tornTail = { segment: segment.name, offset: scan.validEnd, bytesCut: scan.tornBytes, reason: scan.tornReason ?? 'torn' };
       cut = { name: segment.name, validEnd: scan.validEnd, dropFile: scan.headerTorn };
     }
     const continues = !segment.archived && !scan.headerTorn;
-    tail = { lastLsn: scan.lastLsn, segment: continues ? { firstLsn: segment.firstLsn, sizeBytes: scan.validEnd } : undefined };
+    tail = { lastLsn: scan.lastLsn, segment: continues ? { firstLsn: segment.firstLsn, sizeBytes: scan.validEnd } : undefined, timeMs };
   }
   if (tail.lastLsn < plan.throughLsnMin) {
     throw new EcsdbError(
@@ -118,7 +120,7 @@ export async function recoverWal(
   return { report, tail };
 }
 
-function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, segment: string, lsn: number): void {
+export function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, segment: string, lsn: number): void {
   try {
     applyEncodedWriteSet(world, reader, schema);
   } catch (error) {
