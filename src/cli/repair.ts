@@ -19,11 +19,12 @@ import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import {
-  RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   WAL_FORMAT_VERSION,
   checkRecordAt,
   decodeSegmentHeader,
+  lsnAfterRecord,
+  recordKindProblem,
   recordLsnAt,
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
@@ -86,9 +87,10 @@ function findDamage(
       if (typeof end === 'string') return { index, offset, reason: `record ${expected} is damaged (${end})`, lastLsnKept: expected - 1 };
       const lsn = recordLsnAt(view, offset);
       if (lsn !== expected) return { index, offset, reason: `record has LSN ${lsn} where ${expected} was expected`, lastLsnKept: expected - 1 };
-      if (bytes[offset + 16] !== RECORD_KIND_WRITE_SET) return { index, offset, reason: `record ${lsn} has unknown kind ${bytes[offset + 16]}`, lastLsnKept: expected - 1 };
+      const kindProblem = recordKindProblem(bytes, view, offset);
+      if (kindProblem !== undefined) return { index, offset, reason: `record ${lsn} ${kindProblem}`, lastLsnKept: expected - 1 };
+      expected = lsnAfterRecord(bytes, offset, expected);
       offset = end;
-      expected++;
     }
     previous = expected - 1;
   }
