@@ -194,3 +194,38 @@ describe('time travel: out of retention and bad requests', () => {
     await db.close();
   });
 });
+
+describe('time travel next to a writer that archives under it', () => {
+  it('lists again when a segment moves to the archive between listing and reading', async () => {
+    const fixture = await BOTH_STORAGES[0].create();
+    const db = await openWriter(fixture);
+    for (let index = 0; index < 60; index++) {
+      db.transact((tx) => STEP(tx, index));
+      if (index % 7 === 6) await db.flush();
+    }
+    await db.close();
+    const names = (await fixture.files.list(join(fixture.dir, 'wal'))).sort();
+    expect(names.length).toBeGreaterThan(2);
+    const moved = names[1];
+    // The first read of that segment finds it gone: it was archived just after the listing.
+    let racing = true;
+    const storage = new Proxy(fixture.files, {
+      get(target, property, receiver) {
+        if (property !== 'readFile') return Reflect.get(target, property, receiver);
+        return async (path: string) => {
+          if (racing && path === join(fixture.dir, 'wal', moved)) {
+            racing = false;
+            await target.mkdir(join(fixture.dir, 'archive'));
+            await target.rename(path, join(fixture.dir, 'archive', moved));
+          }
+          return target.readFile(path);
+        };
+      },
+    });
+    const lsn = 45; // in a segment after the one that moves
+    const view = await openAt({ dir: fixture.dir, storage, components: WORKLOAD_COMPONENTS, lsn });
+    expect(racing, 'the race happened').toBe(false);
+    expect(dumpDatabase(view)).toEqual(model.dumps[lsn]);
+    await fixture.cleanup();
+  });
+});
