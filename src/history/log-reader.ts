@@ -119,6 +119,19 @@ export async function replayLog(
 }
 
 /**
+ * The recorded commit time of `lsn`, read from the segment that holds it; undefined when that
+ * segment is no longer retained (a view built from a snapshot that ends exactly there).
+ */
+export async function timeOfLsn(storage: Storage, dirs: LogDirs, databaseId: Uint8Array, lsn: number): Promise<number | undefined> {
+  try {
+    return (await walkLog(storage, dirs, databaseId, { fromLsn: lsn, throughLsn: lsn }, () => undefined)).timeMs;
+  } catch (error) {
+    if (error instanceof EcsdbError && (error.detail === 'wal-gap' || error.detail === VANISHED)) return undefined;
+    throw error;
+  }
+}
+
+/**
  * The last LSN whose recorded commit time is at or before `timeMs`, from the time records of the
  * retained log: the LSN just before the first time record later than `timeMs`, or the end of the
  * log. 0 (the empty world) when the log still starts at LSN 1 and its first commit is later.

@@ -29,7 +29,7 @@ import { loadSnapshot } from '../snapshot/snapshot-reader.js';
 import type { Storage } from '../storage/storage.js';
 import { ARCHIVE_DIR_NAME } from '../wal/archive.js';
 import { World } from '../world/world.js';
-import { VANISHED, lsnAtTime, replayLog, type LogDirs } from './log-reader.js';
+import { VANISHED, lsnAtTime, replayLog, timeOfLsn, type LogDirs } from './log-reader.js';
 import { HistoricalView } from './view.js';
 
 export interface OpenAtOptions {
@@ -118,7 +118,9 @@ async function build(
       const range = await replayLog(storage, dirs, meta.databaseId, world, { fromLsn, throughLsn: lsn });
       if (range.lastLsn < lsn) throw afterTheEnd(dirs.dir, lsn, range.lastLsn);
       const recordsReplayed = Math.max(0, lsn - fromLsn + 1);
-      return new HistoricalView(world, lsn, range.timeMs, { snapshot: base?.file, recordsReplayed });
+      // Nothing replayed (the snapshot ends at the LSN itself): look its time up on its own.
+      const timeMs = range.timeMs ?? (lsn > 0 ? await timeOfLsn(storage, dirs, meta.databaseId, lsn) : undefined);
+      return new HistoricalView(world, lsn, timeMs, { snapshot: base?.file, recordsReplayed });
     } catch (error) {
       if (!usableElsewhere(error)) throw error;
       anyVanished ||= vanished(error);

@@ -36,7 +36,10 @@ export class HistoricalView {
     world: World,
     /** The LSN the view shows: the world after commit `lsn` (0: before the first commit). */
     readonly lsn: number,
-    /** The recorded commit time (ms since the epoch) of commit `lsn`; undefined for LSN 0. */
+    /**
+     * The recorded commit time (ms since the epoch) of commit `lsn`; undefined for LSN 0, and
+     * when the view comes from a snapshot ending exactly there whose WAL is no longer retained.
+     */
     readonly timeMs: number | undefined,
     readonly source: ViewSource,
   ) {

@@ -74,6 +74,8 @@ describe.each(BOTH_STORAGES)('commit times on $name', (kind) => {
     // LSN:          1      2      3      4      5      6 (clock back)  7
     const times = [1_000, 1_000, 1_000, 1_005, 1_005, 1_003, 1_010];
     times.forEach((ms, i) => commitAt(db, clock, ms, i));
+    // A snapshot ending at LSN 7: the view of LSN 7 replays nothing, yet knows its time.
+    expect((await db.snapshot()).endLsn).toBe(7);
     await db.close();
     const recorded = (await allEntries(fixture)).flat().filter((e) => e.kind === RECORD_KIND_TIME);
     expect(recorded.map((e) => [e.lsn, e.timeMs])).toEqual([
@@ -91,6 +93,8 @@ describe.each(BOTH_STORAGES)('commit times on $name', (kind) => {
     expect(await lsnAt(1_005)).toEqual([6, 1_005]);
     expect(await lsnAt(1_009)).toEqual([6, 1_005]);
     expect(await lsnAt(1_010)).toEqual([7, 1_010]);
+    const latest = await openAt({ dir: fixture.dir, storage: fixture.storage, components: [Position], lsn: 7 });
+    expect(latest.source).toEqual({ snapshot: '00000000000000000007.snap', recordsReplayed: 0 });
     expect(await lsnAt(9e12)).toEqual([7, 1_010]);
     const view = await openAt({ dir: fixture.dir, storage: fixture.storage, components: [Position], lsn: 5 });
     expect([view.timeMs, view.get(0, Position)?.x]).toEqual([1_005, 4]);

@@ -80,15 +80,19 @@ describe.each(BOTH_STORAGES)('time travel on $name', (kind) => {
     const db = await openWriter(fixture, { compress: true, segmentCountMax: 0 });
     await writeHistory(db, 0, COMMITS);
     expect(db.lsn).toBe(LAST_LSN);
-    const snapshots = db.snapshots;
-    expect(snapshots.some((s) => s.startLsn < s.endLsn), 'some snapshot was fuzzy').toBe(true);
-    expect(snapshots.some((s) => s.base !== undefined), 'some snapshot was incremental').toBe(true);
+    // On the simulated storage the interleaving of commits and capture is deterministic; on the
+    // real one it depends on how fast the disk answers, so only the former pins the coverage.
+    if (kind.name === 'SimulatedStorage') {
+      expect(db.snapshots.some((s) => s.startLsn < s.endLsn), 'some snapshot was fuzzy').toBe(true);
+      expect(db.snapshots.some((s) => s.base !== undefined), 'some snapshot was incremental').toBe(true);
+    }
     await db.close();
     const before = await readTree(fixture.files, fixture.dir);
     const bases = new Set<string>();
     for (let lsn = 0; lsn <= LAST_LSN; lsn++) {
       const view = await openAt({ dir: fixture.dir, storage: fixture.storage, components: WORKLOAD_COMPONENTS, lsn });
       expect(view.lsn).toBe(lsn);
+      expect(view.timeMs === undefined, `LSN ${lsn} has a recorded time`).toBe(lsn === 0);
       expect(dumpDatabase(view), `world at LSN ${lsn}`).toEqual(model.dumps[lsn]);
       expect(view.stateHash(), `hash at LSN ${lsn}`).toBe(model.hashes[lsn]);
       bases.add(view.source.snapshot ?? 'wal');
