@@ -13,7 +13,8 @@ import { ByteReader } from '../encoding/bytes.js';
 import type { Storage } from '../storage/storage.js';
 import { applyRecord } from '../recovery/recover-wal.js';
 import type { WriteSetSchema } from '../txn/write-set.js';
-import { listAllSegments, readSegmentBytes, type SegmentLocation } from '../wal/archive.js';
+import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
+import { RECORD_HEADER_SIZE_BYTES } from '../wal/format.js';
 import { scanSegment, type TimeHandler } from '../wal/segment-reader.js';
 import type { World } from '../world/world.js';
 
@@ -44,7 +45,8 @@ async function readSegment(storage: Storage, segment: SegmentLocation): Promise<
     return await readSegmentBytes(storage, segment);
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
-    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${segment.name} disappeared while it was being read (archived or pruned meanwhile)`, { detail: VANISHED });
+    const file = segmentFile(segment);
+    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${file} disappeared while it was being read (archived or pruned meanwhile)`, { detail: VANISHED, file });
   }
 }
 
@@ -58,7 +60,7 @@ export async function walkLog(
   dirs: LogDirs,
   databaseId: Uint8Array,
   range: { fromLsn: number; throughLsn: number },
-  onRecord: (lsn: number, bytes: Uint8Array, payloadStart: number, payloadEnd: number, segment: string) => void,
+  onRecord: (lsn: number, bytes: Uint8Array, payloadStart: number, payloadEnd: number, file: string) => void,
   onTime?: TimeHandler,
   done?: () => boolean,
 ): Promise<LogRange> {
@@ -76,8 +78,9 @@ export async function walkLog(
     const segment = segments[i];
     if (i > 0 && segment.firstLsn !== lastLsn + 1) throw gap(`WAL records ${lastLsn + 1}..${segment.firstLsn - 1} are missing (before segment ${segment.name})`);
     const bytes = await readSegment(storage, segment);
+    const file = segmentFile(segment);
     const context = {
-      name: segment.name,
+      name: file,
       firstLsn: segment.firstLsn,
       databaseId,
       isLast: i === segments.length - 1 && !segment.archived,
@@ -87,7 +90,7 @@ export async function walkLog(
       bytes,
       context,
       (lsn, payloadStart, payloadEnd) => {
-        if (lsn >= range.fromLsn) onRecord(lsn, bytes, payloadStart, payloadEnd, segment.name);
+        if (lsn >= range.fromLsn) onRecord(lsn, bytes, payloadStart, payloadEnd, file);
       },
       (lsn, time) => {
         timeMs = time;
@@ -110,11 +113,11 @@ export async function replayLog(
 ): Promise<LogRange> {
   const schema: WriteSetSchema = world.tables.map((table) => table.fields);
   let reader = new ByteReader(new Uint8Array(0));
-  return walkLog(storage, dirs, databaseId, range, (lsn, bytes, payloadStart, payloadEnd, segment) => {
+  return walkLog(storage, dirs, databaseId, range, (lsn, bytes, payloadStart, payloadEnd, file) => {
     if (reader.bytes !== bytes) reader = new ByteReader(bytes);
     reader.offset = payloadStart;
     reader.end = payloadEnd;
-    applyRecord(world, reader, schema, segment, lsn);
+    applyRecord(world, reader, schema, { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES }, lsn);
   });
 }
 
