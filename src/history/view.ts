@@ -9,7 +9,7 @@ import type { Entity } from '../schema/types.js';
 import { entityIdOf } from '../world/entity-id.js';
 import { exists, getComponent, hasComponent, queryEntities, requireTable } from '../world/read.js';
 import { stateHash, type StateHashOptions } from '../world/state-hash.js';
-import type { Column } from '../world/table.js';
+import type { ColumnsOf } from '../db/database.js';
 import type { World } from '../world/world.js';
 
 /** Where a view's world came from. */
@@ -72,9 +72,16 @@ export class HistoricalView {
     return queryEntities(this.#world, components);
   }
 
-  /** Zero-copy: the component's columns, indexed by row (see Database.columns). */
-  columns(component: AnyComponentDef): Readonly<Record<string, Column>> {
-    return requireTable(this.#world, component).columns;
+  /** Zero-copy: the live rows (slots) that have every listed component (see Database.queryRows). */
+  queryRows(...components: AnyComponentDef[]): readonly number[] {
+    if (components.length === 0) throw new EcsdbError('INVALID_ARGUMENT', 'queryRows() needs at least one component');
+    const world = this.#world;
+    return world.querySlots(components.map((def) => requireTable(world, def)));
+  }
+
+  /** Zero-copy: the component's columns, indexed by row (see Database.columns). Read only. */
+  columns<S extends FieldsSpec>(component: ComponentDef<S>): ColumnsOf<S> {
+    return requireTable(this.#world, component).columns as ColumnsOf<S>;
   }
 
   /** The entity id of the live entity in `row`. */

@@ -233,3 +233,20 @@ describe('time travel next to a writer that archives under it', () => {
     await fixture.cleanup();
   });
 });
+
+describe('a view reads like the database', () => {
+  it('has the zero-copy reads too: queryRows, columns and entityAt agree with get', async () => {
+    const fixture = await BOTH_STORAGES[0].create();
+    const db = await openWriter(fixture);
+    for (let index = 0; index < 20; index++) db.transact((tx) => STEP(tx, index));
+    const view = await db.at({ lsn: 10 });
+    const Position = WORKLOAD_COMPONENTS[0];
+    const rows = view.queryRows(Position);
+    expect(rows.length).toBe(view.query(Position).length);
+    const x = view.columns(Position).x as Float32Array;
+    for (const row of rows) expect(x[row]).toBe(view.get(view.entityAt(row), Position)!.x);
+    expect(() => view.entityAt(1e6)).toThrow(expect.objectContaining({ code: 'NO_SUCH_ENTITY' }));
+    await db.close();
+    await fixture.cleanup();
+  });
+});
