@@ -26,8 +26,10 @@
  * observable: Object.is, 1 / x); an entity reference as f64, -1 for null, -0 as 0 (the log
  * stores references as integers); strings as str; arrays as their N elements.
  *
- * Component-major order lets each column be gathered in bulk into a scratch typed array and
- * hashed in large pieces: about 2.5 ms per million values on the development machine.
+ * Component-major order lets each column be gathered in bulk into a scratch typed array (or,
+ * for rows on consecutive slots, hashed in place) and hashed in large pieces: about 0.12 s for
+ * 1,000,000 entities with seven numeric fields and some strings on the development machine,
+ * a quarter of it SHA-256 itself (`node dist/bench/state-hash.js`).
  * Typed-array bytes are taken in host order, like the snapshot format; ecsdb assumes a
  * little-endian host (every platform Node supports today) and checks it.
  */
