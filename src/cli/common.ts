@@ -4,7 +4,7 @@
  * definitions from the stored schema (the CLI runs without the application's code), and the
  * failure type that carries an exit status.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { resolveConfig, storageSettings } from '../config/resolve.js';
 import { fileStorage } from '../db/open-persistent.js';
@@ -12,6 +12,11 @@ import { open, type Database } from '../db/database.js';
 import { readMeta, type DatabaseMeta, type StoredComponent } from '../meta/meta-file.js';
 import { defineComponent, type AnyComponentDef } from '../schema/component.js';
 import { t, isNumericKind, type FieldType } from '../schema/types.js';
+import { ARCHIVE_DIR_NAME, COMPRESSED_SUFFIX } from '../wal/archive.js';
+import { parseSegmentFileName } from '../wal/format.js';
+
+/** The live WAL's folder in a data directory. */
+export const WAL_DIR_NAME = 'wal';
 
 /** Exit statuses of the command line. */
 export const EXIT_OK = 0;
@@ -97,20 +102,45 @@ export function plain(value: unknown): unknown {
   return value;
 }
 
-/** A tiny progress bar on stderr, shown only when stdout is a terminal; otherwise nothing. */
-export function progress(label: string, total: number): { tick(done: number): void; end(): void } {
-  if (!process.stdout.isTTY || !process.stderr.isTTY || total <= 0) return { tick: () => undefined, end: () => undefined };
-  const width = 30;
-  let shown = -1;
-  return {
-    tick(done: number) {
-      const filled = Math.min(width, Math.floor((done / total) * width));
-      if (filled === shown) return;
-      shown = filled;
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
-    },
-    end() {
-      if (shown >= 0) process.stderr.write('\r\x1b[K');
-    },
-  };
+/** One file of a WAL segment, live (`wal/`) or archived (`archive/`, maybe `.deflate`). */
+export interface SegmentFile {
+  /** Path relative to the data directory, e.g. `archive/00000000000000000101.wal.deflate`. */
+  readonly relative: string;
+  readonly path: string;
+  /** The directory holding it (to fsync after a rename). */
+  readonly parent: string;
+  readonly firstLsn: number;
+  readonly archived: boolean;
+}
+
+/**
+ * Every file of every WAL segment, newest first. Unlike listAllSegments, which gives the one
+ * copy of each segment recovery reads (a live one before an archived one), this also lists the
+ * copies it shadows: what an interrupted archival or restore can leave behind, and what a
+ * command that removes a segment must remove too, or a stale copy could be read later.
+ */
+export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
+  const files: SegmentFile[] = [];
+  for (const [folder, archived] of [
+    [WAL_DIR_NAME, false],
+    [ARCHIVE_DIR_NAME, true],
+  ] as const) {
+    const parent = join(dir, folder);
+    if ((await fileStorage.stat(parent)) === undefined) continue;
+    for (const name of await fileStorage.list(parent)) {
+      const firstLsn = parseSegmentFileName(archived && name.endsWith(COMPRESSED_SUFFIX) ? name.slice(0, -COMPRESSED_SUFFIX.length) : name);
+      if (firstLsn !== undefined) files.push({ relative: `${folder}/${name}`, path: join(parent, name), parent, firstLsn, archived });
+    }
+  }
+  return files.sort((a, b) => b.firstLsn - a.firstLsn || a.relative.localeCompare(b.relative));
+}
+
+/**
+ * The index of the segment recovery starts reading at to replay from `fromLsn`: the last one
+ * that starts at or before it (0 when none does; segments sorted by first LSN).
+ */
+export function indexOfSegmentHolding(segments: readonly { firstLsn: number }[], fromLsn: number): number {
+  let index = 0;
+  while (index + 1 < segments.length && segments[index + 1].firstLsn <= fromLsn) index++;
+  return index;
 }

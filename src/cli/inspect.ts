@@ -19,8 +19,10 @@ export interface Inspection {
   readonly firstLsn: number;
   readonly lastLsn: number;
   readonly recordCount: number;
-  /** Torn tails and corruption found, one line each (empty when the log is clean). */
+  /** Corruption found, one line each (empty when the log is clean); exit status 1 if any. */
   readonly damage: readonly string[];
+  /** A torn tail of the newest segment: what a crash mid-append leaves, cut by open(); not damage. */
+  readonly warnings: readonly string[];
 }
 
 export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
@@ -32,6 +34,7 @@ export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
   const segmentFiles = (await storage.stat(walDir)) === undefined ? [] : await listSegments(storage, walDir);
   const segments: Inspection['segments'][number][] = [];
   const damage: string[] = [];
+  const warnings: string[] = [];
   let recordCount = 0;
   for (let i = 0; i < segmentFiles.length; i++) {
     const { name, firstLsn } = segmentFiles[i];
@@ -42,7 +45,7 @@ export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
     }
     try {
       const scan = scanSegment(bytes, { name, firstLsn, databaseId: meta.databaseId, isLast: i === segmentFiles.length - 1 }, () => recordCount++);
-      if (scan.tornBytes > 0 || scan.headerTorn) damage.push(`${name}: torn tail of ${scan.tornBytes} bytes at offset ${scan.validEnd} (${scan.tornReason})`);
+      if (scan.tornBytes > 0 || scan.headerTorn) warnings.push(`${name}: torn tail of ${scan.tornBytes} bytes at offset ${scan.validEnd} (${scan.tornReason})`);
       segments.push({ name, sizeBytes: bytes.length, firstLsn, lastLsn: scan.lastLsn });
     } catch (error) {
       if (!(error instanceof EcsdbError)) throw error;
@@ -63,5 +66,6 @@ export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
     lastLsn: segments.length > 0 ? segments[segments.length - 1].lastLsn : 0,
     recordCount,
     damage,
+    warnings,
   };
 }

@@ -15,7 +15,8 @@ import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js'
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import { World } from '../world/world.js';
-import { componentsOf, progress } from './common.js';
+import { componentsOf } from './common.js';
+import { NO_PROGRESS, type Progress } from './progress.js';
 
 export interface Problem {
   /** Path relative to the data directory. */
@@ -31,6 +32,11 @@ export interface Validation {
   readonly checked: { meta: boolean; manifest: boolean; snapshots: number; segments: number; records: number };
   /** Damage: each makes the exit status 1. */
   readonly problems: readonly Problem[];
+  /**
+   * Not damage, but worth knowing: a torn tail of the newest WAL segment (the normal outcome of
+   * a crash mid-write; open() cuts it, `ecsdb repair` cuts it keeping the bytes).
+   */
+  readonly warnings: readonly Problem[];
   /** Things worth knowing that are not damage (e.g. snapshot files the MANIFEST does not name). */
   readonly notes: readonly string[];
 }
@@ -89,9 +95,10 @@ export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): P
   return undefined;
 }
 
-export async function validateDirectory(dir: string): Promise<Validation> {
+export async function validateDirectory(dir: string, progress: Progress = NO_PROGRESS): Promise<Validation> {
   const storage = fileStorage;
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const notes: string[] = [];
   const checked = { meta: false, manifest: false, snapshots: 0, segments: 0, records: 0 };
 
@@ -105,7 +112,7 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     problems.push(problemOf(META_FILE_NAME, error));
   }
   // Without a readable meta file there is no database id or schema to check the rest against.
-  if (meta === undefined) return { dir, ok: false, checked, problems, notes };
+  if (meta === undefined) return { dir, ok: false, checked, problems, warnings, notes };
 
   // MANIFEST and snapshots.
   let entries: readonly SnapshotEntry[] = [];
@@ -172,8 +179,10 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     try {
       const bytes = await readSegmentBytes(storage, segment);
       const scan = scanSegment(bytes, { name: file, firstLsn: segment.firstLsn, databaseId: meta.databaseId, isLast: i === segments.length - 1 }, () => checked.records++);
+      // Only the last segment can have a torn tail (scanSegment treats one anywhere else as
+      // corruption): what a crash mid-append leaves, which open() cuts. A warning, not damage.
       if (scan.tornBytes > 0 || scan.headerTorn) {
-        problems.push({
+        warnings.push({
           file,
           offset: scan.validEnd,
           message: `torn tail of ${scan.tornBytes} bytes at byte offset ${scan.validEnd} (${scan.tornReason}); open() cuts it, \`ecsdb repair\` cuts it keeping the bytes aside`,
@@ -196,7 +205,7 @@ export async function validateDirectory(dir: string): Promise<Validation> {
       message: `the log starts at LSN ${segments[0].firstLsn} and no valid snapshot covers the records before it`,
     });
   }
-  return { dir, ok: problems.length === 0, checked, problems, notes };
+  return { dir, ok: problems.length === 0, checked, problems, warnings, notes };
 }
 
 export function formatValidation(v: Validation): string {
@@ -204,8 +213,9 @@ export function formatValidation(v: Validation): string {
     `directory   ${v.dir}`,
     `checked     meta ${v.checked.meta ? 'ok' : '-'}, MANIFEST ${v.checked.manifest ? 'ok' : 'none'}, ${v.checked.snapshots} snapshots, ${v.checked.segments} WAL segments, ${v.checked.records} records`,
     ...v.notes.map((note) => `note: ${note}`),
+    ...v.warnings.map((w) => `warning ${w.file}${w.offset === undefined ? '' : ` @${w.offset}`}: ${w.message}`),
     ...v.problems.map((p) => `DAMAGE ${p.file}${p.offset === undefined ? '' : ` @${p.offset}`}: ${p.message}`),
-    v.ok ? 'ok: no damage found' : `${v.problems.length} problem(s) found`,
+    v.ok ? `ok: no damage found${v.warnings.length === 0 ? '' : ` (${v.warnings.length} warning(s))`}` : `${v.problems.length} problem(s) found`,
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -22,7 +22,7 @@ import type { HistoricalView } from '../history/view.js';
 import { fileStorage, openPersistent, type PersistentParts } from './open-persistent.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import type { SnapshotEntry } from '../snapshot/manifest.js';
-import { checkDurability, type Durability, type OpenOptions } from './options.js';
+import { checkDurability, checkOpenOptionKeys, type Durability, type OpenOptions } from './options.js';
 import {
   archiveSettings,
   changedIn,
@@ -395,6 +395,7 @@ export async function open(options: OpenOptions): Promise<Database> {
   if (options === null || typeof options !== 'object') {
     throw new EcsdbError('INVALID_ARGUMENT', 'open() needs an options object: open({ components: [...] })');
   }
+  checkOpenOptionKeys(options);
   if (!Array.isArray(options.components)) {
     throw new EcsdbError('INVALID_ARGUMENT', 'open(): `components` must be an array of component definitions');
   }

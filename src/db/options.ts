@@ -4,6 +4,8 @@
  * docs/configuration.md), which also reads them from `ecsdb.toml` and `ECSDB_*` variables.
  */
 import { EcsdbError } from '../errors.js';
+import { closest } from '../config/closest.js';
+import { configError } from '../config/values.js';
 import { DURABILITIES, settingsOf, type Durability, type SectionName } from '../config/schema.js';
 import type { ArchiveSettings, SnapshotOptions, WalOptions } from '../config/types.js';
 import type { ResolvedArchiveOptions, ResolvedSnapshotOptions, ResolvedWalOptions } from '../config/resolve.js';
@@ -55,4 +57,26 @@ export const ARCHIVE_DEFAULTS = defaultsOf('archive') as unknown as ResolvedArch
 export function checkDurability(value: unknown, option: string): Durability {
   if (typeof value === 'string' && (DURABILITIES as readonly string[]).includes(value)) return value as Durability;
   throw new EcsdbError('CONFIG_INVALID', `${option} must be one of ${DURABILITIES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+/** Every key open() reads (the compile-time check below keeps it equal to OpenOptions). */
+const OPEN_OPTION_KEYS = ['components', 'dir', 'durability', 'wal', 'snapshot', 'archive', 'config', 'env', 'cwd', 'storage', 'now'] as const;
+// Fails to compile when OpenOptions gains a key this list lacks, or the list names a key it lacks.
+const OPEN_OPTION_KEYS_COMPLETE: [Exclude<keyof OpenOptions, (typeof OPEN_OPTION_KEYS)[number]>] extends [never]
+  ? [Exclude<(typeof OPEN_OPTION_KEYS)[number], keyof OpenOptions>] extends [never]
+    ? true
+    : never
+  : never = true;
+void OPEN_OPTION_KEYS_COMPLETE;
+
+/**
+ * Refuses an open() option ecsdb does not know: ignoring it would hide a misspelling such as
+ * `{ dri: 'data' }`, which would otherwise open an in-memory database and persist nothing.
+ */
+export function checkOpenOptionKeys(options: object): void {
+  for (const key of Object.keys(options)) {
+    if (!(OPEN_OPTION_KEYS as readonly string[]).includes(key)) {
+      throw configError('unknown-key', `unknown open() option ${key}; did you mean ${closest(key, OPEN_OPTION_KEYS)}? Options: ${OPEN_OPTION_KEYS.join(', ')}`);
+    }
+  }
 }

@@ -10,6 +10,7 @@ import { open, openAt, type Database } from '../../src/index.js';
 import { BOTH_STORAGES, SMALL_WAL, flipByte, readTree, type DirFixture } from '../helpers/db-dir.js';
 import { HERMETIC, MANUAL_SNAPSHOTS, bulkThenWorkload, expectTyped, rejectionOf, type WorkloadStep } from '../helpers/snapshot-dir.js';
 import { WORKLOAD_COMPONENTS, dumpDatabase } from '../helpers/workload.js';
+import { Position } from '../helpers/fixtures.js';
 
 const SEED = 808;
 const COMMITS = 150;
@@ -240,7 +241,6 @@ describe('a view reads like the database', () => {
     const db = await openWriter(fixture);
     for (let index = 0; index < 20; index++) db.transact((tx) => STEP(tx, index));
     const view = await db.at({ lsn: 10 });
-    const Position = WORKLOAD_COMPONENTS[0];
     const rows = view.queryRows(Position);
     expect(rows.length).toBe(view.query(Position).length);
     const x = view.columns(Position).x as Float32Array;
