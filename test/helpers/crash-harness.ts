@@ -153,19 +153,29 @@ export async function workloadModel(workload: Pick<CrashWorkload, 'step' | 'comm
   return { dumps, canonical: dumps.map(canonical), nextIndex, steps: workload.commits + MODEL_EXTRA_STEPS };
 }
 
+/** The LSN the first `commits` workload steps end at. */
+export function lastLsnOf(model: WorkloadModel, commits: number): number {
+  let lsn = 0;
+  while (lsn + 1 < model.nextIndex.length && model.nextIndex[lsn + 1] <= commits) lsn++;
+  return lsn;
+}
+
 /** An image a crash at one call leaves: the process-crash image, or a power loss. */
 export type ImageKind = { readonly kind: 'process' } | { readonly kind: 'power'; readonly crash: CrashOptions };
 
 /** Process crash, and power loss with unsynced bytes dropped, kept, torn twice and reordered twice. */
-export const EVERY_IMAGE: readonly ImageKind[] = [
-  { kind: 'process' },
-  { kind: 'power', crash: { tear: 'none' } },
-  { kind: 'power', crash: { tear: 'all' } },
-  { kind: 'power', crash: { tear: 'random', seed: 1 } },
-  { kind: 'power', crash: { tear: 'random', seed: 2 } },
-  { kind: 'power', crash: { tear: 'reorder', seed: 1 } },
-  { kind: 'power', crash: { tear: 'reorder', seed: 2 } },
-];
+export const EVERY_IMAGE: readonly ImageKind[] = manyImages(2, 2);
+
+/** EVERY_IMAGE with more seeds: more torn lengths and more orders where writes are pending. */
+export function manyImages(randomSeeds: number, reorderSeeds: number): ImageKind[] {
+  return [
+    { kind: 'process' },
+    { kind: 'power', crash: { tear: 'none' } },
+    { kind: 'power', crash: { tear: 'all' } },
+    ...Array.from({ length: randomSeeds }, (_, i): ImageKind => ({ kind: 'power', crash: { tear: 'random', seed: i + 1 } })),
+    ...Array.from({ length: reorderSeeds }, (_, i): ImageKind => ({ kind: 'power', crash: { tear: 'reorder', seed: i + 1 } })),
+  ];
+}
 
 /** One captured crash state, ready to open. */
 export interface CrashState {
@@ -400,47 +410,89 @@ export class Tally {
 /** Calls per run: captured images are held in memory until the run's window is checked. */
 const WINDOW_CALLS = 48;
 
-export interface EveryStateSettings extends Partial<CheckSettings> {
-  readonly images?: readonly ImageKind[];
-  /** Check each state before it is admitted (e.g. to pick states for another test). */
-  readonly onState?: (state: CrashState) => void;
+/** Counts the I/O calls of one complete run of the workload. */
+export async function callCountOf(workload: CrashWorkload): Promise<number> {
+  const dry = new SimulatedStorage({ seed: 1 });
+  await runWorkload(workload, dry, { acknowledged: 0, published: 0 });
+  return dry.ioCount;
 }
 
 /**
- * Runs the workload once to count its I/O calls, then captures and checks the distinct crash
- * states at every call (see the header). Returns the tally and the count of calls.
+ * The distinct crash states at every call of the workload (or only the one a replay names),
+ * one window of calls at a time.
+ */
+export async function* crashStatesOf(
+  workload: CrashWorkload,
+  callCount: number,
+  images: readonly ImageKind[],
+  checksProcess: boolean,
+): AsyncGenerator<CrashState> {
+  const replay = replayFromEnv();
+  if (replay !== undefined && replay.base.workload !== workload.id) return;
+  const deduper = new StateDeduper();
+  const first = replay?.base.call ?? 0;
+  const end = replay === undefined ? callCount : first + 1;
+  for (let from = first; from < end; from += WINDOW_CALLS) {
+    const to = Math.min(end, from + WINDOW_CALLS);
+    const states = await captureStates(
+      () => new SimulatedStorage({ seed: 1 }),
+      (storage, progress) => runWorkload(workload, storage, progress),
+      { from, to, prefix: workload.id, images },
+      deduper,
+      checksProcess,
+    );
+    for (const state of states) {
+      if (replay === undefined || state.name === replay.base.name) yield state;
+    }
+  }
+}
+
+export interface EveryStateSettings extends Partial<CheckSettings> {
+  readonly images?: readonly ImageKind[];
+}
+
+/**
+ * Counts the workload's I/O calls, then captures and checks the distinct crash states at every
+ * call (see the header). Returns the tally and the count of calls.
  */
 export async function checkEveryCrashState(
   workload: CrashWorkload,
   model: WorkloadModel,
   settings: EveryStateSettings = {},
 ): Promise<{ tally: Tally; callCount: number }> {
-  const dry = new SimulatedStorage({ seed: 1 });
-  await runWorkload(workload, dry, { acknowledged: 0, published: 0 });
-  const callCount = dry.ioCount;
+  const callCount = await callCountOf(workload);
   const tally = new Tally();
-  const replay = replayFromEnv();
-  if (replay !== undefined && replay.base.workload !== workload.id) return { tally, callCount };
-  const deduper = new StateDeduper();
+  // A replay of a crash during recovery checks its base state in the recovery test only.
+  if (replayFromEnv()?.recovery !== undefined) return { tally, callCount };
   const checkSettings: CheckSettings = { snapshotAfter: settings.snapshotAfter ?? false };
-  const images = settings.images ?? EVERY_IMAGE;
-  for (let from = replay?.base.call ?? 0; from < (replay === undefined ? callCount : replay.base.call + 1); from += WINDOW_CALLS) {
-    const to = replay === undefined ? Math.min(callCount, from + WINDOW_CALLS) : from + 1;
-    const states = await captureStates(
-      () => new SimulatedStorage({ seed: 1 }),
-      (storage, progress) => runWorkload(workload, storage, progress),
-      { from, to, prefix: workload.id, images },
-      deduper,
-      checkSettings.snapshotAfter,
-    );
-    for (const state of states) {
-      if (replay !== undefined && replay.recovery === undefined && state.name !== replay.base.name) continue;
-      settings.onState?.(state);
-      if (replay?.recovery !== undefined) continue;
-      tally.add(await checkState(workload, model, state, checkSettings));
-    }
+  for await (const state of crashStatesOf(workload, callCount, settings.images ?? EVERY_IMAGE, checkSettings.snapshotAfter)) {
+    tally.add(await checkState(workload, model, state, checkSettings));
   }
   return { tally, callCount };
+}
+
+/**
+ * What a recovered database does first, as a run that can be crashed: open() (the lock, replay,
+ * cutting a torn tail), the next workload transaction, strictly, and for a workload with
+ * snapshots a snapshot (which rewrites the manifest, deletes stray temp and unlisted snapshot
+ * files, and archives), then close().
+ */
+export function recoveryRun(workload: CrashWorkload, model: WorkloadModel): Run {
+  return async (storage, progress) => {
+    try {
+      const db = await open(optionsFor(workload, storage));
+      await continueWorkload(db, workload, model);
+      progress.acknowledged = Math.max(progress.acknowledged, db.lsn);
+      if (workload.options.snapshot !== undefined) {
+        const entry = await db.snapshot();
+        progress.published = Math.max(progress.published, entry.endLsn);
+      }
+      await db.close();
+    } catch (error) {
+      if (!storage.crashed) throw error;
+    }
+    await nextTurn();
+  };
 }
 
 /** Names in a directory of a crash state, or none when it does not exist. */
