@@ -87,3 +87,24 @@ test('the model agrees with a chain recovered mid-workload', async () => {
   expect(dumpDatabase(reopened)).toEqual(model[reopened.lsn]);
   await reopened.close();
 });
+
+// Regression: with no commit in between, a second snapshot got the first one's name (its end
+// LSN) and replaced its file; an incremental one then named itself as its base, and recovery
+// skipped it as a loop (found by test/proof/crash.property.test.ts).
+test('a snapshot with no commit since the newest one is that snapshot: nothing is rewritten, the chain stays valid', async () => {
+  const storage = new SimulatedStorage();
+  const options = { dir: '/db', storage, components: WORKLOAD_COMPONENTS, snapshot: { chunkSlots: 256, fullEvery: 2, keep: 1 } };
+  const db = await open(options);
+  db.transact((tx) => tx.add(tx.create(), Position, { x: 1 }));
+  const first = await db.snapshot();
+  const filesBefore = storage.snapshotFiles();
+  const again = await db.snapshot();
+  expect(again.file, 'the same snapshot').toBe(first.file);
+  expect(again.base, 'not an incremental one on itself').toBeUndefined();
+  expect(storage.snapshotFiles(), 'nothing was rewritten').toEqual(filesBefore);
+  await db.close();
+  const reopened = await open(options);
+  expect(reopened.recovery!.skippedSnapshots).toEqual([]);
+  expect(reopened.recovery!.snapshot?.file).toBe(first.file);
+  await reopened.close();
+});
