@@ -165,5 +165,40 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
     },
     expect: { snapshots: 3, archived: true, pruned: true },
   },
+  {
+    workload: {
+      id: 'matrix-buffered-one-record-batches-s31',
+      commits: MATRIX_COMMITS,
+      step: (tx, index) => workloadStep(tx, 31, index),
+      // Every buffered commit is its own batch: one write and one fsync each, in the background.
+      options: { wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 } },
+      strict: () => false,
+      yieldAfter: (index) => index % 5 !== 4,
+    },
+    expect: { minSegments: 3 },
+  },
+  {
+    workload: {
+      id: 'matrix-strict-reopen-often-s32',
+      commits: MATRIX_COMMITS,
+      step: (tx, index) => workloadStep(tx, 32, index),
+      options: { durability: 'strict', wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 << 20 } },
+      strict: () => true,
+      reopenAt: at(0.15, 0.3, 0.45, 0.6, 0.75, 0.9),
+      yieldAfter: (index) => index % 4 === 0,
+    },
+    expect: { minSegments: 3 },
+  },
+  {
+    workload: {
+      id: 'matrix-records-over-segment-size-s33',
+      commits: MATRIX_COMMITS,
+      // Every 50th transaction creates 120 entities: one record larger than a whole segment.
+      step: (tx, index) => (index % 50 === 0 ? bulkThenWorkload(33 + index, 120)(tx, 0) : workloadStep(tx, 33, index)),
+      options: { wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 900 } },
+      strict: (index) => index % 4 === 1,
+      yieldAfter: (index) => index % 3 === 0,
+    },
+    expect: { minSegments: 4 },
+  },
 ];
-
