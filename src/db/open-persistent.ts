@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
-import { checkSchemaMatches, newMeta, readMeta, writeMeta } from '../meta/meta-file.js';
+import { META_FILE_NAME, checkSchemaMatches, newMeta, readMeta, writeMeta } from '../meta/meta-file.js';
 import { listSegments } from '../recovery/recover-wal.js';
 import { recoverDatabase, type RecoveryReport } from '../recovery/recover.js';
 import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
@@ -72,7 +72,10 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
     const created = meta === undefined;
     if (meta === undefined) {
       if ((await io(() => storage.stat(dirs.walDir), `reading ${dirs.walDir}`)) !== undefined && (await listSegments(storage, dirs.walDir)).length > 0) {
-        throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`);
+        throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`, {
+          file: META_FILE_NAME,
+          offset: 0,
+        });
       }
       meta = newMeta(options.components, now());
       await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
