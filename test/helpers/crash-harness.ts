@@ -37,7 +37,7 @@ import { open, type Database, type OpenOptions } from '../../src/index.js';
 import { SimulatedStorage, type CrashOptions, type StorageCallInfo } from '../../src/storage/simulated-storage.js';
 import { parseSegmentFileName } from '../../src/wal/format.js';
 import { reportFamily } from './proof-summary.js';
-import { HERMETIC, canonical, snapshotsDirOf, type WorkloadStep } from './snapshot-dir.js';
+import { HERMETIC, canonical, snapshotsDirOf, stepModel, type WorkloadStep } from './snapshot-dir.js';
 import { WORKLOAD_COMPONENTS, dumpDatabase } from './workload.js';
 
 export const CRASH_DIR = '/data/db';
@@ -140,18 +140,9 @@ export interface WorkloadModel {
 const MODEL_EXTRA_STEPS = 40;
 
 export async function workloadModel(workload: Pick<CrashWorkload, 'step' | 'commits'>): Promise<WorkloadModel> {
-  const db = await open({ ...HERMETIC, components: WORKLOAD_COMPONENTS, durability: 'memory' });
-  const dumps: unknown[][] = [dumpDatabase(db)];
-  const nextIndex = [0];
-  for (let index = 0; index < workload.commits + MODEL_EXTRA_STEPS; index++) {
-    const before = db.lsn;
-    const commit = db.transact((tx) => workload.step(tx, index));
-    if (commit.lsn === before) continue;
-    dumps[commit.lsn] = dumpDatabase(db);
-    nextIndex[commit.lsn] = index + 1;
-  }
-  await db.close();
-  return { dumps, canonical: dumps.map(canonical), nextIndex, steps: workload.commits + MODEL_EXTRA_STEPS };
+  const steps = workload.commits + MODEL_EXTRA_STEPS;
+  const { dumps, nextIndex } = await stepModel(workload.step, steps);
+  return { dumps, canonical: dumps.map(canonical), nextIndex, steps };
 }
 
 /** The LSN the first `commits` workload steps end at. */
