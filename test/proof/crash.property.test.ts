@@ -24,7 +24,7 @@
  *
  * Replay: a failure prints fast-check's seed and path; run
  * `ECSDB_TEST_SEED=<seed> ECSDB_TEST_PATH=<path> npx vitest run test/proof/crash.property.test.ts`.
- * Size: ECSDB_TEST_CRASH_PROPERTY_RUNS programs (default 300).
+ * Size: ECSDB_TEST_CRASH_PROPERTY_RUNS programs (default 400).
  */
 import { expect, test } from 'vitest';
 import fc from 'fast-check';
@@ -36,7 +36,7 @@ import { reportFamily } from '../helpers/proof-summary.js';
 import { HERMETIC, MANUAL_SNAPSHOTS, bulkThenWorkload, canonical } from '../helpers/snapshot-dir.js';
 import { WORKLOAD_COMPONENTS, dumpDatabase, workloadStep } from '../helpers/workload.js';
 
-const RUNS = Number(process.env.ECSDB_TEST_CRASH_PROPERTY_RUNS ?? 300);
+const RUNS = Number(process.env.ECSDB_TEST_CRASH_PROPERTY_RUNS ?? 400);
 const DIR = '/data/db';
 
 interface Config {
