@@ -1,7 +1,12 @@
 /**
- * Recovery from the WAL: replays every segment in LSN order into a fresh world, then cuts a torn
- * tail. Reading and checking happen before anything on disk changes, so a directory that fails
- * to open (corruption, a missing segment, a foreign or newer segment) is left exactly as it was.
+ * Recovery from the WAL: replays every segment in LSN order into a fresh world and finds a torn
+ * tail, which the caller cuts (`cutTornTail`) once it has decided to open: reading and checking
+ * change nothing on disk, so a directory that fails to open (corruption, a missing segment, a
+ * foreign or newer segment, a schema it may not be opened with) is left exactly as it was.
+ *
+ * Records are replayed in the schema that wrote them: at the first LSN of each later schema
+ * epoch the world is converted (plan.schemaChanges, see recovery/migrate.ts), and the world
+ * returned is the converted one.
  *
  * Replay applies write sets straight to the world's physical primitives: no observer or
  * subscription fires, and no transaction journal is involved.
@@ -56,17 +61,29 @@ export interface ReplayPlan {
   readonly fromLsn: number;
   /** The log must reach at least this LSN (a snapshot's end LSN), else recovery fails. */
   readonly throughLsnMin: number;
+  /** Conversions of the world before the first record of each later schema, ascending. */
+  readonly schemaChanges?: readonly { readonly fromLsn: number; convert(world: World): World }[];
+}
+
+/** A torn tail to remove before the log is continued. */
+export interface TailCut {
+  readonly name: string;
+  readonly validEnd: number;
+  readonly dropFile: boolean;
 }
 
 export async function recoverWal(
   storage: Storage,
   plan: ReplayPlan,
   databaseId: Uint8Array,
-  world: World,
+  worldGiven: World,
   now: () => number,
-): Promise<{ report: WalRecoveryReport; tail: WalTail }> {
+): Promise<{ report: WalRecoveryReport; tail: WalTail; world: World; cut: TailCut | undefined }> {
   const startedMs = now();
-  const schema: WriteSetSchema = world.tables.map((table) => table.fields);
+  let world = worldGiven;
+  let schema: WriteSetSchema = world.tables.map((table) => table.fields);
+  const changes = plan.schemaChanges ?? [];
+  let changeIndex = 0;
   const all = await listAllSegments(storage, plan.walDir, plan.archiveDir);
   // Start with the last segment that begins at or before the first LSN to apply.
   let startIndex = 0;
@@ -77,7 +94,7 @@ export async function recoverWal(
   let recordsReplayed = 0;
   let tornTail: TornTailReport | undefined;
   let tail: WalTail = { lastLsn: plan.fromLsn - 1, segment: undefined };
-  let cut: { name: string; validEnd: number; dropFile: boolean } | undefined;
+  let cut: TailCut | undefined;
   // Where the log read so far ends, for an error about records missing after it.
   let logEnd = { file: 'wal', offset: 0 };
   for (let i = 0; i < segments.length; i++) {
@@ -90,6 +107,10 @@ export async function recoverWal(
     const context = { name: file, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
     const scan = scanSegment(bytes, context, (lsn, payloadStart, payloadEnd) => {
       if (lsn < plan.fromLsn) return;
+      while (changeIndex < changes.length && lsn >= changes[changeIndex].fromLsn) {
+        world = changes[changeIndex++].convert(world);
+        schema = world.tables.map((table) => table.fields);
+      }
       reader.offset = payloadStart;
       reader.end = payloadEnd;
       applyRecord(world, reader, schema, { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES }, lsn);
@@ -111,7 +132,8 @@ export async function recoverWal(
       { detail: 'wal-gap', ...logEnd },
     );
   }
-  if (cut !== undefined) await cutTornTail(storage, plan.walDir, cut);
+  // Fsyncing changes nothing on disk, so a refused open() (after this) still leaves the directory
+  // as it was; the torn tail itself is cut by open() (cutTornTail).
   const liveRead = segments.filter((segment) => !segment.archived && !(cut?.dropFile === true && cut.name === segment.name));
   await syncReplayedSegments(storage, plan.walDir, liveRead);
   const report: WalRecoveryReport = {
@@ -122,7 +144,7 @@ export async function recoverWal(
     tornTail,
     replayMs: now() - startedMs,
   };
-  return { report, tail };
+  return { report, tail, world, cut };
 }
 
 function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, at: { file: string; offset: number }, lsn: number): void {
@@ -183,7 +205,7 @@ async function syncReplayedSegments(storage: Storage, walDir: string, live: read
  * Removes a torn tail so that new records follow the last valid one. A crash during this leaves
  * either the old torn tail (cut again at the next open) or the cut file: both recover the same.
  */
-async function cutTornTail(storage: Storage, walDir: string, cut: { name: string; validEnd: number; dropFile: boolean }): Promise<void> {
+export async function cutTornTail(storage: Storage, walDir: string, cut: TailCut): Promise<void> {
   const path = join(walDir, cut.name);
   if (cut.dropFile) {
     await storage.unlink(path);
