@@ -134,6 +134,10 @@ export async function recoverWal(
       { detail: 'wal-gap', ...logEnd },
     );
   }
+  // Fsyncing changes nothing on disk, so a refused open() (after this) still leaves the directory
+  // as it was; the torn tail itself is cut by open() (cutTornTail).
+  const liveRead = segments.filter((segment) => !segment.archived && !(cut?.dropFile === true && cut.name === segment.name));
+  await syncReplayedSegments(storage, plan.walDir, liveRead);
   const report: WalRecoveryReport = {
     segmentCount: segments.length,
     recordsReplayed,
@@ -176,6 +180,27 @@ function missingRecords(
       '; nothing was changed on disk',
     { detail: 'wal-gap', ...(previousEnd ?? { file, offset: 0 }) },
   );
+}
+
+/**
+ * Makes the replayed log durable before anything builds on it. A process that crashed (SIGKILL)
+ * may have left records in the page cache that it never fsynced, and a new segment whose name it
+ * never made durable (it died between the header's fsync and the directory's): recovery reads
+ * them all the same. Without this, the recovered database would report them durable, append to
+ * the segment and acknowledge commits there, and a power loss would then take the unsynced
+ * records, or the segment's name with every commit in it. (PostgreSQL fsyncs its whole data
+ * directory at startup after a crash for the same reason.) A crash during this changes nothing.
+ */
+async function syncReplayedSegments(storage: Storage, walDir: string, live: readonly { name: string }[]): Promise<void> {
+  for (const segment of live) {
+    const file = await storage.open(join(walDir, segment.name), 'read');
+    try {
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  }
+  await storage.syncDirectory(walDir);
 }
 
 /**

@@ -6,7 +6,9 @@
  * load a world with a gap.
  *
  * Nothing on disk changes here: a torn WAL tail is found and returned (`cut`) for open() to cut
- * once it has decided to open the directory (see db/open-persistent.ts).
+ * once it has decided to open the directory (see db/open-persistent.ts). What recovery used is
+ * fsynced, which changes nothing either (files and directories alike: a crashed process may
+ * have left them in the page cache only).
  *
  * The world is rebuilt in the schema that wrote the data: each snapshot with the schema epoch it
  * was taken in, and the WAL converted at each later epoch's first LSN (recovery/migrate.ts), so
@@ -74,14 +76,31 @@ export async function recoverDatabase(
 ): Promise<Recovered> {
   const context: Context = { storage, dirs, meta, components, created, now, startedMs: now() };
   const { entries, manifestProblem, unpublished } = await snapshotCandidates(storage, dirs);
+  let recovered: Recovered;
   try {
-    return await recoverFrom(context, entries, manifestProblem);
+    recovered = await recoverFrom(context, entries, manifestProblem);
   } catch (error) {
     // No manifest, yet snapshot files: normally a first snapshot that a crash kept from being
     // published, which the full WAL makes unnecessary. Only if the WAL no longer starts at
     // LSN 1 was a manifest lost; then the listed files are the candidates.
     if (unpublished.length === 0 || !(error instanceof EcsdbError) || error.detail !== 'wal-gap') throw error;
-    return recoverFrom(context, unpublished, 'the snapshot manifest is missing although the WAL was archived; snapshot files were found by listing');
+    recovered = await recoverFrom(context, unpublished, 'the snapshot manifest is missing although the WAL was archived; snapshot files were found by listing');
+  }
+  await syncUsedDirectories(storage, dirs);
+  return recovered;
+}
+
+/**
+ * Makes durable the names recovery relied on: a process that crashed between a rename (of the
+ * meta file, the manifest, a snapshot, an archived segment) and the directory's fsync leaves the
+ * new name only in the page cache, and the recovered database must not build on it until it is
+ * durable (recover-wal.ts does the same for the WAL and its directory). A crash during this
+ * changes nothing.
+ */
+async function syncUsedDirectories(storage: Storage, dirs: RecoveryDirs): Promise<void> {
+  await storage.syncDirectory(dirs.dir);
+  for (const dir of [dirs.snapshotsDir, dirs.archiveDir]) {
+    if ((await storage.stat(dir)) !== undefined) await storage.syncDirectory(dir);
   }
 }
 

@@ -172,6 +172,13 @@ function captureChunk(world: World, from: number, to: number, chunk: number, onl
       }
     }
   }
+  // The last chunk stops at the high-water mark the snapshot started with. Slots created in it
+  // since then were not copied, yet their changes' flags were just cleared with the chunk's:
+  // mark the chunk again, or the next incremental snapshot would leave those slots out.
+  if (dirty !== undefined && world.registry.highWater > to && to % dirty.chunkSlots !== 0) {
+    dirty.markSlot(to);
+    for (const table of world.tables) dirty.markCell(table.index, to);
+  }
   return sections;
 }
 

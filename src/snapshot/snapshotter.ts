@@ -144,6 +144,11 @@ export class Snapshotter {
     const { storage, snapshotsDir, dir, policy } = this.options;
     this.#commitsSince = 0;
     this.#walBytesAtLast = this.options.walBytesWritten();
+    // Nothing committed since the newest snapshot: it is this snapshot. Writing another would
+    // give it the same name (the end LSN) and replace the file the manifest describes; an
+    // incremental one would even name itself as its base.
+    const newest = this.manifest[this.manifest.length - 1];
+    if (newest !== undefined && newest.endLsn === this.source.currentLsn()) return { entry: newest, longestStepMs: 0, chunkCount: 0 };
     await storage.mkdir(snapshotsDir);
     const base = this.#chooseBase();
     const stats = await writeSnapshot(this.source, {

@@ -20,7 +20,17 @@
  *   range, and truncates, survive or vanish whole, one coin per call, applied in call order
  *   before the tail. That is coarser than real sectors, but ecsdb never overwrites bytes it has
  *   synced except through temp-file-and-rename, so the coarseness hides nothing. Under 'all' a
- *   file survives exactly as it reads now; under 'none' exactly as of its last sync.
+ *   file survives exactly as it reads now; under 'none' exactly as of its last sync. These three
+ *   modes keep no unsynced directory entry.
+ * - 'reorder' lets unsynced writes and unsynced directory entries reach the disk in a different
+ *   order for every file and directory, as a page cache flushing on its own schedule does. Each
+ *   file keeps a random prefix of its unsynced writes and truncates, in call order, and the first
+ *   write it drops may still survive as a prefix of its bytes (torn); each directory keeps a
+ *   random prefix of its unsynced creations, renames and unlinks. Files and directories decide
+ *   independently (a file's new name can survive while its bytes do not, and the other way
+ *   round); only a rename between two directories is one unit, both halves or neither, as a
+ *   journaling file system commits it in one transaction. With no unsynced change a file or
+ *   directory survives exactly as it reads now.
  *
  * Fault model: every Storage and StorageFile method call counts as one I/O call and takes its
  * whole effect at the moment it is made (the promise then settles in a microtask), so a call
@@ -34,7 +44,7 @@ import { assert } from '../assert.js';
 import { createRandom, deriveSeed, randomBool, randomInt, type Random } from './random.js';
 import type { FileStat, OpenMode, OpenOptions, Storage, StorageError, StorageFile } from './storage.js';
 
-export type TearMode = 'none' | 'random' | 'all';
+export type TearMode = 'none' | 'random' | 'all' | 'reorder';
 
 export interface CrashOptions {
   /** What happens to bytes written but not synced; 'none' unless given. */
@@ -66,8 +76,12 @@ export interface SimulatedStorageOptions {
   readonly onCall?: (info: StorageCallInfo) => void;
 }
 
+/**
+ * A write's bytes stay in the file's `data` (bytes undefined) until a later write or truncate
+ * reaches over them; only then are they copied out. Appends (the WAL) are never copied.
+ */
 type UnsyncedChange =
-  | { readonly kind: 'write'; readonly position: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'write'; readonly position: number; readonly length: number; bytes: Uint8Array | undefined }
   | { readonly kind: 'truncate'; readonly sizeBytes: number };
 
 interface SimFile {
@@ -79,14 +93,26 @@ interface SimFile {
    * only when a write first touches the synced range keeps appends (the WAL) copy-free. */
   durable: Uint8Array | null;
   durableLength: number;
-  /** Writes into the durable range, and all truncates, since the last sync, in call order. */
+  /** Every write and truncate since the last sync, in call order. */
   changes: UnsyncedChange[];
+  /** The end of the furthest write whose bytes are still only in `data` (0 when none). */
+  lazyEndBytes: number;
+}
+
+/** One unsynced change of a directory's entries: a name set to a node, or removed (undefined). */
+interface DirectoryChange {
+  readonly effects: readonly (readonly [string, SimNode | undefined])[];
+  /** The other half of a rename between two directories. */
+  partner: DirectoryChange | undefined;
 }
 
 interface SimDirectory {
   readonly kind: 'directory';
   entries: Map<string, SimNode>;
   durableEntries: Map<string, SimNode>;
+  /** The changes since the last directory sync, in call order: applied to durableEntries they
+   * give entries. */
+  changes: DirectoryChange[];
 }
 
 type SimNode = SimFile | SimDirectory;
@@ -157,9 +183,18 @@ export class SimulatedStorage implements Storage {
    */
   crash(options: CrashOptions = {}): SimulatedStorage {
     this.isCrashed = true;
+    return this.powerLossImage(options);
+  }
+
+  /**
+   * What crash(options) would return if the power failed now, without powering this storage
+   * off: a run can take the crash image at each of its I/O calls (see onCall) and go on.
+   */
+  powerLossImage(options: CrashOptions = {}): SimulatedStorage {
     const tear = options.tear ?? 'none';
     const random = options.seed === undefined ? this.random : createRandom(options.seed);
-    const root = copyDurableTree(this.root, tear, random, new Map());
+    const cuts = tear === 'reorder' ? directoryCuts(this.root, random) : new Map<SimDirectory, number>();
+    const root = copySurvivingTree(this.root, { tear, random, cuts, survivors: new Map() });
     const survivor = new SimulatedStorage({ seed: deriveSeed(random) });
     survivor.root = root;
     return survivor;
@@ -169,7 +204,7 @@ export class SimulatedStorage implements Storage {
    * no faults scheduled: build a state once, then clone it for each run. */
   clone(options: { seed?: number } = {}): SimulatedStorage {
     const copy = new SimulatedStorage({ seed: options.seed ?? this.seed });
-    copy.root = cloneNode(this.root, new Map()) as SimDirectory;
+    copy.root = cloneNode(this.root, { nodes: new Map(), changes: new Map() }) as SimDirectory;
     return copy;
   }
 
@@ -187,7 +222,7 @@ export class SimulatedStorage implements Storage {
     if (mode === 'create') {
       if (node !== undefined) throw storageError('EEXIST', 'open', path);
       const file = newFile();
-      parent.entries.set(name, file);
+      setEntry(parent, name, file);
       return new SimulatedFile(this.gate, file, path, true, syncEachWrite);
     }
     return new SimulatedFile(this.gate, this.requireFile(node, 'open', path), path, mode === 'readwrite', syncEachWrite);
@@ -208,13 +243,22 @@ export class SimulatedStorage implements Storage {
     if (target.node === file) return; // POSIX: renaming a file onto itself does nothing.
     source.parent.entries.delete(source.name);
     target.parent.entries.set(target.name, file);
+    if (source.parent === target.parent) {
+      source.parent.changes.push({ effects: [[source.name, undefined], [target.name, file]], partner: undefined });
+    } else {
+      const removal: DirectoryChange = { effects: [[source.name, undefined]], partner: undefined };
+      const addition: DirectoryChange = { effects: [[target.name, file]], partner: removal };
+      removal.partner = addition;
+      source.parent.changes.push(removal);
+      target.parent.changes.push(addition);
+    }
   }
 
   async unlink(path: string): Promise<void> {
     this.beginCall('unlink', path);
     const { parent, name, node } = this.lookup(path, 'unlink');
     this.requireFile(node, 'unlink', path);
-    parent.entries.delete(name);
+    setEntry(parent, name, undefined);
   }
 
   async mkdir(path: string): Promise<void> {
@@ -239,6 +283,7 @@ export class SimulatedStorage implements Storage {
     this.beginCall('syncDirectory', path);
     const directory = this.requireDirectory(this.lookup(path, 'open').node, 'open', path);
     directory.durableEntries = new Map(directory.entries);
+    directory.changes = [];
   }
 
   async list(path: string): Promise<string[]> {
@@ -378,21 +423,27 @@ class SimulatedFile implements StorageFile {
 }
 
 function newFile(): SimFile {
-  return { kind: 'file', data: new Uint8Array(0), length: 0, durable: null, durableLength: 0, changes: [] };
+  return { kind: 'file', data: new Uint8Array(0), length: 0, durable: null, durableLength: 0, changes: [], lazyEndBytes: 0 };
 }
 
 function newDirectory(): SimDirectory {
-  return { kind: 'directory', entries: new Map(), durableEntries: new Map() };
+  return { kind: 'directory', entries: new Map(), durableEntries: new Map(), changes: [] };
+}
+
+/** Creates, replaces (node) or removes (undefined) one name, unsynced. */
+function setEntry(directory: SimDirectory, name: string, node: SimNode | undefined): void {
+  if (node === undefined) directory.entries.delete(name);
+  else directory.entries.set(name, node);
+  directory.changes.push({ effects: [[name, node]], partner: undefined });
 }
 
 function writeFile(file: SimFile, bytes: Uint8Array, position: number): void {
   if (bytes.length === 0) return; // pwrite of nothing does not extend the file.
   const end = position + bytes.length;
-  if (position < file.durableLength) {
-    preserveDurable(file);
-    const keptLength = Math.min(end, file.durableLength) - position;
-    file.changes.push({ kind: 'write', position, bytes: bytes.slice(0, keptLength) });
-  }
+  if (position < file.durableLength) preserveDurable(file);
+  keepUnsyncedBytes(file, position, end);
+  file.changes.push({ kind: 'write', position, length: bytes.length, bytes: undefined });
+  file.lazyEndBytes = Math.max(file.lazyEndBytes, end);
   ensureCapacity(file, end);
   file.data.set(bytes, position);
   file.length = Math.max(file.length, end);
@@ -404,6 +455,7 @@ function truncateFile(file: SimFile, sizeBytes: number): void {
   // crash leaves depends on all of them in order (shrink, then grow again, then shrink).
   file.changes.push({ kind: 'truncate', sizeBytes });
   if (sizeBytes < file.length) {
+    keepUnsyncedBytes(file, sizeBytes, file.length);
     file.data.fill(0, sizeBytes, file.length); // Keeps the zero-beyond-length invariant.
   } else {
     ensureCapacity(file, sizeBytes);
@@ -411,10 +463,26 @@ function truncateFile(file: SimFile, sizeBytes: number): void {
   file.length = sizeBytes;
 }
 
+/** Copies out the bytes of earlier unsynced writes that [from, to) of `data` is about to change. */
+function keepUnsyncedBytes(file: SimFile, from: number, to: number): void {
+  if (from >= file.lazyEndBytes) return; // The common case, an append: nothing to copy.
+  for (const change of file.changes) {
+    if (change.kind !== 'write' || change.bytes !== undefined) continue;
+    const end = change.position + change.length;
+    if (change.position < to && end > from) change.bytes = file.data.slice(change.position, end);
+  }
+}
+
+/** The bytes an unsynced write wrote. */
+function bytesOfWrite(file: SimFile, change: Extract<UnsyncedChange, { kind: 'write' }>): Uint8Array {
+  return change.bytes ?? file.data.subarray(change.position, change.position + change.length);
+}
+
 function syncFile(file: SimFile): void {
   file.durable = null;
   file.durableLength = file.length;
   file.changes = [];
+  file.lazyEndBytes = 0;
 }
 
 /** Copies the durable bytes out of `data` before something overwrites them. */
@@ -436,13 +504,17 @@ function ensureCapacity(file: SimFile, capacityBytes: number): void {
 
 /** What a power loss leaves of `file` under `tear`; see the crash model in the header. */
 function crashImage(file: SimFile, tear: TearMode, random: Random): Uint8Array {
+  if (tear === 'reorder') return reorderedImage(file, random);
   const durableLength = file.durableLength;
   const tailLength = Math.max(0, file.length - durableLength);
-  const image = new Uint8Array(durableLength + tailLength);
+  const image = new Uint8Array(imageCapacity(file));
   image.set(durableBytes(file));
   let imageLength = durableLength;
   for (const change of file.changes) {
-    if (keepsUnsynced(tear, random)) imageLength = applyChange(image, imageLength, change);
+    // Only writes into the durable range flip a coin here; what lies beyond it is the tail.
+    if (change.kind === 'write' && change.position >= durableLength) continue;
+    if (!keepsUnsynced(tear, random)) continue;
+    imageLength = change.kind === 'write' ? applyWrite(image, imageLength, change.position, bytesOfWrite(file, change).subarray(0, durableLength - change.position)) : applyTruncate(image, imageLength, change.sizeBytes);
   }
   const keptTailLength = tornTailLength(tear, random, tailLength);
   if (keptTailLength > 0) {
@@ -452,13 +524,43 @@ function crashImage(file: SimFile, tear: TearMode, random: Random): Uint8Array {
   return image.subarray(0, imageLength);
 }
 
-function applyChange(image: Uint8Array, imageLength: number, change: UnsyncedChange): number {
-  if (change.kind === 'write') {
-    image.set(change.bytes, change.position);
-    return Math.max(imageLength, change.position + change.bytes.length);
+/** 'reorder': a random prefix of the file's unsynced changes, the first dropped write torn. */
+function reorderedImage(file: SimFile, random: Random): Uint8Array {
+  const image = new Uint8Array(imageCapacity(file));
+  image.set(durableBytes(file));
+  let imageLength = file.durableLength;
+  const keptCount = randomInt(random, file.changes.length + 1);
+  for (const [index, change] of file.changes.entries()) {
+    if (index > keptCount) break;
+    if (change.kind === 'truncate') {
+      if (index < keptCount) imageLength = applyTruncate(image, imageLength, change.sizeBytes);
+      continue;
+    }
+    const bytes = bytesOfWrite(file, change);
+    const keptBytes = index < keptCount ? bytes : bytes.subarray(0, randomInt(random, bytes.length + 1));
+    imageLength = applyWrite(image, imageLength, change.position, keptBytes);
   }
-  if (change.sizeBytes < imageLength) image.fill(0, change.sizeBytes, imageLength);
-  return change.sizeBytes;
+  return image.subarray(0, imageLength);
+}
+
+/** Room for every length the file had since its last sync. */
+function imageCapacity(file: SimFile): number {
+  let capacity = Math.max(file.durableLength, file.length);
+  for (const change of file.changes) {
+    capacity = Math.max(capacity, change.kind === 'write' ? change.position + change.length : change.sizeBytes);
+  }
+  return capacity;
+}
+
+function applyWrite(image: Uint8Array, imageLength: number, position: number, bytes: Uint8Array): number {
+  if (bytes.length === 0) return imageLength;
+  image.set(bytes, position);
+  return Math.max(imageLength, position + bytes.length);
+}
+
+function applyTruncate(image: Uint8Array, imageLength: number, sizeBytes: number): number {
+  if (sizeBytes < imageLength) image.fill(0, sizeBytes, imageLength);
+  return sizeBytes;
 }
 
 function keepsUnsynced(tear: TearMode, random: Random): boolean {
@@ -476,26 +578,75 @@ function survivingFile(file: SimFile, tear: TearMode, random: Random): SimFile {
   const image = crashImage(file, tear, random);
   // A torn image is shorter than its buffer; trim it so capacity tracks the file's real size.
   const data = image.byteLength === image.buffer.byteLength ? image : image.slice();
-  return { kind: 'file', data, length: data.length, durable: null, durableLength: data.length, changes: [] };
+  return { kind: 'file', data, length: data.length, durable: null, durableLength: data.length, changes: [], lazyEndBytes: 0 };
 }
 
-/** The durable entries only, in sorted order so the tear choices depend only on the seed. The
- * `survivors` map keeps one identity for a file reachable under two durable names. */
-function copyDurableTree(
-  directory: SimDirectory,
-  tear: TearMode,
-  random: Random,
-  survivors: Map<SimFile, SimFile>,
-): SimDirectory {
+/**
+ * 'reorder': how many of its unsynced changes each directory keeps, drawn in path order, then
+ * lowered until every rename between two directories is kept by both or by neither.
+ */
+function directoryCuts(root: SimDirectory, random: Random): Map<SimDirectory, number> {
+  const cuts = new Map<SimDirectory, number>();
+  const where = new Map<DirectoryChange, { directory: SimDirectory; index: number }>();
+  const visit = (directory: SimDirectory): void => {
+    cuts.set(directory, randomInt(random, directory.changes.length + 1));
+    directory.changes.forEach((change, index) => where.set(change, { directory, index }));
+    for (const name of [...directory.entries.keys()].sort()) {
+      const child = directory.entries.get(name) as SimNode;
+      if (child.kind === 'directory') visit(child);
+    }
+  };
+  visit(root);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [directory, cut] of cuts) {
+      for (let index = 0; index < cut; index++) {
+        const partner = directory.changes[index].partner;
+        // A partner no longer pending was made durable by its own directory's sync.
+        const other = partner === undefined ? undefined : where.get(partner);
+        if (other === undefined || other.index < (cuts.get(other.directory) as number)) continue;
+        cuts.set(directory, index);
+        changed = true;
+        break;
+      }
+    }
+  }
+  return cuts;
+}
+
+/** The entries a power loss leaves: the durable ones plus the kept prefix of the changes. */
+function survivingEntries(directory: SimDirectory, cut: number): Map<string, SimNode> {
+  if (cut === 0) return directory.durableEntries;
+  const entries = new Map(directory.durableEntries);
+  for (const change of directory.changes.slice(0, cut)) {
+    for (const [name, node] of change.effects) {
+      if (node === undefined) entries.delete(name);
+      else entries.set(name, node);
+    }
+  }
+  return entries;
+}
+
+interface CrashContext {
+  readonly tear: TearMode;
+  readonly random: Random;
+  readonly cuts: Map<SimDirectory, number>;
+  /** One survivor per file identity, for a file reachable under two names. */
+  readonly survivors: Map<SimFile, SimFile>;
+}
+
+/** The surviving entries, in sorted order so the tear choices depend only on the seed. */
+function copySurvivingTree(directory: SimDirectory, context: CrashContext): SimDirectory {
   const copy = newDirectory();
-  for (const name of [...directory.durableEntries.keys()].sort()) {
-    const node = directory.durableEntries.get(name) as SimNode;
+  const entries = survivingEntries(directory, context.cuts.get(directory) ?? 0);
+  for (const name of [...entries.keys()].sort()) {
+    const node = entries.get(name) as SimNode;
     let survivor: SimNode;
     if (node.kind === 'directory') {
-      survivor = copyDurableTree(node, tear, random, survivors);
+      survivor = copySurvivingTree(node, context);
     } else {
-      survivor = survivors.get(node) ?? survivingFile(node, tear, random);
-      survivors.set(node, survivor);
+      survivor = context.survivors.get(node) ?? survivingFile(node, context.tear, context.random);
+      context.survivors.set(node, survivor);
     }
     copy.entries.set(name, survivor);
     copy.durableEntries.set(name, survivor);
@@ -503,20 +654,39 @@ function copyDurableTree(
   return copy;
 }
 
-/** Deep copy keeping identities: a node in both maps, or under two names, stays one node. */
-function cloneNode(node: SimNode, copies: Map<SimNode, SimNode>): SimNode {
-  const existing = copies.get(node);
+/** What a clone has copied so far: a node in both maps, or under two names, stays one node, and a
+ * rename's two halves (in two directories) stay partners. */
+interface CloneContext {
+  readonly nodes: Map<SimNode, SimNode>;
+  readonly changes: Map<DirectoryChange, DirectoryChange>;
+}
+
+/** Deep copy keeping identities (see CloneContext). */
+function cloneNode(node: SimNode, context: CloneContext): SimNode {
+  const existing = context.nodes.get(node);
   if (existing !== undefined) return existing;
   if (node.kind === 'file') {
-    // Durable buffers and change records are never mutated after creation, so they are shared.
-    const copy: SimFile = { ...node, data: node.data.slice(0, node.length), changes: [...node.changes] };
-    copies.set(node, copy);
+    // Durable buffers are never mutated after creation, so they are shared; change records get
+    // their bytes copied out later (keepUnsyncedBytes), so each copy has its own.
+    const copy: SimFile = { ...node, data: node.data.slice(0, node.length), changes: node.changes.map((change) => ({ ...change })) };
+    context.nodes.set(node, copy);
     return copy;
   }
   const copy = newDirectory();
-  copies.set(node, copy);
-  for (const [name, child] of node.entries) copy.entries.set(name, cloneNode(child, copies));
-  for (const [name, child] of node.durableEntries) copy.durableEntries.set(name, cloneNode(child, copies));
+  context.nodes.set(node, copy);
+  for (const [name, child] of node.entries) copy.entries.set(name, cloneNode(child, context));
+  for (const [name, child] of node.durableEntries) copy.durableEntries.set(name, cloneNode(child, context));
+  copy.changes = node.changes.map((change) => cloneDirectoryChange(change, context));
+  return copy;
+}
+
+function cloneDirectoryChange(change: DirectoryChange, context: CloneContext): DirectoryChange {
+  const existing = context.changes.get(change);
+  if (existing !== undefined) return existing;
+  const effects = change.effects.map(([name, node]) => [name, node === undefined ? undefined : cloneNode(node, context)] as const);
+  const copy: DirectoryChange = { effects, partner: undefined };
+  context.changes.set(change, copy);
+  if (change.partner !== undefined) copy.partner = cloneDirectoryChange(change.partner, context);
   return copy;
 }
 

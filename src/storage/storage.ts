@@ -10,7 +10,9 @@
  * - bytes written to a file are durable only after `sync()` on that file returns;
  * - a file's existence, a rename and an unlink are durable only after `syncDirectory()` on the
  *   directory that holds the name returns;
- * - a crash may keep any prefix of the unsynced bytes of a file (a torn write), or none.
+ * - a crash may keep any prefix of the unsynced bytes of a file (a torn write), or none, and any
+ *   prefix of a directory's unsynced creations, renames and unlinks, each file and directory
+ *   independently of the others (the page cache flushes them in its own order).
  */
 
 /** Errors from storage carry a Node-style `code` (ENOENT, EEXIST, ENOSPC, EIO, ...). */

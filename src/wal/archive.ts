@@ -6,7 +6,8 @@
  *
  * What a crash leaves at each step:
  * - plain move: rename, then fsync of the archive directory, then of the wal directory. A crash
- *   in between may leave the segment under both names (identical bytes); recovery reads one.
+ *   in between may leave the segment under both names (one file); recovery reads one, and the
+ *   next archival removes the live name.
  * - compressed: the compressed copy is written whole (temp → fsync → rename → directory fsync)
  *   before the original is unlinked; a crash in between leaves both, which is harmless.
  * - deletion: unlink, then directory fsync; a crash may bring the file back, harmless too.
@@ -97,6 +98,10 @@ export async function archiveSegments(storage: Storage, walDir: string, archiveD
       await storage.unlink(segment.path);
     } else {
       await storage.rename(segment.path, join(archiveDir, segment.name));
+      // A crash between the two directory fsyncs can leave the segment under both names, two
+      // links to one file, and rename() between links to one file does nothing (POSIX): the
+      // live name would stay, and its archived copy could never be pruned. Drop it here.
+      if ((await storage.stat(segment.path)) !== undefined) await storage.unlink(segment.path);
       await storage.syncDirectory(archiveDir);
     }
     await storage.syncDirectory(walDir);

@@ -143,16 +143,31 @@ export function bulkThenWorkload(seed: number, bulkCount: number): WorkloadStep 
   };
 }
 
-/** Runs `count` steps in memory and returns the dump after each LSN (index = LSN). */
-export async function modelDumpsOf(step: WorkloadStep, count: number): Promise<unknown[][]> {
+/** A workload run in memory: the world after every LSN, and where to continue from each. */
+export interface StepModel {
+  /** The dump after each LSN (index = LSN). */
+  readonly dumps: unknown[][];
+  /** The step index to run next once the world is at LSN r (steps that change nothing get no LSN). */
+  readonly nextIndex: number[];
+}
+
+/** Runs `count` steps in memory: the dump after each LSN, and the step that follows each. */
+export async function stepModel(step: WorkloadStep, count: number): Promise<StepModel> {
   const db = await open({ ...HERMETIC, components: WORKLOAD_COMPONENTS, durability: 'memory' });
   const dumps: unknown[][] = [dumpDatabase(db)];
+  const nextIndex = [0];
   for (let index = 0; index < count; index++) {
     const commit = db.transact((tx) => step(tx, index));
     dumps[commit.lsn] = dumpDatabase(db);
+    nextIndex[commit.lsn] = index + 1;
   }
   await db.close();
-  return dumps;
+  return { dumps, nextIndex };
+}
+
+/** Runs `count` steps in memory and returns the dump after each LSN (index = LSN). */
+export async function modelDumpsOf(step: WorkloadStep, count: number): Promise<unknown[][]> {
+  return (await stepModel(step, count)).dumps;
 }
 
 /** Runs `steps` in memory and returns the final dump and LSN only (cheaper than every dump). */

@@ -236,6 +236,157 @@ describe('SimulatedStorage crash', () => {
   });
 });
 
+describe("SimulatedStorage crash, tear 'reorder' (files and directories reach disk in different orders)", () => {
+  const SEEDS = Array.from({ length: 64 }, (_, seed) => seed);
+
+  test('a file keeps a prefix of its unsynced writes in call order, the first dropped one possibly torn', async () => {
+    const storage = await freshStorage();
+    const file = await durableFile(storage, 'f', '');
+    // Written out of position order, so a prefix of calls is not a prefix of the bytes.
+    await file.write(encode('CCCC'), 8);
+    await file.write(encode('AAAA'), 0);
+    await file.write(encode('BBBB'), 4);
+    const allowed = ['', '\0'.repeat(8) + 'C', '\0'.repeat(8) + 'CC', '\0'.repeat(8) + 'CCC', '\0'.repeat(8) + 'CCCC'];
+    for (const prefix of ['', 'A', 'AA', 'AAA', 'AAAA']) allowed.push(prefix + '\0'.repeat(8 - prefix.length) + 'CCCC');
+    for (const prefix of ['B', 'BB', 'BBB', 'BBBB']) allowed.push('AAAA' + prefix + (prefix.length < 4 ? '\0'.repeat(4 - prefix.length) : '') + 'CCCC');
+    const seen = new Set<string>();
+    for (const seed of SEEDS) {
+      const text = (await textAfterCrash(storage.crash({ tear: 'reorder', seed }), 'f'))!;
+      expect(allowed, `seed ${seed}: ${JSON.stringify(text)}`).toContain(text);
+      seen.add(text);
+    }
+    expect(seen.has(''), 'sometimes nothing survives').toBe(true);
+    expect(seen.has('AAAABBBBCCCC'), 'sometimes everything survives').toBe(true);
+    expect(seen.size, 'torn and partial states occur').toBeGreaterThan(4);
+  });
+
+  test('an unsynced write that a later one overwrote can survive alone, with its own bytes', async () => {
+    const storage = await freshStorage();
+    const file = await durableFile(storage, 'f', '');
+    await file.write(encode('XXXXXXXX'), 0);
+    await file.write(encode('YYYY'), 4);
+    await file.truncate(6);
+    const seen = new Set<string>();
+    for (const seed of SEEDS) seen.add((await textAfterCrash(storage.crash({ tear: 'reorder', seed }), 'f'))!);
+    expect(seen.has('XXXXXXXX'), 'the first write alone').toBe(true);
+    expect(seen.has('XXXXYYYY'), 'both writes, not the truncate').toBe(true);
+    expect(seen.has('XXXXYY'), 'everything').toBe(true);
+    // The second write torn after k bytes leaves XXXX, k Ys, then the first write's Xs.
+    const torn = (k: number): string => `XXXX${'Y'.repeat(k)}${'X'.repeat(4 - k)}`;
+    const allowed = new Set([...Array.from({ length: 9 }, (_, n) => 'X'.repeat(n)), ...[1, 2, 3, 4].map(torn), 'XXXXYY']);
+    expect([...seen].filter((text) => !allowed.has(text))).toEqual([]);
+  });
+
+  test('files decide independently: one keeps its writes while another loses them', async () => {
+    const storage = await freshStorage();
+    const [a, b] = await Promise.all(['a', 'b'].map((name) => durableFile(storage, name, '')));
+    await a.write(encode('a'), 0);
+    await b.write(encode('b'), 0);
+    const outcomes = new Set<string>();
+    for (const seed of SEEDS) {
+      const survivor = storage.crash({ tear: 'reorder', seed });
+      outcomes.add(`${await textAfterCrash(survivor, 'a')}/${await textAfterCrash(survivor, 'b')}`);
+    }
+    expect([...outcomes].sort()).toEqual(['/', '/b', 'a/', 'a/b']);
+  });
+
+  test('a directory keeps a prefix of its unsynced creations and unlinks, in call order', async () => {
+    const storage = await freshStorage();
+    await durableFile(storage, 'old', 'old');
+    for (const name of ['c', 'a', 'b']) {
+      const file = await storage.open(`${DIR}/${name}`, 'create');
+      await file.write(encode(name), 0);
+      await file.sync();
+    }
+    await storage.unlink(`${DIR}/old`);
+    const prefixes = [['old'], ['c', 'old'], ['a', 'c', 'old'], ['a', 'b', 'c', 'old'], ['a', 'b', 'c']];
+    const seen = new Set<string>();
+    for (const seed of SEEDS) {
+      const names = await storage.crash({ tear: 'reorder', seed }).list(DIR);
+      expect(prefixes.map((p) => p.join())).toContain(names.join());
+      seen.add(names.join());
+    }
+    expect(seen.size).toBe(prefixes.length);
+  });
+
+  test("a file's name and its bytes survive independently (an empty new file can remain)", async () => {
+    const storage = await freshStorage();
+    const file = await storage.open(`${DIR}/new`, 'create');
+    await file.write(encode('data'), 0);
+    const outcomes = new Set<string | undefined>();
+    for (const seed of SEEDS) outcomes.add(await textAfterCrash(storage.crash({ tear: 'reorder', seed }), 'new'));
+    expect(outcomes.has(undefined)).toBe(true);
+    expect(outcomes.has('')).toBe(true);
+    expect(outcomes.has('data')).toBe(true);
+  });
+
+  test('a rename within a directory leaves the old name or the new one, never both or neither', async () => {
+    const storage = await freshStorage();
+    await durableFile(storage, 'tmp', 'new');
+    await durableFile(storage, 'current', 'old');
+    await storage.rename(`${DIR}/tmp`, `${DIR}/current`);
+    const outcomes = new Set<string>();
+    for (const seed of SEEDS) {
+      const survivor = storage.crash({ tear: 'reorder', seed });
+      outcomes.add(`${(await survivor.list(DIR)).join()}=${await textAfterCrash(survivor, 'current')}`);
+    }
+    expect([...outcomes].sort()).toEqual(['current,tmp=old', 'current=new']);
+  });
+
+  test('a rename between two directories survives in both or in neither', async () => {
+    const storage = await freshStorage();
+    await storage.mkdir(`${DIR}/archive`);
+    await durableFile(storage, 'segment', 'records');
+    await durableFile(storage, 'other', '');
+    await storage.rename(`${DIR}/segment`, `${DIR}/archive/segment`);
+    await storage.unlink(`${DIR}/other`); // later in the source directory: dropped with the rename
+    const outcomes = new Set<string>();
+    for (const seed of SEEDS) {
+      const survivor = storage.crash({ tear: 'reorder', seed });
+      const live = (await survivor.list(DIR)).filter((name) => name !== 'archive');
+      outcomes.add(`${live.join()}|${(await survivor.list(`${DIR}/archive`)).join()}`);
+    }
+    expect([...outcomes].sort()).toEqual(['other,segment|', 'other|segment', '|segment']);
+  });
+
+  test("with nothing unsynced, 'reorder' keeps exactly the current state", async () => {
+    const storage = await freshStorage();
+    await durableFile(storage, 'a', 'synced');
+    expect(storage.crash({ tear: 'reorder', seed: 5 }).snapshotFiles()).toEqual(storage.snapshotFiles());
+  });
+
+  test('a clone crashes like the original: unsynced writes and entries are copied, per seed', async () => {
+    /** Two writes, the second over the first, and a rename between directories, all unsynced. */
+    const build = async (storage: SimulatedStorage): Promise<StorageFile> => {
+      const file = await storage.open(`${DIR}/f`, 'create');
+      await file.write(encode('XXXXXXXX'), 0);
+      await file.write(encode('YY'), 2);
+      await storage.mkdir(`${DIR}/sub`);
+      await storage.rename(`${DIR}/f`, `${DIR}/sub/g`);
+      return file;
+    };
+    const storage = await freshStorage();
+    const file = await build(storage);
+    const clone = storage.clone();
+    await file.write(encode('ZZZZZZZZZZ'), 0); // changes the original only
+    const reference = await freshStorage();
+    await build(reference);
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      expect(clone.powerLossImage({ tear: 'reorder', seed }).snapshotFiles()).toEqual(reference.powerLossImage({ tear: 'reorder', seed }).snapshotFiles());
+    }
+  });
+
+  test('powerLossImage leaves the storage running', async () => {
+    const storage = await freshStorage();
+    const file = await durableFile(storage, 'wal', 'synced');
+    await file.write(encode('+more'), 6);
+    expect(await textAfterCrash(storage.powerLossImage({ tear: 'none' }), 'wal')).toBe('synced');
+    expect(storage.crashed).toBe(false);
+    await file.sync();
+    expect(await textAfterCrash(storage.powerLossImage(), 'wal')).toBe('synced+more');
+  });
+});
+
 describe('SimulatedStorage fault injection', () => {
   test('failAt ENOSPC fails that write with the code and writes nothing', async () => {
     const storage = await freshStorage();
