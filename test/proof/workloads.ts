@@ -9,7 +9,7 @@ import { MANUAL_SNAPSHOTS, bulkThenWorkload } from '../helpers/snapshot-dir.js';
 import { workloadStep } from '../helpers/workload.js';
 import type { CrashWorkload } from '../helpers/crash-harness.js';
 
-export const MATRIX_COMMITS = Number(process.env.ECSDB_CRASH_MATRIX_COMMITS ?? 200);
+export const MATRIX_COMMITS = Number(process.env.ECSDB_CRASH_MATRIX_COMMITS ?? 260);
 const at = (...fractions: number[]): number[] => fractions.map((fraction) => Math.floor(MATRIX_COMMITS * fraction));
 
 /** What each workload must be seen doing in its complete run, so the states cover it. */
