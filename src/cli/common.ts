@@ -9,7 +9,11 @@ import { EcsdbError } from '../errors.js';
 import { resolveConfig, storageSettings } from '../config/resolve.js';
 import { fileStorage } from '../db/open-persistent.js';
 import { open, type Database } from '../db/database.js';
-import { readMeta, type DatabaseMeta, type StoredComponent } from '../meta/meta-file.js';
+import { type DatabaseMeta, type StoredComponent } from '../meta/meta-file.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { keySourceOf } from '../crypto/key-config.js';
+import type { KeySource } from '../crypto/keys.js';
+import { readMetaWithKey } from '../crypto/meta-seal.js';
 import { defineComponent, type AnyComponentDef } from '../schema/component.js';
 import { t, isNumericKind, type FieldType } from '../schema/types.js';
 
@@ -32,7 +36,19 @@ export interface CommonOptions {
   readonly dir?: string;
   readonly config?: string;
   readonly json?: boolean;
+  /** `--key-file`: the key of an encrypted directory (else the configuration's / environment's). */
+  readonly keyFile?: string;
 }
+
+/** The key the command was given: `--key-file`, else `[encryption]` of the configuration / environment. */
+export async function cliKeySource(options: CommonOptions, cwd: string = process.cwd()): Promise<KeySource | undefined> {
+  if (options.keyFile !== undefined) return { kind: 'keyFile', path: resolve(cwd, options.keyFile), origin: '--key-file' };
+  const config = await resolveConfig({ options: options.config === undefined ? {} : { config: options.config }, env: process.env, cwd, storage: fileStorage });
+  return keySourceOf(config);
+}
+
+/** The meta file with its schema in the clear, and the directory's cipher (undefined: not encrypted). */
+export type CliMeta = DatabaseMeta & { readonly cipher: DataCipher | undefined };
 
 /** The data directory, absolute: `--dir`, else the configuration's `storage.dir`. */
 export async function resolveDir(command: string, options: CommonOptions, cwd: string = process.cwd()): Promise<string> {
@@ -48,11 +64,14 @@ export async function resolveDir(command: string, options: CommonOptions, cwd: s
   return resolve(cwd, dir);
 }
 
-/** The meta file, or a failure saying the directory is not a database. */
-export async function requireMeta(dir: string): Promise<DatabaseMeta> {
-  const meta = await readMeta(fileStorage, dir);
-  if (meta === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta)`);
-  return meta;
+/**
+ * The meta file unlocked with the command's key, or a failure saying the directory is not a
+ * database (KEY_REQUIRED / KEY_INVALID for an encrypted one without the right key).
+ */
+export async function requireMeta(dir: string, options: CommonOptions = {}): Promise<CliMeta> {
+  const unlocked = await readMetaWithKey(fileStorage, dir, await cliKeySource(options));
+  if (unlocked === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta)`);
+  return { ...unlocked.meta, cipher: unlocked.cipher };
 }
 
 function fieldTypeOf(component: string, field: StoredComponent['fields'][number]): FieldType {
@@ -79,9 +98,11 @@ export function componentsOf(schema: readonly StoredComponent[]): AnyComponentDe
  * recovers). Settings other than the directory come from the configuration as for `open()`.
  */
 export async function openStored(dir: string, options: CommonOptions): Promise<{ db: Database; components: AnyComponentDef[] }> {
-  const meta = await requireMeta(dir);
+  const meta = await requireMeta(dir, options);
   const components = componentsOf(meta.schema);
-  const db = await open({ dir, components, durability: 'buffered', ...(options.config === undefined ? {} : { config: options.config }) });
+  // --key-file overrides a key in the environment instead of conflicting with it.
+  const keyFile = options.keyFile === undefined ? {} : { encryption: { keyFile: resolve(options.keyFile) }, env: withoutKeyVariables(process.env) };
+  const db = await open({ dir, components, durability: 'buffered', ...(options.config === undefined ? {} : { config: options.config }), ...keyFile });
   return { db, components };
 }
 
@@ -113,4 +134,8 @@ export function progress(label: string, total: number): { tick(done: number): vo
       if (shown >= 0) process.stderr.write('\r\x1b[K');
     },
   };
+}
+
+function withoutKeyVariables(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !['ECSDB_ENCRYPTION_KEY', 'ECSDB_ENCRYPTION_KEY_FILE', 'ECSDB_ENCRYPTION_PASSPHRASE'].includes(name)));
 }

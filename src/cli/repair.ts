@@ -27,7 +27,7 @@ import {
   recordLsnAt,
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
-import { requireMeta } from './common.js';
+import { requireMeta, type CommonOptions } from './common.js';
 import { newestLoadableSnapshot } from './validate.js';
 
 export const REPAIR_DIR_NAME = 'repair';
@@ -95,12 +95,12 @@ function findDamage(
   return undefined;
 }
 
-export async function repairDirectory(dir: string): Promise<RepairResult> {
+export async function repairDirectory(dir: string, options: CommonOptions = {}): Promise<RepairResult> {
   const storage = fileStorage;
-  await requireMeta(dir); // before the lock: a directory that is not a database gets no LOCK file
+  await requireMeta(dir, options); // before the lock: a directory that is not a database (or a wrong key) gets no LOCK file
   const lock = await acquireDirectoryLock(storage, dir);
   try {
-    const meta = await requireMeta(dir);
+    const meta = await requireMeta(dir, options);
     const walDir = join(dir, 'wal');
     if ((await storage.stat(walDir)) === undefined) return { dir, cut: undefined };
     const all = await listAllSegments(storage, walDir, join(dir, ARCHIVE_DIR_NAME));
@@ -113,7 +113,7 @@ export async function repairDirectory(dir: string): Promise<RepairResult> {
     const needed = all.slice(startIndex);
     const live = [];
     for (const segment of needed) {
-      const bytes = segment.archived ? await readSegmentBytes(storage, segment) : await storage.readFile(segment.path);
+      const bytes = segment.archived ? await readSegmentBytes(storage, segment, meta.cipher) : await storage.readFile(segment.path);
       live.push({ name: segment.name, firstLsn: segment.firstLsn, bytes, archived: segment.archived });
     }
     const damage = findDamage(live, meta.databaseId, undefined);

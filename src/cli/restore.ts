@@ -28,7 +28,7 @@ import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, recordLsnAt } from '../wal/format.js';
 import { World } from '../world/world.js';
-import { componentsOf, requireMeta } from './common.js';
+import { componentsOf, requireMeta, type CommonOptions } from './common.js';
 import { readChain } from './validate.js';
 
 export const RESTORE_DIR_NAME = 'restore';
@@ -48,16 +48,16 @@ function fail(message: string): never {
   throw new EcsdbError('INVALID_ARGUMENT', message);
 }
 
-export async function restoreDirectory(dir: string, target: { from?: string; lsn?: number }, nowMs: number = Date.now()): Promise<RestoreResult> {
+export async function restoreDirectory(dir: string, target: { from?: string; lsn?: number }, nowMs: number = Date.now(), options: CommonOptions = {}): Promise<RestoreResult> {
   const storage = fileStorage;
-  const meta = await requireMeta(dir);
+  const meta = await requireMeta(dir, options);
   const lock = await acquireDirectoryLock(storage, dir);
   try {
     const entries = (await readManifest(storage, dir))?.snapshots ?? [];
     const components = componentsOf(meta.schema);
     const loads = async (entry: SnapshotEntry) => {
       try {
-        loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema);
+        loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema, meta.cipher);
         return true;
       } catch (error) {
         if (target.from !== undefined) throw error;
@@ -100,7 +100,7 @@ export async function restoreDirectory(dir: string, target: { from?: string; lsn
         cut = { index, offset: 0, bytes: new Uint8Array(0) };
         break;
       }
-      const bytes = await readSegmentBytes(storage, segment);
+      const bytes = await readSegmentBytes(storage, segment, meta.cipher);
       if (typeof decodeSegmentHeader(bytes) === 'string') fail(`WAL segment ${segment.name} has a damaged header; cannot restore to LSN ${lsn}`);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       let offset = SEGMENT_HEADER_SIZE_BYTES;

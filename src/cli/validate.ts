@@ -7,14 +7,15 @@
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { fileStorage } from '../db/open-persistent.js';
-import { META_FILE_NAME, readMeta, type DatabaseMeta } from '../meta/meta-file.js';
+import { META_FILE_NAME } from '../meta/meta-file.js';
+import { openRecordPayload } from '../crypto/wal-records.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
 import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import { World } from '../world/world.js';
-import { componentsOf, progress } from './common.js';
+import { componentsOf, progress, requireMeta, type CliMeta, type CommonOptions } from './common.js';
 
 export interface Problem {
   /** Path relative to the data directory. */
@@ -68,7 +69,7 @@ export async function readChain(dir: string, entries: readonly SnapshotEntry[], 
  * The snapshot recovery would start from: the newest MANIFEST entry whose chain loads (the WAL
  * it needs is not checked here). undefined when there is none or the MANIFEST is unreadable.
  */
-export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): Promise<SnapshotEntry | undefined> {
+export async function newestLoadableSnapshot(dir: string, meta: CliMeta): Promise<SnapshotEntry | undefined> {
   let entries: readonly SnapshotEntry[];
   try {
     entries = (await readManifest(fileStorage, dir))?.snapshots ?? [];
@@ -78,7 +79,7 @@ export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): P
   const components = componentsOf(meta.schema);
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     try {
-      loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema);
+      loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema, meta.cipher);
       return entry;
     } catch {
       // damaged or missing: recovery would skip it too
@@ -87,19 +88,19 @@ export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): P
   return undefined;
 }
 
-export async function validateDirectory(dir: string): Promise<Validation> {
+export async function validateDirectory(dir: string, options: CommonOptions = {}): Promise<Validation> {
   const storage = fileStorage;
   const problems: Problem[] = [];
   const notes: string[] = [];
   const checked = { meta: false, manifest: false, snapshots: 0, segments: 0, records: 0 };
 
-  let meta: DatabaseMeta | undefined;
+  let meta: CliMeta | undefined;
   try {
-    meta = await readMeta(storage, dir);
-    if (meta === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta)`);
+    meta = await requireMeta(dir, options);
     checked.meta = true;
   } catch (error) {
-    if (error instanceof EcsdbError && error.code === 'INVALID_ARGUMENT') throw error;
+    // Without the right key nothing can be checked: that is the command's failure, not damage.
+    if (error instanceof EcsdbError && ['INVALID_ARGUMENT', 'KEY_REQUIRED', 'KEY_INVALID'].includes(error.code)) throw error;
     problems.push(problemOf(META_FILE_NAME, error));
   }
   // Without a readable meta file there is no database id or schema to check the rest against.
@@ -123,7 +124,7 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     const file = `${SNAPSHOT_DIR_NAME}/${entry.file}`;
     try {
       const chain = await readChain(dir, entries, entry);
-      const loaded = loadSnapshot(new World(components), chain, meta.databaseId, meta.schema);
+      const loaded = loadSnapshot(new World(components), chain, meta.databaseId, meta.schema, meta.cipher);
       if (loaded.header.endLsn !== entry.endLsn || loaded.header.startLsn !== entry.startLsn) {
         problems.push({
           file,
@@ -166,8 +167,13 @@ export async function validateDirectory(dir: string): Promise<Validation> {
       });
     }
     try {
-      const bytes = await readSegmentBytes(storage, segment);
-      const scan = scanSegment(bytes, { name: file, firstLsn: segment.firstLsn, databaseId: meta.databaseId, isLast: i === segments.length - 1 }, () => checked.records++);
+      const bytes = await readSegmentBytes(storage, segment, meta.cipher);
+      const cipher = meta.cipher;
+      const context = { name: file, firstLsn: segment.firstLsn, databaseId: meta.databaseId, isLast: i === segments.length - 1 };
+      const scan = scanSegment(bytes, context, (lsn, start, end) => {
+        openRecordPayload(bytes, start, end, lsn, cipher, file); // authenticates a sealed record
+        checked.records++;
+      });
       if (scan.tornBytes > 0 || scan.headerTorn) {
         problems.push({
           file,

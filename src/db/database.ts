@@ -16,6 +16,7 @@ import { entityIdOf } from '../world/entity-id.js';
 import { exists, getComponent, hasComponent, queryEntities, requireTable } from '../world/read.js';
 import type { Column } from '../world/table.js';
 import { World } from '../world/world.js';
+import { keySourceOf } from '../crypto/key-config.js';
 import { fileStorage, openPersistent, type PersistentParts } from './open-persistent.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import type { SnapshotEntry } from '../snapshot/manifest.js';
@@ -379,6 +380,7 @@ export async function open(options: OpenOptions): Promise<Database> {
   // directory: it is read from the real file system even when a test injects a storage.
   const config = await resolveConfig({ options, env: options.env ?? process.env, cwd, storage: fileStorage });
   const { dir, durability } = storageSettings(config);
+  const keySource = keySourceOf(config); // a conflict between key sources fails before any file is touched
   if (durability === 'memory') return new Database(new World(options.components), durability, undefined, config, cwd);
   if (dir === undefined) {
     const source = config.entries.get('storage.durability')!.source;
@@ -388,7 +390,7 @@ export async function open(options: OpenOptions): Promise<Database> {
     );
   }
   new World(options.components); // fails fast on duplicate names, before touching the directory
-  const settings = { dir, wal: walSettings(config), snapshot: snapshotSettings(config), archive: archiveSettings(config) };
+  const settings = { dir, wal: walSettings(config), snapshot: snapshotSettings(config), archive: archiveSettings(config), keySource };
   const persistent = await openPersistent(options, settings);
   return new Database(persistent.world, durability, persistent, config, cwd);
 }

@@ -15,6 +15,10 @@
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { checkSchemaMatches, newMeta, readMeta, writeMeta } from '../meta/meta-file.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { createEncryption, type KeySource } from '../crypto/keys.js';
+import { sealMeta, unlockMeta } from '../crypto/meta-seal.js';
+import { finishPendingRekey } from '../crypto/rekey-commit.js';
 import { listSegments } from '../recovery/recover-wal.js';
 import { recoverDatabase, type RecoveryReport } from '../recovery/recover.js';
 import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
@@ -40,6 +44,8 @@ export interface PersistentSettings {
   readonly wal: ResolvedWalOptions;
   readonly snapshot: ResolvedSnapshotOptions;
   readonly archive: ResolvedArchiveOptions;
+  /** The configured key (src/crypto/key-config.ts); undefined: no encryption. */
+  readonly keySource?: KeySource;
 }
 
 /** Archive retention, shared with the snapshotter, which reads it at each archival. */
@@ -70,28 +76,38 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
     const dirs = { dir, walDir: join(dir, WAL_DIR_NAME), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
     let meta = await io(() => readMeta(storage, dir), `reading ${dir}`);
     const created = meta === undefined;
+    let cipher: DataCipher | undefined;
+    if (meta !== undefined) {
+      // The key is checked against the meta file first: a missing or wrong key changes nothing.
+      ({ meta, cipher } = await unlockMeta(meta, settings.keySource, dir));
+    }
     if (meta === undefined) {
       if ((await io(() => storage.stat(dirs.walDir), `reading ${dirs.walDir}`)) !== undefined && (await listSegments(storage, dirs.walDir)).length > 0) {
         throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`);
       }
       meta = newMeta(options.components, now());
+      const encryption = settings.keySource === undefined ? undefined : await createEncryption(settings.keySource, meta.databaseId);
+      cipher = encryption?.cipher;
+      const stored = encryption === undefined ? meta : sealMeta(meta, encryption.stored, encryption.cipher);
       await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
       // The meta file's rename is made durable by a directory fsync that also covers wal/.
-      await io(() => writeMeta(storage, dir, meta!), `creating ${dir}`);
+      await io(() => writeMeta(storage, dir, stored), `creating ${dir}`);
     } else {
       checkSchemaMatches(meta.schema, options.components);
+      // A key rotation that committed (new meta file in place) but did not move all its files yet.
+      await io(() => finishPendingRekey(storage, dir), `finishing the key rotation in ${dir}`);
       await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
     }
     const databaseId = meta.databaseId;
-    const recovered = await io(() => recoverDatabase(storage, dirs, meta!, options.components, created, now), `recovering ${dir}`);
+    const recovered = await io(() => recoverDatabase(storage, dirs, meta!, options.components, created, now, cipher), `recovering ${dir}`);
     const wal = await io(
-      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walOptions }, recovered.tail),
+      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walOptions, cipher }, recovered.tail),
       `opening the WAL in ${dirs.walDir}`,
     );
     const source = { world: recovered.world, schema: meta.schema, currentLsn: () => wal.lastLsn, makeDurable: () => wal.flush() };
     const snapshotter = new Snapshotter(
       source,
-      { storage, ...dirs, databaseId, now, policy, archive, walBytesWritten: () => wal.bytesAppended },
+      { storage, ...dirs, databaseId, now, policy, archive, walBytesWritten: () => wal.bytesAppended, cipher },
       recovered.manifest,
     );
     return { world: recovered.world, wal, snapshotter, lock, dir, recovery: recovered.report, archive };

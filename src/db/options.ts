@@ -5,12 +5,12 @@
  */
 import { EcsdbError } from '../errors.js';
 import { DURABILITIES, settingsOf, type Durability, type SectionName } from '../config/schema.js';
-import type { ArchiveSettings, SnapshotOptions, WalOptions } from '../config/types.js';
+import type { ArchiveSettings, EncryptionOptions, SnapshotOptions, WalOptions } from '../config/types.js';
 import type { ResolvedArchiveOptions, ResolvedSnapshotOptions, ResolvedWalOptions } from '../config/resolve.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import type { Storage } from '../storage/storage.js';
 
-export type { Durability, WalOptions, SnapshotOptions, ArchiveSettings };
+export type { Durability, WalOptions, SnapshotOptions, ArchiveSettings, EncryptionOptions };
 export type { ResolvedWalOptions, ResolvedSnapshotOptions, ResolvedArchiveOptions };
 export { DURABILITIES };
 
@@ -28,6 +28,11 @@ export interface OpenOptions {
   wal?: WalOptions;
   snapshot?: SnapshotOptions;
   archive?: ArchiveSettings;
+  /**
+   * Encryption at rest: the key (or key file, or passphrase) that encrypts a new database and
+   * unlocks an encrypted one. Settings `[encryption]`; see docs/api.md.
+   */
+  encryption?: EncryptionOptions;
   /**
    * The configuration file: a path (relative to `cwd`) that must exist, or false to read none.
    * By default the file named by the ECSDB_CONFIG environment variable, else `ecsdb.toml` in

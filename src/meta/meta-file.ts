@@ -11,7 +11,10 @@
  *   10     4    payload length in bytes
  *   14     4    CRC-32 of the payload
  *   18     n    payload: MessagePack map { databaseId: bin(16), walFormatVersion: int,
- *                 createdAtMs: int, schema: [{ name, fields: [{ name, kind, element?, length? }] }] }
+ *                 createdAtMs: int, schema: [{ name, fields: [{ name, kind, element?, length? }] }],
+ *                 encryption?: { cipher, kdf, scrypt?: { salt, logN, r, p }, keyCheck: bin(16) },
+ *                 sealedSchema?: bin } — with encryption, `schema` is [] and the schema is sealed
+ *                 in `sealedSchema` (src/crypto/format.ts)
  *
  * Written once when the database is created, by temp file → fsync → rename → directory fsync:
  * a crash leaves either no meta file (the directory is not a database yet, and is created anew)
@@ -25,6 +28,7 @@ import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import type { Storage } from '../storage/storage.js';
 import { DATABASE_ID_SIZE_BYTES, WAL_FORMAT_VERSION } from '../wal/format.js';
+import { isStoredEncryption, type StoredEncryption } from '../crypto/keys.js';
 
 export const META_FILE_NAME = 'ecsdb.meta';
 export const META_FORMAT_VERSION = 1;
@@ -47,6 +51,10 @@ export interface DatabaseMeta {
   readonly walFormatVersion: number;
   readonly createdAtMs: number;
   readonly schema: readonly StoredComponent[];
+  /** Encryption parameters (src/crypto/keys.ts); absent for a database stored in the clear. */
+  readonly encryption?: StoredEncryption;
+  /** With encryption: the schema, sealed (src/crypto/meta-seal.ts); `schema` is then stored empty. */
+  readonly sealedSchema?: Uint8Array;
 }
 
 export function schemaOf(components: readonly AnyComponentDef[]): StoredComponent[] {
@@ -102,7 +110,9 @@ function checkMetaShape(value: unknown, path: string): DatabaseMeta {
         typeof c?.name === 'string' &&
         Array.isArray(c.fields) &&
         c.fields.every((f: StoredField) => typeof f?.name === 'string' && typeof f.kind === 'string'),
-    );
+    ) &&
+    (meta.encryption === undefined || isStoredEncryption(meta.encryption)) &&
+    (meta.sealedSchema === undefined || meta.sealedSchema instanceof Uint8Array);
   if (!ok) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected structure`);
   if (meta!.walFormatVersion !== WAL_FORMAT_VERSION) {
     throw new EcsdbError(

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { ByteReader } from '../encoding/bytes.js';
 import type { Storage } from '../storage/storage.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { openRecordPayload } from '../crypto/wal-records.js';
+import { RECORD_KIND_WRITE_SET } from '../wal/format.js';
 import { applyEncodedWriteSet } from '../txn/apply.js';
 import { asCorruptWal, type WriteSetSchema } from '../txn/write-set.js';
 import { parseSegmentFileName } from '../wal/format.js';
@@ -55,6 +58,8 @@ export interface ReplayPlan {
   readonly fromLsn: number;
   /** The log must reach at least this LSN (a snapshot's end LSN), else recovery fails. */
   readonly throughLsnMin: number;
+  /** The database's cipher when it is encrypted: every record must then be sealed. */
+  readonly cipher?: DataCipher;
 }
 
 export async function recoverWal(
@@ -80,15 +85,19 @@ export async function recoverWal(
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
     if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1]);
-    const bytes = await readSegmentBytes(storage, segment);
+    const bytes = await readSegmentBytes(storage, segment, plan.cipher);
     const reader = new ByteReader(bytes);
     const isLast = i === segments.length - 1;
     const context = { name: segment.name, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
     const scan = scanSegment(bytes, context, (lsn, payloadStart, payloadEnd) => {
       if (lsn < plan.fromLsn) return;
-      reader.offset = payloadStart;
-      reader.end = payloadEnd;
-      applyRecord(world, reader, schema, segment.name, lsn);
+      if (plan.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
+        reader.offset = payloadStart;
+        reader.end = payloadEnd;
+        applyRecord(world, reader, schema, segment.name, lsn);
+      } else {
+        applyRecord(world, new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, plan.cipher, segment.name)), schema, segment.name, lsn);
+      }
       recordsReplayed++;
     });
     expectedLsn = scan.lastLsn + 1;

@@ -18,6 +18,7 @@ import { parseSnapshotFileName } from '../snapshot/format.js';
 import type { Storage } from '../storage/storage.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import { World } from '../world/world.js';
+import type { DataCipher } from '../crypto/cipher.js';
 import { recoverWal, type WalRecoveryReport } from './recover-wal.js';
 
 export interface SnapshotRecoveryReport {
@@ -61,8 +62,9 @@ export async function recoverDatabase(
   components: readonly AnyComponentDef[],
   created: boolean,
   now: () => number,
+  cipher?: DataCipher,
 ): Promise<Recovered> {
-  const context: Context = { storage, dirs, meta, components, created, now, startedMs: now() };
+  const context: Context = { storage, dirs, meta, components, created, now, startedMs: now(), cipher };
   const { entries, manifestProblem, unpublished } = await snapshotCandidates(storage, dirs);
   try {
     return await recoverFrom(context, entries, manifestProblem);
@@ -83,20 +85,21 @@ interface Context {
   readonly created: boolean;
   readonly now: () => number;
   readonly startedMs: number;
+  readonly cipher: DataCipher | undefined;
 }
 
 /** The newest usable snapshot among `entries` plus the WAL after it, else the WAL from LSN 1. */
 async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestProblem: string | undefined): Promise<Recovered> {
-  const { storage, dirs, meta, components, created, now, startedMs } = context;
+  const { storage, dirs, meta, components, created, now, startedMs, cipher } = context;
   const skipped: { file: string; reason: string }[] = [];
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     const world = new World(components);
     const loadStartMs = now();
     try {
       const chain = await readChain(storage, dirs.snapshotsDir, entries, entry);
-      const loaded = loadSnapshot(world, chain, meta.databaseId, meta.schema);
+      const loaded = loadSnapshot(world, chain, meta.databaseId, meta.schema, cipher);
       const snapshot = { file: entry.file, startLsn: loaded.header.startLsn, endLsn: loaded.header.endLsn, loadMs: now() - loadStartMs };
-      const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: snapshot.startLsn + 1, throughLsnMin: snapshot.endLsn };
+      const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: snapshot.startLsn + 1, throughLsnMin: snapshot.endLsn, cipher };
       const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
       const recoveryReport = { created, snapshot, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs };
       return { world, report: recoveryReport, tail, manifest: withoutSkipped(entries, skipped) };
@@ -107,7 +110,7 @@ async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestP
   }
   const world = new World(components);
   try {
-    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0 };
+    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0, cipher };
     const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
     return {
       world,

@@ -29,6 +29,8 @@ import {
   type SectionHeader,
   type SnapshotHeader,
 } from './format.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { SNAPSHOT_FLAG_ENCRYPTED } from '../crypto/format.js';
 
 export interface LoadedSnapshot {
   readonly header: SnapshotHeader;
@@ -55,14 +57,20 @@ export interface SnapshotFile {
  * incremental one built on the one before it, each overriding the chunks it holds. The header
  * returned is the last one's (its start LSN is where WAL replay begins).
  */
-export function loadSnapshot(world: World, chain: readonly SnapshotFile[], databaseId: Uint8Array, schema: readonly StoredComponent[]): LoadedSnapshot {
+export function loadSnapshot(
+  world: World,
+  chain: readonly SnapshotFile[],
+  databaseId: Uint8Array,
+  schema: readonly StoredComponent[],
+  cipher?: DataCipher,
+): LoadedSnapshot {
   const loader = new ImageLoader(world, schema);
   let header: SnapshotHeader | undefined;
   let end = 0;
   chain.forEach((file, index) => {
     try {
       const previous = index === 0 ? undefined : chain[index - 1].path;
-      header = loadFile(loader, file.bytes, databaseId, previous);
+      header = loadFile(loader, file.bytes, databaseId, previous, cipher);
       end = file.bytes.length;
     } catch (error) {
       throw asCorruptSnapshot(error, file.path);
@@ -82,7 +90,7 @@ function asCorruptSnapshot(error: unknown, path: string): unknown {
 }
 
 /** Reads one file of the chain; `basePath` is the file it must build on (undefined: it must be full). */
-function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array, basePath: string | undefined): SnapshotHeader {
+function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array, basePath: string | undefined, cipher: DataCipher | undefined): SnapshotHeader {
   const header = decodeSnapshotHeader(bytes);
   if (typeof header === 'string') throw new Damage(0, header);
   if (header.formatVersion !== SNAPSHOT_FORMAT_VERSION) {
@@ -91,6 +99,10 @@ function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array
   if (Buffer.compare(Buffer.from(header.databaseId), Buffer.from(databaseId)) !== 0) throw new Damage(12, 'it belongs to another database');
   if (header.startLsn > header.endLsn) throw new Damage(28, `start LSN ${header.startLsn} is after end LSN ${header.endLsn}`);
   const incremental = (header.flags & SNAPSHOT_FLAG_INCREMENTAL) !== 0;
+  // A file in the clear is refused in an encrypted database: it could be anyone's forgery.
+  if (((header.flags & SNAPSHOT_FLAG_ENCRYPTED) !== 0) !== (cipher !== undefined)) {
+    throw new Damage(10, cipher === undefined ? 'it is encrypted, but the database is not' : 'it is not encrypted, but the database is');
+  }
   if (incremental !== (basePath !== undefined)) {
     throw new Damage(10, incremental ? 'an incremental snapshot cannot start a chain' : 'a full snapshot inside a chain');
   }
@@ -102,7 +114,8 @@ function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array
   for (let index = 0; index < header.sectionCount; index++) {
     if (bytes.length - offset < SECTION_HEADER_SIZE_BYTES) throw new Damage(offset, 'section header runs past the end of the file');
     const section = decodeSectionHeader(bytes, offset);
-    const raw = sectionPayload(bytes, offset, section);
+    const sealing = cipher === undefined ? undefined : { cipher, header, index };
+    const raw = sectionPayload(bytes, offset, section, sealing);
     const isLast = index === header.sectionCount - 1;
     if ((section.kind === SECTION_KIND.end) !== isLast) throw new Damage(offset, isLast ? 'the last section is not the end marker' : 'end marker before the last section');
     if ((section.kind === SECTION_KIND.schema) !== (index === 0)) throw new Damage(offset, 'the schema section must come first, once');
@@ -114,12 +127,25 @@ function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array
   return header;
 }
 
-function sectionPayload(bytes: Uint8Array, offset: number, section: SectionHeader): Uint8Array {
+function sectionPayload(
+  bytes: Uint8Array,
+  offset: number,
+  section: SectionHeader,
+  sealing: { cipher: DataCipher; header: SnapshotHeader; index: number } | undefined,
+): Uint8Array {
   const start = offset + SECTION_HEADER_SIZE_BYTES;
   if (section.storedSizeBytes > bytes.length - start) throw new Damage(offset, `section length ${section.storedSizeBytes} runs past the end of the file`);
   if (section.rawSizeBytes > SECTION_RAW_SIZE_BYTES_MAX) throw new Damage(offset + 8, `section raw length ${section.rawSizeBytes} is implausible`);
-  const stored = bytes.subarray(start, start + section.storedSizeBytes);
+  let stored = bytes.subarray(start, start + section.storedSizeBytes);
   if (crc32(stored) !== section.crc) throw new Damage(offset + 4, 'section checksum mismatch');
+  if (sealing !== undefined) {
+    const { cipher, header, index } = sealing;
+    const endLsn = section.kind === SECTION_KIND.end ? header.endLsn : undefined;
+    const aad = cipher.snapshotSectionAad(header, index, bytes.subarray(offset, start), endLsn);
+    const opened = cipher.open(stored, aad);
+    if (opened === undefined) throw new Damage(start, 'section does not authenticate under the key (tampered, moved from elsewhere, or damaged with its checksum fixed)');
+    stored = opened;
+  }
   if (section.compression === COMPRESSION_NONE) {
     if (stored.length !== section.rawSizeBytes) throw new Damage(offset + 8, 'raw length differs from stored length of an uncompressed section');
     return stored;

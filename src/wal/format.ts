@@ -23,7 +23,8 @@
  *   0      4    payload length in bytes (1 .. RECORD_PAYLOAD_SIZE_BYTES_MAX)
  *   4      4    CRC-32 of bytes 8 .. end of payload (LSN, kind and payload)
  *   8      8    LSN
- *   16     1    kind (1 = write set, see src/txn/write-set.ts)
+ *   16     1    kind (1 = write set, see src/txn/write-set.ts; 2 = sealed write set, the payload
+ *               encrypted as src/crypto/format.ts describes)
  *   17     n    payload
  *
  * The length is not covered by the checksum: a damaged length shows up as a record whose

@@ -14,8 +14,8 @@
  * checksummed record starts there.
  */
 import { EcsdbError } from '../errors.js';
+import { isWriteSetKind } from '../crypto/wal-records.js';
 import {
-  RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   WAL_FORMAT_VERSION,
   RECORD_HEADER_SIZE_BYTES,
@@ -98,7 +98,7 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
       throw corrupt(context, offset, `record has LSN ${lsn} where ${expectedLsn} was expected`);
     }
     const kind = bytes[offset + 16];
-    if (kind !== RECORD_KIND_WRITE_SET) {
+    if (!isWriteSetKind(kind)) {
       throw corrupt(context, offset, `record ${lsn} has unknown kind ${kind}`);
     }
     onRecord(lsn, offset + RECORD_HEADER_SIZE_BYTES, end);
@@ -117,7 +117,7 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
 function hasValidRecordAfter(bytes: Uint8Array, view: DataView, offset: number, damagedLsn: number): boolean {
   const lsnMax = damagedLsn + Math.floor((bytes.length - offset) / RECORD_HEADER_SIZE_BYTES);
   for (let start = offset + 1; start + RECORD_HEADER_SIZE_BYTES <= bytes.length; start++) {
-    if (bytes[start + 16] !== RECORD_KIND_WRITE_SET) continue;
+    if (!isWriteSetKind(bytes[start + 16])) continue;
     const lsn = recordLsnAt(view, start);
     if (lsn <= damagedLsn || lsn > lsnMax) continue;
     if (typeof checkRecordAt(bytes, view, start) === 'number') return true;
