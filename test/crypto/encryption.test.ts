@@ -4,19 +4,20 @@
  * changes; no known plaintext in any file; secrets never in db.config().
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { EcsdbError, defineComponent, open, t, type Database, type EncryptionOptions } from '../../src/index.js';
 import { SimulatedStorage } from '../../src/storage/simulated-storage.js';
 import { WORKLOAD_COMPONENTS, dumpDatabase, modelDumps, workloadStep } from '../helpers/workload.js';
+import { readTree } from '../helpers/tree.js';
 
-export const SECRET_NAME = 'Xylophonist';
-export const SECRET_TEXT = 'quartz-marmalade-7731';
-export const Secret = defineComponent(SECRET_NAME, { motto: t.string, level: t.i32 });
+const SECRET_NAME = 'Xylophonist';
+const SECRET_TEXT = 'quartz-marmalade-7731';
+const Secret = defineComponent(SECRET_NAME, { motto: t.string, level: t.i32 });
 const COMPONENTS = [...WORKLOAD_COMPONENTS, Secret];
-export const KEY = randomBytes(32).toString('hex');
+const KEY = randomBytes(32).toString('hex');
 
 let dir: string;
 beforeEach(async () => {
@@ -25,20 +26,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Every file under `root`, relative path → bytes. */
-export async function readTree(root: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const walk = async (sub: string) => {
-    for (const name of await readdir(join(root, sub))) {
-      const path = join(root, sub, name);
-      if ((await stat(path)).isDirectory()) await walk(join(sub, name));
-      else files.set(join(sub, name), await readFile(path));
-    }
-  };
-  await walk('');
-  return files;
-}
 
 interface Fill {
   readonly db: Database;
