@@ -19,7 +19,6 @@ import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import {
-  RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   WAL_FORMAT_VERSION,
   checkRecordAt,
@@ -28,6 +27,7 @@ import {
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
 import { requireMeta, type CommonOptions } from './common.js';
+import { isWriteSetKind } from '../crypto/wal-records.js';
 import { newestLoadableSnapshot } from './validate.js';
 
 export const REPAIR_DIR_NAME = 'repair';
@@ -86,7 +86,7 @@ function findDamage(
       if (typeof end === 'string') return { index, offset, reason: `record ${expected} is damaged (${end})`, lastLsnKept: expected - 1 };
       const lsn = recordLsnAt(view, offset);
       if (lsn !== expected) return { index, offset, reason: `record has LSN ${lsn} where ${expected} was expected`, lastLsnKept: expected - 1 };
-      if (bytes[offset + 16] !== RECORD_KIND_WRITE_SET) return { index, offset, reason: `record ${lsn} has unknown kind ${bytes[offset + 16]}`, lastLsnKept: expected - 1 };
+      if (!isWriteSetKind(bytes[offset + 16])) return { index, offset, reason: `record ${lsn} has unknown kind ${bytes[offset + 16]}`, lastLsnKept: expected - 1 };
       offset = end;
       expected++;
     }

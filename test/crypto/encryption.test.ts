@@ -70,7 +70,7 @@ describe.each([
     await db.close();
     expect((await readdir(join(dir, 'archive'))).length, 'segments were archived').toBeGreaterThan(0);
     const reopened = await open({ dir, components: COMPONENTS, config: false, env: {}, encryption: { key: KEY } });
-    expect(reopened.recovery.snapshot, 'recovery starts from a snapshot').toBeDefined();
+    expect(reopened.recovery!.snapshot, 'recovery starts from a snapshot').toBeDefined();
     expect(dumpAll(reopened)).toEqual(before);
     await reopened.close();
   });
@@ -82,8 +82,8 @@ describe.each([
     await rm(join(dir, 'snapshots'), { recursive: true });
     await rm(join(dir, 'MANIFEST'));
     const reopened = await open({ dir, components: COMPONENTS, config: false, env: {}, encryption: { key: KEY } });
-    expect(reopened.recovery.snapshot).toBeUndefined();
-    expect(reopened.recovery.wal.firstLsn).toBe(1);
+    expect(reopened.recovery!.snapshot).toBeUndefined();
+    expect(reopened.recovery!.wal.firstLsn).toBe(1);
     expect(dumpAll(reopened)).toEqual(before);
     await reopened.close();
   });

@@ -139,14 +139,13 @@ test('power loss after every I/O call of a key rotation: old key before the comm
     });
     for (const survivor of [storage.clone(), ...tears.map((tear) => storage.crash(tear))]) {
       const label = `crash at call ${k}/${callCount}`;
-      let db = await reopen(DIR, { key: OLD_KEY }, survivor).catch((error: unknown) => error);
-      if (db instanceof EcsdbError && db.code === 'KEY_INVALID') {
-        db = await reopen(DIR, { key: NEW_KEY }, survivor);
-        newKeyStates++;
-      } else {
-        oldKeyStates++;
-      }
-      if (!(db instanceof Object) || !('transact' in db)) throw db;
+      const withOld = await reopen(DIR, { key: OLD_KEY }, survivor).catch((error: unknown) => {
+        if (error instanceof EcsdbError && error.code === 'KEY_INVALID') return undefined;
+        throw error;
+      });
+      if (withOld === undefined) newKeyStates++;
+      else oldKeyStates++;
+      const db = withOld ?? (await reopen(DIR, { key: NEW_KEY }, survivor));
       expect(dumpDatabase(db), label).toEqual(expected);
       await db.close();
       states++;

@@ -144,9 +144,9 @@ test('a snapshot section altered with its CRC fixed, and a header whose end LSN 
   new DataView(bytes.buffer).setUint32(offset + 4, crc32(stored), true);
   await writeFile(path, bytes);
   const db = await open({ dir, components: COMPONENTS, config: false, env: {}, encryption: ENCRYPTION });
-  expect(db.recovery.snapshot, 'the damaged snapshot is not used').toBeUndefined();
-  expect(db.recovery.skippedSnapshots[0].reason).toContain('does not authenticate');
-  expect(db.recovery.skippedSnapshots[0].reason).toContain(`offset ${offset + SECTION_HEADER_SIZE_BYTES}`);
+  expect(db.recovery!.snapshot, 'the damaged snapshot is not used').toBeUndefined();
+  expect(db.recovery!.skippedSnapshots[0].reason).toContain('does not authenticate');
+  expect(db.recovery!.skippedSnapshots[0].reason).toContain(`offset ${offset + SECTION_HEADER_SIZE_BYTES}`);
   expect(db.lsn, 'the WAL from LSN 1 still recovers everything').toBe(301);
   await db.close();
 
@@ -156,8 +156,8 @@ test('a snapshot section altered with its CRC fixed, and a header whose end LSN 
   view.setUint32(60, crc32(header.subarray(0, 60)), true);
   await writeFile(path, header);
   const again = await open({ dir, components: COMPONENTS, config: false, env: {}, encryption: ENCRYPTION });
-  expect(again.recovery.snapshot).toBeUndefined();
-  expect(again.recovery.skippedSnapshots[0].reason).toContain('does not authenticate');
+  expect(again.recovery!.snapshot).toBeUndefined();
+  expect(again.recovery!.skippedSnapshots[0].reason).toContain('does not authenticate');
   await again.close();
 });
 
