@@ -196,7 +196,8 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
   let encryption: EncryptionCostRow[] = [];
   if (buffered !== undefined) {
     progress('W1 and W2 buffered, in the clear and encrypted');
-    encryption = await measureEncryptionCost(buffered, (workloads, options) => measureEcsdb(plan, buffered, workloads, options));
+    const commitPath: Mode = { ...buffered, durableWait: 'none' };
+    encryption = await measureEncryptionCost(commitPath, (workloads, options) => measureEcsdb(plan, commitPath, workloads, options));
     progress(`WAL bytes per W1 commit (${count(plan.walBytesCommitCount)} commits)`);
     walBytes = walBytesRowOf(
       await ecsdbFigure(() => measureEcsdbWalBytes(plan)),

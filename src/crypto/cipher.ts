@@ -25,6 +25,7 @@ export class DataCipher {
   /** 8 random bytes, then the 4-byte counter (format.ts: why never the LSN). */
   readonly #nonce = Buffer.alloc(NONCE_SIZE_BYTES);
   #counter = 0;
+  #walAad: { bytes: Uint8Array; view: DataView } | undefined;
 
   constructor(dataKey: Uint8Array, databaseId: Uint8Array) {
     assert(dataKey.length === KEY_SIZE_BYTES, 'data key must be 32 bytes');
@@ -90,10 +91,15 @@ export class DataCipher {
     return { bytes, view: new DataView(bytes.buffer) };
   }
 
+  /**
+   * One buffer, rewritten per record: the commit path seals every record, and setAAD copies the
+   * bytes at once, so the buffer may change for the next record. Valid until the next call.
+   */
   walRecordAad(lsn: number): Uint8Array {
-    const { bytes, view } = this.#aad(UNIT_WAL_RECORD, 8);
-    view.setBigUint64(AAD_PREFIX_SIZE_BYTES, BigInt(lsn), true);
-    return bytes;
+    const aad = (this.#walAad ??= this.#aad(UNIT_WAL_RECORD, 8));
+    aad.view.setUint32(AAD_PREFIX_SIZE_BYTES, lsn % 0x1_0000_0000, true);
+    aad.view.setUint32(AAD_PREFIX_SIZE_BYTES + 4, Math.floor(lsn / 0x1_0000_0000), true);
+    return aad.bytes;
   }
 
   /**
