@@ -27,16 +27,20 @@ export class DataCipher {
   #counter = 0;
   #walAad: { bytes: Uint8Array; view: DataView } | undefined;
 
-  constructor(dataKey: Uint8Array, databaseId: Uint8Array) {
+  readonly #fillRandom: (bytes: Buffer) => void;
+
+  /** `fillRandom` fills the nonce prefix (injectable so that a golden-bytes test is deterministic). */
+  constructor(dataKey: Uint8Array, databaseId: Uint8Array, fillRandom: (bytes: Buffer) => void = (bytes) => randomFillSync(bytes)) {
     assert(dataKey.length === KEY_SIZE_BYTES, 'data key must be 32 bytes');
     this.#key = Buffer.from(dataKey);
     this.#databaseId = databaseId.slice();
-    randomFillSync(this.#nonce, 0, 8);
+    this.#fillRandom = fillRandom;
+    fillRandom(this.#nonce.subarray(0, 8));
   }
 
   #nextNonce(): Buffer {
     if (this.#counter === 0xffff_ffff) {
-      randomFillSync(this.#nonce, 0, 8);
+      this.#fillRandom(this.#nonce.subarray(0, 8));
       this.#counter = 0;
     }
     this.#nonce.writeUInt32LE(this.#counter++, 8);

@@ -29,6 +29,7 @@ import { META_FILE_NAME, encodeMeta, readMeta } from '../meta/meta-file.js';
 import { MANIFEST_FILE_NAME, encodeManifest, readManifest } from '../snapshot/manifest.js';
 import { parseSnapshotFileName } from '../snapshot/format.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
+import { replaceFileDurably } from '../storage/atomic-file.js';
 import { fileStorage } from '../db/open-persistent.js';
 import type { Storage } from '../storage/storage.js';
 import { COMPRESSED_SUFFIX, listAllSegments, readSegmentBytes } from '../wal/archive.js';
@@ -107,7 +108,7 @@ export async function rekey(options: RekeyOptions): Promise<RekeyResult> {
     const metaBytes = encodeMeta(newMeta);
     await writeDurably(storage, join(rekeyDir, META_FILE_NAME), metaBytes);
     await storage.syncDirectory(rekeyDir);
-    await replaceMeta(storage, dir, metaBytes); // step 4: the commit point
+    await replaceFileDurably(storage, dir, META_FILE_NAME, metaBytes); // step 4: the commit point
     await finishPendingRekey(storage, dir); // step 5
     return { dir, filesRewritten: staged.files + 1, bytesRewritten: staged.bytes + metaBytes.length, encrypted: target !== undefined };
   } finally {
@@ -190,11 +191,4 @@ async function writeDurably(storage: Storage, path: string, bytes: Uint8Array): 
   } finally {
     await file.close();
   }
-}
-
-async function replaceMeta(storage: Storage, dir: string, bytes: Uint8Array): Promise<void> {
-  const temp = join(dir, `${META_FILE_NAME}.rekey.tmp`);
-  await writeDurably(storage, temp, bytes);
-  await storage.rename(temp, join(dir, META_FILE_NAME));
-  await storage.syncDirectory(dir);
 }
