@@ -11,6 +11,7 @@ import { META_FILE_NAME } from '../meta/meta-file.js';
 import { openRecordPayload } from '../crypto/wal-records.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
+import { snapshotEntriesByListing } from '../recovery/recover.js';
 import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { scanSegment } from '../wal/segment-reader.js';
@@ -37,13 +38,12 @@ export interface Validation {
 
 const WAL_DIR_NAME = 'wal';
 
-function offsetIn(message: string): number | undefined {
-  const match = /offset (\d+)/.exec(message);
-  return match === null ? undefined : Number(match[1]);
-}
-
+/**
+ * A problem from a reader's error: the file and offset it names (EcsdbError.file/offset), else
+ * `file`, the one being checked. They differ when a snapshot's base in its chain is damaged.
+ */
 function problemOf(file: string, error: unknown): Problem {
-  if (error instanceof EcsdbError) return { file, offset: offsetIn(error.message), message: `${error.code}: ${error.message}` };
+  if (error instanceof EcsdbError) return { file: error.file ?? file, offset: error.offset, message: `${error.code}: ${error.message}` };
   const code = (error as { code?: unknown }).code;
   if (code === 'ENOENT') return { file, offset: undefined, message: `${file} is missing` };
   throw error;
@@ -73,8 +73,10 @@ export async function newestLoadableSnapshot(dir: string, meta: CliMeta): Promis
   let entries: readonly SnapshotEntry[];
   try {
     entries = (await readManifest(fileStorage, dir))?.snapshots ?? [];
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (!(error instanceof EcsdbError)) throw error;
+    // A damaged MANIFEST: recovery finds the snapshots by listing, and so does this.
+    entries = await snapshotEntriesByListing(fileStorage, join(dir, SNAPSHOT_DIR_NAME), meta.cipher);
   }
   const components = componentsOf(meta.schema);
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
@@ -114,6 +116,8 @@ export async function validateDirectory(dir: string, options: CommonOptions = {}
     entries = manifest?.snapshots ?? [];
   } catch (error) {
     problems.push(problemOf(MANIFEST_FILE_NAME, error));
+    // Recovery then finds the snapshots by listing; check those, so no damaged one goes unseen.
+    entries = await snapshotEntriesByListing(storage, join(dir, SNAPSHOT_DIR_NAME), meta.cipher);
   }
   const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
   const components = componentsOf(meta.schema);

@@ -6,7 +6,8 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { EcsdbError } from '../errors.js';
-import { readMeta, type DatabaseMeta, type StoredComponent } from '../meta/meta-file.js';
+import { META_FILE_NAME, readMeta, type DatabaseMeta, type StoredComponent } from '../meta/meta-file.js';
+import { FRAME_HEADER_SIZE_BYTES } from '../encoding/framed.js';
 import type { Storage } from '../storage/storage.js';
 import type { DataCipher } from './cipher.js';
 import { unlock, type KeySource, type StoredEncryption } from './keys.js';
@@ -26,9 +27,10 @@ export function clearMeta(meta: DatabaseMeta): DatabaseMeta {
 function unsealSchema(meta: DatabaseMeta, cipher: DataCipher, path: string): StoredComponent[] {
   const sealed = meta.sealedSchema;
   const plain = sealed === undefined ? undefined : cipher.open(sealed, cipher.metaSchemaAad(meta.createdAtMs));
-  if (plain === undefined) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path}: the sealed schema does not authenticate under the key (damaged or tampered)`);
+  const at = { file: META_FILE_NAME, offset: FRAME_HEADER_SIZE_BYTES };
+  if (plain === undefined) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path}: the sealed schema does not authenticate under the key (damaged or tampered)`, at);
   const schema = decode(plain) as StoredComponent[];
-  if (!Array.isArray(schema)) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path}: the sealed schema has an unexpected structure`);
+  if (!Array.isArray(schema)) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path}: the sealed schema has an unexpected structure`, at);
   return schema;
 }
 

@@ -73,7 +73,7 @@ export function openRecordPayload(bytes: Uint8Array, payloadStart: number, paylo
 }
 
 function corrupt(segment: string, offset: number, lsn: number, what: string): EcsdbError {
-  return new EcsdbError('CORRUPT_WAL', `WAL segment ${segment} is corrupt at byte offset ${offset}: record ${lsn} ${what}; nothing was changed on disk`);
+  return new EcsdbError('CORRUPT_WAL', `WAL segment ${segment} is corrupt at byte offset ${offset}: record ${lsn} ${what}; nothing was changed on disk`, { file: segment, offset });
 }
 
 /**
@@ -91,7 +91,7 @@ export function resealSegment(bytes: Uint8Array, from: DataCipher | undefined, t
   let offset = SEGMENT_HEADER_SIZE_BYTES;
   while (offset < bytes.length) {
     const end = checkRecordAt(bytes, view, offset);
-    if (typeof end === 'string') throw new EcsdbError('CORRUPT_WAL', `WAL segment ${name} is corrupt at byte offset ${offset} (${end}); it cannot be re-encrypted`);
+    if (typeof end === 'string') throw new EcsdbError('CORRUPT_WAL', `WAL segment ${name} is corrupt at byte offset ${offset} (${end}); it cannot be re-encrypted`, { file: name, offset });
     const lsn = recordLsnAt(view, offset);
     const plain = openRecordPayload(bytes, offset + RECORD_HEADER_SIZE_BYTES, end, lsn, from, name);
     const start = out.length;
@@ -127,16 +127,23 @@ export function isSealedArchive(bytes: Uint8Array): boolean {
  * a command writes them back (restore).
  */
 export function openArchive(cipher: DataCipher | undefined, bytes: Uint8Array, firstLsn: number, path: string): Uint8Array {
-  if (cipher === undefined) throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${path} is encrypted, but the database is not`);
+  if (cipher === undefined) throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${path} is encrypted, but the database is not`, { file: path, offset: 0 });
   const version = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(8, true);
-  if (version !== ARCHIVE_FORMAT_VERSION) throw new EcsdbError('FORMAT_VERSION_UNSUPPORTED', `archived WAL segment ${path} has version ${version}; this ecsdb reads ${ARCHIVE_FORMAT_VERSION}`);
+  if (version !== ARCHIVE_FORMAT_VERSION) {
+    throw new EcsdbError('FORMAT_VERSION_UNSUPPORTED', `archived WAL segment ${path} has version ${version}; this ecsdb reads ${ARCHIVE_FORMAT_VERSION}`, { file: path, offset: 8 });
+  }
   const deflated = bytes.length < ARCHIVE_HEADER_SIZE_BYTES + SEAL_OVERHEAD_BYTES ? undefined : cipher.open(bytes.subarray(ARCHIVE_HEADER_SIZE_BYTES), cipher.archiveAad(firstLsn));
-  if (deflated === undefined) throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${path} is corrupt at byte offset ${ARCHIVE_HEADER_SIZE_BYTES}: it does not authenticate under the key (damaged or tampered)`);
+  if (deflated === undefined) {
+    throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${path} is corrupt at byte offset ${ARCHIVE_HEADER_SIZE_BYTES}: it does not authenticate under the key (damaged or tampered)`, {
+      file: path,
+      offset: ARCHIVE_HEADER_SIZE_BYTES,
+    });
+  }
   let plain: Uint8Array;
   try {
     plain = inflateSync(deflated);
   } catch (error) {
-    throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${path} cannot be inflated (${(error as Error).message})`);
+    throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${path} cannot be inflated after decryption (${(error as Error).message})`, { file: path, offset: ARCHIVE_HEADER_SIZE_BYTES });
   }
   return resealSegment(plain, undefined, cipher, path);
 }

@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
-import { checkSchemaMatches, newMeta, readMeta, writeMeta } from '../meta/meta-file.js';
+import { META_FILE_NAME, checkSchemaMatches, newMeta, readMeta, writeMeta } from '../meta/meta-file.js';
 import type { DataCipher } from '../crypto/cipher.js';
 import { createEncryption, type KeySource } from '../crypto/keys.js';
 import { sealMeta, unlockMeta } from '../crypto/meta-seal.js';
@@ -83,7 +83,10 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
     }
     if (meta === undefined) {
       if ((await io(() => storage.stat(dirs.walDir), `reading ${dirs.walDir}`)) !== undefined && (await listSegments(storage, dirs.walDir)).length > 0) {
-        throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`);
+        throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`, {
+          file: META_FILE_NAME,
+          offset: 0,
+        });
       }
       meta = newMeta(options.components, now());
       const encryption = settings.keySource === undefined ? undefined : await createEncryption(settings.keySource, meta.databaseId);

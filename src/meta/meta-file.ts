@@ -22,7 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { decodeFramed, encodeFramed } from '../encoding/framed.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_VERSION_OFFSET, decodeFramed, encodeFramed } from '../encoding/framed.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
@@ -84,12 +84,16 @@ export function encodeMeta(meta: DatabaseMeta): Uint8Array {
 export function decodeMeta(bytes: Uint8Array, path: string): DatabaseMeta {
   const framed = decodeFramed(bytes, META_MAGIC);
   if (!framed.ok) {
-    throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} is damaged at byte offset ${framed.offset}: ${framed.problem}`);
+    throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} is damaged at byte offset ${framed.offset}: ${framed.problem}`, {
+      file: META_FILE_NAME,
+      offset: framed.offset,
+    });
   }
   if (framed.version !== META_FORMAT_VERSION) {
     throw new EcsdbError(
       'FORMAT_VERSION_UNSUPPORTED',
       `${path} has meta format version ${framed.version}; this ecsdb reads version ${META_FORMAT_VERSION} (upgrade ecsdb to open this directory)`,
+      { file: META_FILE_NAME, offset: FRAME_VERSION_OFFSET },
     );
   }
   return checkMetaShape(framed.value, path);
@@ -113,11 +117,14 @@ function checkMetaShape(value: unknown, path: string): DatabaseMeta {
     ) &&
     (meta.encryption === undefined || isStoredEncryption(meta.encryption)) &&
     (meta.sealedSchema === undefined || meta.sealedSchema instanceof Uint8Array);
-  if (!ok) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected structure`);
+  // The payload passed its checksum, so these were written this way: reported at its start.
+  const at = { file: META_FILE_NAME, offset: FRAME_HEADER_SIZE_BYTES };
+  if (!ok) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected structure (payload at byte offset ${FRAME_HEADER_SIZE_BYTES})`, at);
   if (meta!.walFormatVersion !== WAL_FORMAT_VERSION) {
     throw new EcsdbError(
       'FORMAT_VERSION_UNSUPPORTED',
       `${path}: the WAL is in format version ${meta!.walFormatVersion}; this ecsdb reads version ${WAL_FORMAT_VERSION}`,
+      at,
     );
   }
   return meta as DatabaseMeta;

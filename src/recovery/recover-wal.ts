@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { ByteReader } from '../encoding/bytes.js';
 import type { Storage } from '../storage/storage.js';
-import type { DataCipher } from '../crypto/cipher.js';
-import { openRecordPayload } from '../crypto/wal-records.js';
-import { RECORD_KIND_WRITE_SET } from '../wal/format.js';
 import { applyEncodedWriteSet } from '../txn/apply.js';
 import { asCorruptWal, type WriteSetSchema } from '../txn/write-set.js';
 import { parseSegmentFileName } from '../wal/format.js';
-import { listAllSegments, readSegmentBytes } from '../wal/archive.js';
+import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_WRITE_SET } from '../wal/format.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { openRecordPayload } from '../crypto/wal-records.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import type { World } from '../world/world.js';
@@ -82,24 +82,29 @@ export async function recoverWal(
   let tornTail: TornTailReport | undefined;
   let tail: WalTail = { lastLsn: plan.fromLsn - 1, segment: undefined };
   let cut: { name: string; validEnd: number; dropFile: boolean } | undefined;
+  // Where the log read so far ends, for an error about records missing after it.
+  let logEnd = { file: 'wal', offset: 0 };
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
-    if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1]);
+    if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1], logEnd);
     const bytes = await readSegmentBytes(storage, segment, plan.cipher);
     const reader = new ByteReader(bytes);
     const isLast = i === segments.length - 1;
-    const context = { name: segment.name, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
+    const file = segmentFile(segment);
+    const context = { name: file, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
     const scan = scanSegment(bytes, context, (lsn, payloadStart, payloadEnd) => {
       if (lsn < plan.fromLsn) return;
+      const at = { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES };
       if (plan.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
         reader.offset = payloadStart;
         reader.end = payloadEnd;
-        applyRecord(world, reader, schema, segment.name, lsn);
+        applyRecord(world, reader, schema, at, lsn);
       } else {
-        applyRecord(world, new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, plan.cipher, segment.name)), schema, segment.name, lsn);
+        applyRecord(world, new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, plan.cipher, file)), schema, at, lsn);
       }
       recordsReplayed++;
     });
+    logEnd = { file, offset: scan.validEnd };
     expectedLsn = scan.lastLsn + 1;
     if (scan.tornBytes > 0 || scan.headerTorn) {
       tornTail = { segment: segment.name, offset: scan.validEnd, bytesCut: scan.tornBytes, reason: scan.tornReason ?? 'torn' };
@@ -111,8 +116,8 @@ export async function recoverWal(
   if (tail.lastLsn < plan.throughLsnMin) {
     throw new EcsdbError(
       'CORRUPT_WAL',
-      `the WAL ends at LSN ${tail.lastLsn} but the snapshot in use needs it through LSN ${plan.throughLsnMin}; records are missing`,
-      { detail: 'wal-gap' },
+      `the WAL ends at LSN ${tail.lastLsn} (${logEnd.file}, byte offset ${logEnd.offset}) but the snapshot in use needs it through LSN ${plan.throughLsnMin}; records are missing`,
+      { detail: 'wal-gap', ...logEnd },
     );
   }
   if (cut !== undefined) await cutTornTail(storage, plan.walDir, cut);
@@ -127,24 +132,36 @@ export async function recoverWal(
   return { report, tail };
 }
 
-function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, segment: string, lsn: number): void {
+function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, at: { file: string; offset: number }, lsn: number): void {
   try {
     applyEncodedWriteSet(world, reader, schema);
   } catch (error) {
     // The checksum matched, so the bytes are as written: a write set this schema cannot read.
     const typed = asCorruptWal(error);
     if (!(typed instanceof EcsdbError)) throw error;
-    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${segment}, record ${lsn}: ${typed.message}`, { cause: error });
+    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${at.file}, record ${lsn} at byte offset ${at.offset}: ${typed.message}`, { cause: error, ...at });
   }
 }
 
-function missingRecords(segment: { name: string; firstLsn: number }, expectedLsn: number, previous: { name: string } | undefined): EcsdbError {
+/**
+ * The segment starts after a gap. The location reported is where the log before it ends (the
+ * previous segment, cut short or followed by a lost one), else the segment's own start.
+ */
+function missingRecords(
+  segment: SegmentLocation,
+  expectedLsn: number,
+  previous: SegmentLocation | undefined,
+  previousEnd?: { file: string; offset: number },
+): EcsdbError {
+  const file = segmentFile(segment);
   return new EcsdbError(
     'CORRUPT_WAL',
-    `WAL segment ${segment.name} starts at LSN ${segment.firstLsn} but the log before it ends at LSN ${expectedLsn - 1}` +
-      (previous === undefined ? ' (the first segment is missing)' : ` (segment ${previous.name}); records ${expectedLsn}..${segment.firstLsn - 1} are missing`) +
+    `WAL segment ${file} starts at LSN ${segment.firstLsn} but the log before it ends at LSN ${expectedLsn - 1}` +
+      (previous === undefined || previousEnd === undefined
+        ? ' (the first segment is missing)'
+        : ` (segment ${segmentFile(previous)}, at byte offset ${previousEnd.offset}); records ${expectedLsn}..${segment.firstLsn - 1} are missing`) +
       '; nothing was changed on disk',
-    { detail: 'wal-gap' },
+    { detail: 'wal-gap', ...(previousEnd ?? { file, offset: 0 }) },
   );
 }
 

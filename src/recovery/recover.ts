@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import type { DatabaseMeta } from '../meta/meta-file.js';
-import { readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
-import { loadSnapshot } from '../snapshot/snapshot-reader.js';
-import { parseSnapshotFileName } from '../snapshot/format.js';
+import { FRAME_HEADER_SIZE_BYTES } from '../encoding/framed.js';
+import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
+import { loadSnapshot, readSnapshotIdentity } from '../snapshot/snapshot-reader.js';
+import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
 import type { Storage } from '../storage/storage.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import { World } from '../world/world.js';
@@ -65,7 +66,7 @@ export async function recoverDatabase(
   cipher?: DataCipher,
 ): Promise<Recovered> {
   const context: Context = { storage, dirs, meta, components, created, now, startedMs: now(), cipher };
-  const { entries, manifestProblem, unpublished } = await snapshotCandidates(storage, dirs);
+  const { entries, manifestProblem, unpublished } = await snapshotCandidates(storage, dirs, cipher);
   try {
     return await recoverFrom(context, entries, manifestProblem);
   } catch (error) {
@@ -92,6 +93,8 @@ interface Context {
 async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestProblem: string | undefined): Promise<Recovered> {
   const { storage, dirs, meta, components, created, now, startedMs, cipher } = context;
   const skipped: { file: string; reason: string }[] = [];
+  // Where the newest skipped snapshot's problem lies: the place to look when none is usable.
+  let firstProblem: { file?: string; offset?: number } | undefined;
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     const world = new World(components);
     const loadStartMs = now();
@@ -106,6 +109,7 @@ async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestP
     } catch (error) {
       if (!isSkippable(error)) throw error;
       skipped.push({ file: entry.file, reason: (error as Error).message });
+      firstProblem ??= locationOf(error, `${SNAPSHOT_DIR_NAME}/${entry.file}`);
     }
   }
   const world = new World(components);
@@ -123,9 +127,15 @@ async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestP
     throw new EcsdbError(
       'CORRUPT_SNAPSHOT',
       `no valid snapshot connects to the WAL that remains, and the WAL no longer starts at LSN 1: ${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')}; nothing was changed on disk`,
-      { cause: error },
+      { cause: error, ...firstProblem },
     );
   }
+}
+
+/** The file and offset an error names; a missing file (ENOENT) is `file` itself, at offset 0. */
+function locationOf(error: unknown, file: string): { file?: string; offset?: number } {
+  if (error instanceof EcsdbError) return error.file === undefined ? {} : { file: error.file, offset: error.offset };
+  return { file, offset: 0 };
 }
 
 /**
@@ -147,12 +157,14 @@ async function readChain(storage: Storage, snapshotsDir: string, entries: readon
   const chain: { bytes: Uint8Array; path: string }[] = [];
   let current: SnapshotEntry | undefined = entry;
   while (current !== undefined) {
-    if (chain.length > entries.length) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file}: its base chain loops`);
-    chain.unshift({ bytes: await storage.readFile(join(snapshotsDir, current.file)), path: current.file });
+    // The MANIFEST's payload passed its checksum, so it was written so: reported at its start.
+    const inManifest = { file: MANIFEST_FILE_NAME, offset: FRAME_HEADER_SIZE_BYTES };
+    if (chain.length > entries.length) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file}: its base chain loops`, inManifest);
+    chain.unshift({ bytes: await storage.readFile(join(snapshotsDir, current.file)), path: `${SNAPSHOT_DIR_NAME}/${current.file}` });
     const baseFile: string | undefined = current.base;
     if (baseFile === undefined) break;
     current = entries.find((e) => e.file === baseFile);
-    if (current === undefined) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file} builds on ${baseFile}, which the manifest does not name`);
+    if (current === undefined) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file} builds on ${baseFile}, which the manifest does not name`, inManifest);
   }
   return chain;
 }
@@ -173,9 +185,8 @@ interface Candidates {
   readonly unpublished: SnapshotEntry[];
 }
 
-async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise<Candidates> {
-  const listed = async () =>
-    (await listSnapshotFiles(storage, dirs)).map((file) => ({ file, startLsn: 0, endLsn: Number(file.slice(0, 20)), createdAtMs: 0, sizeBytes: 0 }));
+async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs, cipher: DataCipher | undefined): Promise<Candidates> {
+  const listed = () => snapshotEntriesByListing(storage, dirs.snapshotsDir, cipher);
   try {
     const manifest = await readManifest(storage, dirs.dir);
     if (manifest !== undefined) return { entries: [...manifest.snapshots], manifestProblem: undefined, unpublished: [] };
@@ -188,7 +199,24 @@ async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise
   }
 }
 
-async function listSnapshotFiles(storage: Storage, dirs: RecoveryDirs): Promise<string[]> {
-  const names = (await storage.stat(dirs.snapshotsDir)) === undefined ? [] : await storage.list(dirs.snapshotsDir);
-  return names.filter((name) => parseSnapshotFileName(name) !== undefined);
+/**
+ * Manifest entries for the snapshot files in `snapshotsDir`, from what each file says of itself
+ * (LSNs, and the base of an incremental one, so chains load without the MANIFEST). A file whose
+ * header is unreadable gets the end LSN of its name; loading it then fails and it is skipped.
+ */
+export async function snapshotEntriesByListing(storage: Storage, snapshotsDir: string, cipher?: DataCipher): Promise<SnapshotEntry[]> {
+  const names = (await storage.stat(snapshotsDir)) === undefined ? [] : await storage.list(snapshotsDir);
+  const entries: SnapshotEntry[] = [];
+  for (const file of names.filter((name) => parseSnapshotFileName(name) !== undefined)) {
+    const bytes = await storage.readFile(join(snapshotsDir, file));
+    const identity = readSnapshotIdentity(bytes, cipher);
+    const sizeBytes = bytes.length;
+    if (identity === undefined) {
+      entries.push({ file, startLsn: 0, endLsn: parseSnapshotFileName(file)!, createdAtMs: 0, sizeBytes });
+    } else {
+      const { base, ...lsns } = identity;
+      entries.push({ file, ...lsns, sizeBytes, ...(base === undefined ? {} : { base }) });
+    }
+  }
+  return entries;
 }

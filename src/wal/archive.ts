@@ -12,7 +12,7 @@
  * - deletion: unlink, then directory fsync; a crash may bring the file back, harmless too.
  */
 import { deflateSync, inflateSync } from 'fflate';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import type { Storage } from '../storage/storage.js';
@@ -53,6 +53,14 @@ export async function listAllSegments(storage: Storage, walDir: string, archiveD
 }
 
 /**
+ * The segment's file relative to the data directory (`wal/<name>` or `archive/<file>`): the
+ * segment and archive directories are the data directory's `wal/` and `archive/`.
+ */
+export function segmentFile(segment: SegmentLocation): string {
+  return `${basename(dirname(segment.path))}/${basename(segment.path)}`;
+}
+
+/**
  * The bytes of a segment, inflated if it was archived compressed. A compressed archive of an
  * encrypted database is opened with `cipher` and its records sealed again (wal-records.ts), so
  * callers see one segment form whatever the file was.
@@ -60,11 +68,13 @@ export async function listAllSegments(storage: Storage, walDir: string, archiveD
 export async function readSegmentBytes(storage: Storage, segment: SegmentLocation, cipher?: DataCipher): Promise<Uint8Array> {
   const bytes = await storage.readFile(segment.path);
   if (!segment.compressed) return bytes;
-  if (cipher !== undefined || isSealedArchive(bytes)) return openArchive(cipher, bytes, segment.firstLsn, segment.path);
+  if (cipher !== undefined || isSealedArchive(bytes)) return openArchive(cipher, bytes, segment.firstLsn, segmentFile(segment));
   try {
     return inflateSync(bytes);
   } catch (error) {
-    throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${segment.path} cannot be inflated (${(error as Error).message})`);
+    // fflate does not say where the stream broke; the whole file is unreadable from its start.
+    const file = segmentFile(segment);
+    throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${file} cannot be inflated (${(error as Error).message})`, { file, offset: 0 });
   }
 }
 

@@ -94,6 +94,7 @@ test('a flipped byte in a WAL record before the tail: CORRUPT_WAL naming the seg
   expect(error.code).toBe('CORRUPT_WAL');
   expect(error.message).toContain(path.slice(path.lastIndexOf('/') + 1));
   expect(error.message).toContain(`offset ${offset}`);
+  expect({ file: error.file, offset: error.offset }).toEqual({ file: `wal/${path.slice(path.lastIndexOf('/') + 1)}`, offset });
 });
 
 test('a flipped ciphertext byte with the CRC fixed: the GCM tag catches it (CORRUPT_WAL, not a torn tail)', async () => {
@@ -109,6 +110,7 @@ test('a flipped ciphertext byte with the CRC fixed: the GCM tag catches it (CORR
   expect(error.code).toBe('CORRUPT_WAL');
   expect(error.message).toMatch(/does not authenticate/);
   expect(error.message).toContain(`offset ${offset}`);
+  expect(error.offset).toBe(offset);
 });
 
 test('a sealed record moved to another LSN (payload swapped, CRCs fixed) does not authenticate', async () => {
@@ -171,7 +173,8 @@ test('a flipped byte in a compressed archive: CORRUPT_WAL naming the file when r
   await writeFile(path, bytes);
   const error = await openError();
   expect(error.code).toBe('CORRUPT_WAL');
-  expect(error.message).toContain(path);
+  expect(error.file).toBe(`archive/${path.slice(path.lastIndexOf('/') + 1)}`);
+  expect(error.offset).toBe(10);
   expect(error.message).toContain('does not authenticate');
 });
 
