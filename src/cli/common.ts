@@ -14,6 +14,7 @@ import type { DataCipher } from '../crypto/cipher.js';
 import { keySourceOf } from '../crypto/key-config.js';
 import type { KeySource } from '../crypto/keys.js';
 import { readMetaWithKey } from '../crypto/meta-seal.js';
+import { finishPendingRekey } from '../crypto/rekey-commit.js';
 import { defineComponent, type AnyComponentDef } from '../schema/component.js';
 import { t, isNumericKind, type FieldType } from '../schema/types.js';
 
@@ -45,6 +46,14 @@ export async function cliKeySource(options: CommonOptions, cwd: string = process
   if (options.keyFile !== undefined) return { kind: 'keyFile', path: resolve(cwd, options.keyFile), origin: '--key-file' };
   const config = await resolveConfig({ options: options.config === undefined ? {} : { config: options.config }, env: process.env, cwd, storage: fileStorage });
   return keySourceOf(config);
+}
+
+/**
+ * Finishes a key rotation that committed but did not move all its files (src/crypto/rekey-commit.ts);
+ * commands that change the directory call it once they hold the lock, as open() does.
+ */
+export async function finishKeyRotation(dir: string): Promise<void> {
+  await finishPendingRekey(fileStorage, dir);
 }
 
 /** The meta file with its schema in the clear, and the directory's cipher (undefined: not encrypted). */

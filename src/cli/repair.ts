@@ -27,7 +27,7 @@ import {
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
-import { requireMeta, type CommonOptions } from './common.js';
+import { finishKeyRotation, requireMeta, type CommonOptions } from './common.js';
 import { isWriteSetKind } from '../crypto/wal-records.js';
 import { newestLoadableSnapshot } from './validate.js';
 
@@ -120,6 +120,7 @@ export async function repairDirectory(dir: string, options: CommonOptions = {}):
   await requireMeta(dir, options); // before the lock: a directory that is not a database (or a wrong key) gets no LOCK file
   const lock = await acquireDirectoryLock(storage, dir);
   try {
+    await finishKeyRotation(dir);
     const meta = await requireMeta(dir, options);
     const walDir = join(dir, 'wal');
     if ((await storage.stat(walDir)) === undefined) return { dir, cut: undefined, trimmed: [] };

@@ -28,7 +28,7 @@ import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, recordLsnAt } from '../wal/format.js';
 import { World } from '../world/world.js';
-import { componentsOf, requireMeta, type CommonOptions } from './common.js';
+import { componentsOf, finishKeyRotation, requireMeta, type CommonOptions } from './common.js';
 import { readChain } from './validate.js';
 
 export const RESTORE_DIR_NAME = 'restore';
@@ -50,9 +50,11 @@ function fail(message: string): never {
 
 export async function restoreDirectory(dir: string, target: { from?: string; lsn?: number }, nowMs: number = Date.now(), options: CommonOptions = {}): Promise<RestoreResult> {
   const storage = fileStorage;
-  const meta = await requireMeta(dir, options);
+  await requireMeta(dir, options); // before the lock: a wrong key gets no LOCK file
   const lock = await acquireDirectoryLock(storage, dir);
   try {
+    await finishKeyRotation(dir);
+    const meta = await requireMeta(dir, options);
     const entries = (await readManifest(storage, dir))?.snapshots ?? [];
     const components = componentsOf(meta.schema);
     const loads = async (entry: SnapshotEntry) => {

@@ -9,6 +9,7 @@ import { EcsdbError } from '../errors.js';
 import { fileStorage } from '../db/open-persistent.js';
 import { META_FILE_NAME } from '../meta/meta-file.js';
 import { openRecordPayload } from '../crypto/wal-records.js';
+import { rekeyCommitted } from '../crypto/rekey-commit.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
 import { snapshotEntriesByListing } from '../recovery/recover.js';
@@ -107,6 +108,9 @@ export async function validateDirectory(dir: string, options: CommonOptions = {}
   }
   // Without a readable meta file there is no database id or schema to check the rest against.
   if (meta === undefined) return { dir, ok: false, checked, problems, notes };
+  if (await rekeyCommitted(storage, dir)) {
+    notes.push('a key rotation committed but has not moved all its files into place (rekey/); open the database with the new key (or run ecsdb repair or restore) to finish it, then validate');
+  }
 
   // MANIFEST and snapshots.
   let entries: readonly SnapshotEntry[] = [];

@@ -11,6 +11,7 @@
  */
 import { hkdfSync, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { assert } from '../assert.js';
 import { EcsdbError } from '../errors.js';
 import { DataCipher } from './cipher.js';
 import { CIPHER_NAME, HKDF_INFO_DATA_KEY, HKDF_INFO_KEY_CHECK, KEY_CHECK_SIZE_BYTES, KEY_SIZE_BYTES } from './format.js';
@@ -63,7 +64,7 @@ async function masterKeyOf(source: KeySource, stored: StoredEncryption | undefin
     return parseKeyText(content.length === KEY_SIZE_BYTES ? new Uint8Array(content) : content.toString('latin1'), `key file ${source.path}`);
   }
   const params = stored?.scrypt;
-  if (params === undefined) throw new Error('scrypt parameters missing'); // callers pass them for a passphrase
+  assert(params !== undefined, 'a passphrase needs the stored scrypt parameters');
   return scryptKey(source.text, params);
 }
 

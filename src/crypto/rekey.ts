@@ -22,6 +22,7 @@
  */
 import { join } from 'node:path';
 import { deflateSync } from 'fflate';
+import { assert } from '../assert.js';
 import { EcsdbError } from '../errors.js';
 import { open } from '../db/database.js';
 import type { EncryptionOptions } from '../config/types.js';
@@ -123,7 +124,7 @@ async function clearStaging(storage: Storage, dir: string, rekeyDir: string): Pr
     return;
   }
   // open() finished a committed rotation; whatever is left belongs to one that never committed.
-  if (await rekeyCommitted(storage, dir)) throw new Error('a committed rotation was not finished by open()');
+  assert(!(await rekeyCommitted(storage, dir)), 'open() finishes a committed rotation before rekey stages a new one');
   const names = await storage.list(rekeyDir);
   for (const name of names) await storage.unlink(join(rekeyDir, name));
   if (names.length > 0) await storage.syncDirectory(rekeyDir);

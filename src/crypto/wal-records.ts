@@ -9,8 +9,7 @@
  */
 import { deflateSync, inflateSync } from 'fflate';
 import { EcsdbError } from '../errors.js';
-import type { ByteWriter } from '../encoding/bytes.js';
-import { ByteWriter as Writer } from '../encoding/bytes.js';
+import { ByteWriter } from '../encoding/bytes.js';
 import {
   RECORD_HEADER_SIZE_BYTES,
   RECORD_KIND_WRITE_SET,
@@ -84,7 +83,7 @@ function corrupt(segment: string, offset: number, lsn: number, what: string): Ec
  */
 export function resealSegment(bytes: Uint8Array, from: DataCipher | undefined, to: DataCipher | undefined, name: string): Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Writer(bytes.length + 1024);
+  const out = new ByteWriter(bytes.length + 1024);
   out.ensure(SEGMENT_HEADER_SIZE_BYTES);
   out.bytes.set(bytes.subarray(0, SEGMENT_HEADER_SIZE_BYTES), 0);
   out.length = SEGMENT_HEADER_SIZE_BYTES;
