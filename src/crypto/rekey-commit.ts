@@ -33,8 +33,8 @@ export async function rekeyCommitted(storage: Storage, dir: string): Promise<boo
  * Moves the files of a committed rotation into place; does nothing otherwise. What a crash at
  * each step leaves, and why it is safe:
  * - each rename is made durable in the target directory before the staging directory is synced:
- *   a crash may leave a file under both names (same bytes), never under neither; the next run
- *   renames it again, which changes nothing.
+ *   a crash may leave a file under both names (one file), never under neither; the next run
+ *   finds the staged name still there after its rename and unlinks it.
  * - the staged meta file goes last, once every other staged name is durably gone: until then
  *   the rotation still reads as committed and the roll-forward resumes.
  */
@@ -45,8 +45,13 @@ export async function finishPendingRekey(storage: Storage, dir: string): Promise
     if (name === META_FILE_NAME) continue;
     const target = targetOf(dir, name);
     if (target === undefined) continue; // not a staged file (e.g. a temp file of a crashed write)
+    const staged = join(rekeyDir, name);
     await storage.mkdir(target.dir);
-    await storage.rename(join(rekeyDir, name), join(target.dir, target.name));
+    await storage.rename(staged, join(target.dir, target.name));
+    // After a crash between this rename and the sync of rekey/, the staged name can come back
+    // beside the moved one: two names of one file, which rename leaves as they are (POSIX).
+    // The staged name is then only a second name of the file in place: drop it.
+    if ((await storage.stat(staged)) !== undefined) await storage.unlink(staged);
     await storage.syncDirectory(target.dir);
   }
   await storage.syncDirectory(rekeyDir);
