@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'IO_FAILED'
   | 'KEY_INVALID'
   | 'KEY_REQUIRED'
+  | 'MIGRATION_FAILED'
   | 'NESTED_TRANSACTION'
   | 'NO_SUCH_ENTITY'
   | 'SCHEMA_MISMATCH'

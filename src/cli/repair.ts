@@ -11,7 +11,8 @@
  *   4. only then truncate the damaged segment (fsync), or move it aside whole when not even its
  *      header survives.
  * An interruption at any step leaves every byte either in place or in `repair/`; running repair
- * again finishes the job (its side file is rewritten with the same bytes).
+ * again finishes the job (its side file is rewritten with the same bytes). A Ctrl-C stops it
+ * between two steps (interrupt.ts).
  */
 import { join } from 'node:path';
 import { fileStorage } from '../db/open-persistent.js';
@@ -27,8 +28,10 @@ import {
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
-import { finishKeyRotation, requireMeta, type CommonOptions } from './common.js';
+import { WAL_DIR_NAME, finishKeyRotation, indexOfSegmentHolding, requireMeta, type CommonOptions } from './common.js';
 import { isWriteSetKind } from '../crypto/wal-records.js';
+import { beforeStep } from './interrupt.js';
+import { NO_PROGRESS, type Progress } from './progress.js';
 import { newestLoadableSnapshot } from './validate.js';
 
 export const REPAIR_DIR_NAME = 'repair';
@@ -115,23 +118,21 @@ function findDamage(
   return undefined;
 }
 
-export async function repairDirectory(dir: string, options: CommonOptions = {}): Promise<RepairResult> {
+export async function repairDirectory(dir: string, progress: Progress = NO_PROGRESS, options: CommonOptions = {}): Promise<RepairResult> {
   const storage = fileStorage;
   await requireMeta(dir, options); // before the lock: a directory that is not a database (or a wrong key) gets no LOCK file
   const lock = await acquireDirectoryLock(storage, dir);
   try {
     await finishKeyRotation(dir);
     const meta = await requireMeta(dir, options);
-    const walDir = join(dir, 'wal');
+    const walDir = join(dir, WAL_DIR_NAME);
     if ((await storage.stat(walDir)) === undefined) return { dir, cut: undefined, trimmed: [] };
     const all = await listAllSegments(storage, walDir, join(dir, ARCHIVE_DIR_NAME));
     // Only the segments recovery reads matter: from the one holding the first LSN to replay
     // after the snapshot it would load (recovery never reads the ones before).
     const snapshot = await newestLoadableSnapshot(dir, meta);
     const fromLsn = snapshot === undefined ? 1 : snapshot.startLsn + 1;
-    let startIndex = 0;
-    while (startIndex + 1 < all.length && all[startIndex + 1].firstLsn <= fromLsn) startIndex++;
-    const needed = all.slice(startIndex);
+    const needed = all.slice(indexOfSegmentHolding(all, fromLsn));
     if (needed.length > 0 && needed[0].firstLsn > fromLsn) {
       // Nothing to cut would help: the records before the WAL's first segment are gone, and no
       // snapshot that loads covers them (the snapshots are damaged, or so is ecsdb's MANIFEST).
@@ -142,10 +143,13 @@ export async function repairDirectory(dir: string, options: CommonOptions = {}):
       );
     }
     const live: LiveSegment[] = [];
+    const bar = progress('reading WAL', needed.length);
     for (const segment of needed) {
       const bytes = segment.archived ? await readSegmentBytes(storage, segment, meta.cipher) : await storage.readFile(segment.path);
       live.push({ name: segment.name, file: segmentFile(segment), firstLsn: segment.firstLsn, bytes, archived: segment.archived });
+      bar.tick(live.length);
     }
+    bar.end();
     // Garbage after a segment's last record, with the log going on in the next segment, is
     // trimmed without losing anything; look on for damage that ends the log.
     const garbage: { damage: Damage; bytes: Uint8Array }[] = [];
@@ -169,13 +173,25 @@ export async function repairDirectory(dir: string, options: CommonOptions = {}):
 
     if (damage === undefined && garbage.length === 0) return { dir, cut: undefined, trimmed: [] };
     const repairDir = join(dir, REPAIR_DIR_NAME);
-    await storage.mkdir(repairDir);
-    await storage.syncDirectory(dir);
+    let repairDirMade = false;
+    const makeRepairDir = async () => {
+      if (repairDirMade) return;
+      await storage.mkdir(repairDir);
+      await storage.syncDirectory(dir);
+      repairDirMade = true;
+    };
+    // Every step below is preceded by beforeStep (a Ctrl-C stops there). A side file is written
+    // (temp → fsync → rename → directory fsync; a crash leaves at most a stray temp file, which
+    // the rerun replaces) before the bytes it keeps leave the WAL.
     const trimmed: Cut[] = [];
     for (const { damage: trim, bytes } of garbage) {
       const segment = live[trim.index];
       const sideName = `${segment.name}.${trim.offset}.cut`;
+      await beforeStep(`copy the garbage after byte offset ${trim.offset} of wal/${segment.name} to ${REPAIR_DIR_NAME}/${sideName}`);
+      await makeRepairDir();
       await replaceFileDurably(storage, repairDir, sideName, bytes.subarray(trim.offset));
+      await beforeStep(`truncate wal/${segment.name} at byte offset ${trim.offset}`);
+      // The garbage is durable aside: a crash leaves the segment whole or trimmed.
       await truncateDurably(storage, join(walDir, segment.name), trim.offset);
       trimmed.push({ segment: segment.name, offset: trim.offset, bytesCut: bytes.length - trim.offset, reason: trim.reason, sideFile: `${REPAIR_DIR_NAME}/${sideName}`, movedSegments: [], lastLsnKept: trim.lastLsnKept });
     }
@@ -184,22 +200,33 @@ export async function repairDirectory(dir: string, options: CommonOptions = {}):
     // A segment without even a valid header (or an out-of-sequence one) goes aside whole.
     const whole = damage.offset < SEGMENT_HEADER_SIZE_BYTES;
     const sideName = `${damaged.name}.${damage.offset}.cut`;
-    if (!whole) await replaceFileDurably(storage, repairDir, sideName, damaged.bytes.subarray(damage.offset));
+    if (!whole) {
+      await beforeStep(`copy the bytes from offset ${damage.offset} of wal/${damaged.name} to ${REPAIR_DIR_NAME}/${sideName}`);
+      await makeRepairDir();
+      await replaceFileDurably(storage, repairDir, sideName, damaged.bytes.subarray(damage.offset));
+    }
     const moved: { segment: string; sideFile: string; sizeBytes: number }[] = [];
     // Newest first: an interruption leaves the log a prefix of what it was.
     for (let i = live.length - 1; i > damage.index; i--) {
       const later = live[i];
       const name = `${later.name}.0.cut`;
+      await beforeStep(`move wal/${later.name} to ${REPAIR_DIR_NAME}/${name}`);
+      await makeRepairDir();
+      // A crash between the rename and the fsyncs leaves the file under one name or the other.
       await storage.rename(join(walDir, later.name), join(repairDir, name));
       await storage.syncDirectory(repairDir);
       await storage.syncDirectory(walDir);
       moved.unshift({ segment: later.name, sideFile: `${REPAIR_DIR_NAME}/${name}`, sizeBytes: later.bytes.length });
     }
+    await beforeStep(whole ? `move wal/${damaged.name} to ${REPAIR_DIR_NAME}/${sideName}` : `truncate wal/${damaged.name} at byte offset ${damage.offset}`);
     if (whole) {
+      await makeRepairDir();
       await storage.rename(join(walDir, damaged.name), join(repairDir, sideName));
       await storage.syncDirectory(repairDir);
       await storage.syncDirectory(walDir);
     } else {
+      // Its cut bytes are durable in repair/ already: a crash before the fsync leaves the segment
+      // whole or cut, and a rerun finds the same damage or none.
       await truncateDurably(storage, join(walDir, damaged.name), damage.offset);
     }
     return {

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { fileStorage } from '../db/open-persistent.js';
-import { META_FILE_NAME } from '../meta/meta-file.js';
+import { META_FILE_NAME, schemaAt } from '../meta/meta-file.js';
 import { openRecordPayload } from '../crypto/wal-records.js';
 import { rekeyCommitted } from '../crypto/rekey-commit.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
@@ -17,7 +17,8 @@ import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js'
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import { World } from '../world/world.js';
-import { componentsOf, progress, requireMeta, type CliMeta, type CommonOptions } from './common.js';
+import { componentsOf, requireMeta, type CliMeta, type CommonOptions } from './common.js';
+import { NO_PROGRESS, type Progress } from './progress.js';
 
 export interface Problem {
   /** Path relative to the data directory. */
@@ -33,6 +34,11 @@ export interface Validation {
   readonly checked: { meta: boolean; manifest: boolean; snapshots: number; segments: number; records: number };
   /** Damage: each makes the exit status 1. */
   readonly problems: readonly Problem[];
+  /**
+   * Not damage, but worth knowing: a torn tail of the newest WAL segment (the normal outcome of
+   * a crash mid-write; open() cuts it, `ecsdb repair` cuts it keeping the bytes).
+   */
+  readonly warnings: readonly Problem[];
   /** Things worth knowing that are not damage (e.g. snapshot files the MANIFEST does not name). */
   readonly notes: readonly string[];
 }
@@ -79,10 +85,9 @@ export async function newestLoadableSnapshot(dir: string, meta: CliMeta): Promis
     // A damaged MANIFEST: recovery finds the snapshots by listing, and so does this.
     entries = await snapshotEntriesByListing(fileStorage, join(dir, SNAPSHOT_DIR_NAME), meta.cipher);
   }
-  const components = componentsOf(meta.schema);
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     try {
-      loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema, meta.cipher);
+      loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn), meta.cipher);
       return entry;
     } catch {
       // damaged or missing: recovery would skip it too
@@ -91,9 +96,10 @@ export async function newestLoadableSnapshot(dir: string, meta: CliMeta): Promis
   return undefined;
 }
 
-export async function validateDirectory(dir: string, options: CommonOptions = {}): Promise<Validation> {
+export async function validateDirectory(dir: string, progress: Progress = NO_PROGRESS, options: CommonOptions = {}): Promise<Validation> {
   const storage = fileStorage;
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const notes: string[] = [];
   const checked = { meta: false, manifest: false, snapshots: 0, segments: 0, records: 0 };
 
@@ -107,7 +113,7 @@ export async function validateDirectory(dir: string, options: CommonOptions = {}
     problems.push(problemOf(META_FILE_NAME, error));
   }
   // Without a readable meta file there is no database id or schema to check the rest against.
-  if (meta === undefined) return { dir, ok: false, checked, problems, notes };
+  if (meta === undefined) return { dir, ok: false, checked, problems, warnings, notes };
   if (await rekeyCommitted(storage, dir)) {
     notes.push('a key rotation committed but has not moved all its files into place (rekey/); open the database with the new key (or run ecsdb repair or restore) to finish it, then validate');
   }
@@ -124,7 +130,6 @@ export async function validateDirectory(dir: string, options: CommonOptions = {}
     entries = await snapshotEntriesByListing(storage, join(dir, SNAPSHOT_DIR_NAME), meta.cipher);
   }
   const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
-  const components = componentsOf(meta.schema);
   const goodSnapshots: SnapshotEntry[] = [];
   const bar = progress('snapshots', entries.length);
   for (const [index, entry] of entries.entries()) {
@@ -132,7 +137,7 @@ export async function validateDirectory(dir: string, options: CommonOptions = {}
     const file = `${SNAPSHOT_DIR_NAME}/${entry.file}`;
     try {
       const chain = await readChain(dir, entries, entry);
-      const loaded = loadSnapshot(new World(components), chain, meta.databaseId, meta.schema, meta.cipher);
+      const loaded = loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), chain, meta.databaseId, schemaAt(meta, entry.endLsn), meta.cipher);
       if (loaded.header.endLsn !== entry.endLsn || loaded.header.startLsn !== entry.startLsn) {
         problems.push({
           file,
@@ -182,8 +187,10 @@ export async function validateDirectory(dir: string, options: CommonOptions = {}
         openRecordPayload(bytes, start, end, lsn, cipher, file); // authenticates a sealed record
         checked.records++;
       });
+      // Only the last segment can have a torn tail (scanSegment treats one anywhere else as
+      // corruption): what a crash mid-append leaves, which open() cuts. A warning, not damage.
       if (scan.tornBytes > 0 || scan.headerTorn) {
-        problems.push({
+        warnings.push({
           file,
           offset: scan.validEnd,
           message: `torn tail of ${scan.tornBytes} bytes at byte offset ${scan.validEnd} (${scan.tornReason}); open() cuts it, \`ecsdb repair\` cuts it keeping the bytes aside`,
@@ -206,7 +213,7 @@ export async function validateDirectory(dir: string, options: CommonOptions = {}
       message: `the log starts at LSN ${segments[0].firstLsn} and no valid snapshot covers the records before it`,
     });
   }
-  return { dir, ok: problems.length === 0, checked, problems, notes };
+  return { dir, ok: problems.length === 0, checked, problems, warnings, notes };
 }
 
 export function formatValidation(v: Validation): string {
@@ -214,8 +221,9 @@ export function formatValidation(v: Validation): string {
     `directory   ${v.dir}`,
     `checked     meta ${v.checked.meta ? 'ok' : '-'}, MANIFEST ${v.checked.manifest ? 'ok' : 'none'}, ${v.checked.snapshots} snapshots, ${v.checked.segments} WAL segments, ${v.checked.records} records`,
     ...v.notes.map((note) => `note: ${note}`),
+    ...v.warnings.map((w) => `warning ${w.file}${w.offset === undefined ? '' : ` @${w.offset}`}: ${w.message}`),
     ...v.problems.map((p) => `DAMAGE ${p.file}${p.offset === undefined ? '' : ` @${p.offset}`}: ${p.message}`),
-    v.ok ? 'ok: no damage found' : `${v.problems.length} problem(s) found`,
+    v.ok ? `ok: no damage found${v.warnings.length === 0 ? '' : ` (${v.warnings.length} warning(s))`}` : `${v.problems.length} problem(s) found`,
   ];
   return `${lines.join('\n')}\n`;
 }

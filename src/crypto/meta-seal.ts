@@ -12,26 +12,41 @@ import type { Storage } from '../storage/storage.js';
 import type { DataCipher } from './cipher.js';
 import { unlock, type KeySource, type StoredEncryption } from './keys.js';
 
-/** The form written to disk: `schema` emptied, `sealedSchema` holding it under the key. */
+const plain = (schema: readonly StoredComponent[]) => schema.map((c) => ({ name: c.name, fields: c.fields.map((f) => ({ ...f })) }));
+
+/**
+ * The form written to disk: `schema` emptied and no history in the clear; `sealedSchema` holds
+ * the schema, its version and its history (schema evolution) under the key.
+ */
 export function sealMeta(meta: DatabaseMeta, encryption: StoredEncryption, cipher: DataCipher): DatabaseMeta {
-  const schema = meta.schema.map((c) => ({ name: c.name, fields: c.fields.map((f) => ({ ...f })) }));
-  const sealedSchema = cipher.seal(encode(schema), cipher.metaSchemaAad(meta.createdAtMs));
+  const history = meta.schemaHistory?.map((epoch) => ({ version: epoch.version, fromLsn: epoch.fromLsn, schema: plain(epoch.schema) }));
+  const content = { schema: plain(meta.schema), schemaVersion: meta.schemaVersion ?? null, schemaHistory: history ?? null };
+  const sealedSchema = cipher.seal(encode(content), cipher.metaSchemaAad(meta.createdAtMs));
   return { databaseId: meta.databaseId, walFormatVersion: meta.walFormatVersion, createdAtMs: meta.createdAtMs, schema: [], encryption, sealedSchema };
 }
 
 /** The meta file as a clear database has it (for rekey to no key). */
 export function clearMeta(meta: DatabaseMeta): DatabaseMeta {
-  return { databaseId: meta.databaseId, walFormatVersion: meta.walFormatVersion, createdAtMs: meta.createdAtMs, schema: meta.schema };
+  const { encryption: _encryption, sealedSchema: _sealed, ...rest } = meta;
+  return rest;
 }
 
-function unsealSchema(meta: DatabaseMeta, cipher: DataCipher, path: string): StoredComponent[] {
+type SealedContent = { schema: StoredComponent[]; schemaVersion?: number; schemaHistory?: DatabaseMeta['schemaHistory'] };
+
+function unsealSchema(meta: DatabaseMeta, cipher: DataCipher, path: string): SealedContent {
   const sealed = meta.sealedSchema;
   const plain = sealed === undefined ? undefined : cipher.open(sealed, cipher.metaSchemaAad(meta.createdAtMs));
   const at = { file: META_FILE_NAME, offset: FRAME_HEADER_SIZE_BYTES };
   if (plain === undefined) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path}: the sealed schema does not authenticate under the key (damaged or tampered)`, at);
-  const schema = decode(plain) as StoredComponent[];
-  if (!Array.isArray(schema)) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path}: the sealed schema has an unexpected structure`, at);
-  return schema;
+  const content = decode(plain) as { schema?: unknown; schemaVersion?: unknown; schemaHistory?: unknown } | null;
+  if (content === null || typeof content !== 'object' || !Array.isArray(content.schema)) {
+    throw new EcsdbError('CORRUPT_WAL', `database meta file ${path}: the sealed schema has an unexpected structure`, at);
+  }
+  return {
+    schema: content.schema as StoredComponent[],
+    ...(typeof content.schemaVersion === 'number' ? { schemaVersion: content.schemaVersion } : {}),
+    ...(Array.isArray(content.schemaHistory) ? { schemaHistory: content.schemaHistory as DatabaseMeta['schemaHistory'] } : {}),
+  };
 }
 
 export interface UnlockedMeta {
@@ -64,5 +79,7 @@ export async function unlockMeta(meta: DatabaseMeta, source: KeySource | undefin
     return { meta, cipher: undefined };
   }
   const cipher = await unlock(meta.encryption, source, meta.databaseId, dir);
-  return { meta: { ...meta, schema: unsealSchema(meta, cipher, `${dir}/ecsdb.meta`) }, cipher };
+  // The sealed form is dropped: whoever writes this meta back seals it again (sealMeta).
+  const { sealedSchema: _sealed, ...rest } = meta;
+  return { meta: { ...rest, ...unsealSchema(meta, cipher, `${dir}/ecsdb.meta`) }, cipher };
 }

@@ -35,7 +35,7 @@ import { fileStorage } from '../db/open-persistent.js';
 import type { Storage } from '../storage/storage.js';
 import { COMPRESSED_SUFFIX, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { parseSegmentFileName } from '../wal/format.js';
-import { componentsOf } from '../cli/common.js';
+import { componentsOf } from '../schema/evolution.js';
 import type { DataCipher } from './cipher.js';
 import { createEncryption, type KeySource } from './keys.js';
 import { clearMeta, sealMeta, unlockMeta } from './meta-seal.js';

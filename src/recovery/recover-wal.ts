@@ -1,7 +1,12 @@
 /**
- * Recovery from the WAL: replays every segment in LSN order into a fresh world, then cuts a torn
- * tail. Reading and checking happen before anything on disk changes, so a directory that fails
- * to open (corruption, a missing segment, a foreign or newer segment) is left exactly as it was.
+ * Recovery from the WAL: replays every segment in LSN order into a fresh world and finds a torn
+ * tail, which the caller cuts (`cutTornTail`) once it has decided to open: reading and checking
+ * change nothing on disk, so a directory that fails to open (corruption, a missing segment, a
+ * foreign or newer segment, a schema it may not be opened with) is left exactly as it was.
+ *
+ * Records are replayed in the schema that wrote them: at the first LSN of each later schema
+ * epoch the world is converted (plan.schemaChanges, see recovery/migrate.ts), and the world
+ * returned is the converted one.
  *
  * Replay applies write sets straight to the world's physical primitives: no observer or
  * subscription fires, and no transaction journal is involved.
@@ -60,17 +65,29 @@ export interface ReplayPlan {
   readonly throughLsnMin: number;
   /** The database's cipher when it is encrypted: every record must then be sealed. */
   readonly cipher?: DataCipher;
+  /** Conversions of the world before the first record of each later schema, ascending. */
+  readonly schemaChanges?: readonly { readonly fromLsn: number; convert(world: World): World }[];
+}
+
+/** A torn tail to remove before the log is continued. */
+export interface TailCut {
+  readonly name: string;
+  readonly validEnd: number;
+  readonly dropFile: boolean;
 }
 
 export async function recoverWal(
   storage: Storage,
   plan: ReplayPlan,
   databaseId: Uint8Array,
-  world: World,
+  worldGiven: World,
   now: () => number,
-): Promise<{ report: WalRecoveryReport; tail: WalTail }> {
+): Promise<{ report: WalRecoveryReport; tail: WalTail; world: World; cut: TailCut | undefined }> {
   const startedMs = now();
-  const schema: WriteSetSchema = world.tables.map((table) => table.fields);
+  let world = worldGiven;
+  let schema: WriteSetSchema = world.tables.map((table) => table.fields);
+  const changes = plan.schemaChanges ?? [];
+  let changeIndex = 0;
   const all = await listAllSegments(storage, plan.walDir, plan.archiveDir);
   // Start with the last segment that begins at or before the first LSN to apply.
   let startIndex = 0;
@@ -81,7 +98,7 @@ export async function recoverWal(
   let recordsReplayed = 0;
   let tornTail: TornTailReport | undefined;
   let tail: WalTail = { lastLsn: plan.fromLsn - 1, segment: undefined };
-  let cut: { name: string; validEnd: number; dropFile: boolean } | undefined;
+  let cut: TailCut | undefined;
   // Where the log read so far ends, for an error about records missing after it.
   let logEnd = { file: 'wal', offset: 0 };
   for (let i = 0; i < segments.length; i++) {
@@ -94,6 +111,10 @@ export async function recoverWal(
     const context = { name: file, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
     const scan = scanSegment(bytes, context, (lsn, payloadStart, payloadEnd) => {
       if (lsn < plan.fromLsn) return;
+      while (changeIndex < changes.length && lsn >= changes[changeIndex].fromLsn) {
+        world = changes[changeIndex++].convert(world);
+        schema = world.tables.map((table) => table.fields);
+      }
       const at = { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES };
       if (plan.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
         reader.offset = payloadStart;
@@ -120,7 +141,6 @@ export async function recoverWal(
       { detail: 'wal-gap', ...logEnd },
     );
   }
-  if (cut !== undefined) await cutTornTail(storage, plan.walDir, cut);
   const report: WalRecoveryReport = {
     segmentCount: segments.length,
     recordsReplayed,
@@ -129,7 +149,7 @@ export async function recoverWal(
     tornTail,
     replayMs: now() - startedMs,
   };
-  return { report, tail };
+  return { report, tail, world, cut };
 }
 
 function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, at: { file: string; offset: number }, lsn: number): void {
@@ -169,7 +189,7 @@ function missingRecords(
  * Removes a torn tail so that new records follow the last valid one. A crash during this leaves
  * either the old torn tail (cut again at the next open) or the cut file: both recover the same.
  */
-async function cutTornTail(storage: Storage, walDir: string, cut: { name: string; validEnd: number; dropFile: boolean }): Promise<void> {
+export async function cutTornTail(storage: Storage, walDir: string, cut: TailCut): Promise<void> {
   const path = join(walDir, cut.name);
   if (cut.dropFile) {
     await storage.unlink(path);

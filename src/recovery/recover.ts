@@ -5,13 +5,17 @@
  * the WAL is replayed from LSN 1 if it still starts there; otherwise recovery fails rather than
  * load a world with a gap.
  *
- * Nothing on disk changes until a snapshot and the WAL have been read successfully; then the
- * only change is cutting a torn WAL tail.
+ * Nothing on disk changes here: a torn WAL tail is found and returned (`cut`) for open() to cut
+ * once it has decided to open the directory (see db/open-persistent.ts).
+ *
+ * The world is rebuilt in the schema that wrote the data: each snapshot with the schema epoch it
+ * was taken in, and the WAL converted at each later epoch's first LSN (recovery/migrate.ts), so
+ * the world returned is in the schema of the epoch of the log's last record.
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
-import type { DatabaseMeta } from '../meta/meta-file.js';
+import { epochAt, historyOf, type DatabaseMeta } from '../meta/meta-file.js';
 import { FRAME_HEADER_SIZE_BYTES } from '../encoding/framed.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot, readSnapshotIdentity } from '../snapshot/snapshot-reader.js';
@@ -20,7 +24,8 @@ import type { Storage } from '../storage/storage.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import { World } from '../world/world.js';
 import type { DataCipher } from '../crypto/cipher.js';
-import { recoverWal, type WalRecoveryReport } from './recover-wal.js';
+import { recoverWal, type TailCut, type WalRecoveryReport } from './recover-wal.js';
+import { componentsFor, schemaChangesAfter, type SchemaMigrationReport } from './migrate.js';
 
 export interface SnapshotRecoveryReport {
   readonly file: string;
@@ -40,6 +45,8 @@ export interface RecoveryReport {
   readonly manifestProblem: string | undefined;
   readonly wal: WalRecoveryReport;
   readonly totalMs: number;
+  /** Set when this open migrated the stored schema to the application's (see docs/api.md). */
+  readonly schemaMigration?: SchemaMigrationReport;
 }
 
 export interface RecoveryDirs {
@@ -54,6 +61,8 @@ export interface Recovered {
   readonly report: RecoveryReport;
   readonly tail: WalTail;
   readonly manifest: SnapshotEntry[];
+  /** A torn WAL tail the caller must cut before it continues the log. */
+  readonly cut: TailCut | undefined;
 }
 
 export async function recoverDatabase(
@@ -93,34 +102,47 @@ interface Context {
 async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestProblem: string | undefined): Promise<Recovered> {
   const { storage, dirs, meta, components, created, now, startedMs, cipher } = context;
   const skipped: { file: string; reason: string }[] = [];
+  const history = historyOf(meta);
   // Where the newest skipped snapshot's problem lies: the place to look when none is usable.
   let firstProblem: { file?: string; offset?: number } | undefined;
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
-    const world = new World(components);
+    // A snapshot never spans a schema change (a migration happens while the database is not
+    // open), so the epoch at its end LSN is the schema it was written in.
+    const epoch = epochAt(history, entry.endLsn);
     const loadStartMs = now();
     try {
       const chain = await readChain(storage, dirs.snapshotsDir, entries, entry);
-      const loaded = loadSnapshot(world, chain, meta.databaseId, meta.schema, cipher);
+      const image = new World(componentsFor(epoch.schema, components));
+      const loaded = loadSnapshot(image, chain, meta.databaseId, epoch.schema, cipher);
       const snapshot = { file: entry.file, startLsn: loaded.header.startLsn, endLsn: loaded.header.endLsn, loadMs: now() - loadStartMs };
-      const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: snapshot.startLsn + 1, throughLsnMin: snapshot.endLsn, cipher };
-      const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
+      const plan = {
+        walDir: dirs.walDir,
+        archiveDir: dirs.archiveDir,
+        fromLsn: snapshot.startLsn + 1,
+        throughLsnMin: snapshot.endLsn,
+        schemaChanges: schemaChangesAfter(history, epoch, components),
+        cipher,
+      };
+      const { report, tail, world, cut } = await recoverWal(storage, plan, meta.databaseId, image, now);
       const recoveryReport = { created, snapshot, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs };
-      return { world, report: recoveryReport, tail, manifest: withoutSkipped(entries, skipped) };
+      return { world, report: recoveryReport, tail, manifest: withoutSkipped(entries, skipped), cut };
     } catch (error) {
       if (!isSkippable(error)) throw error;
       skipped.push({ file: entry.file, reason: (error as Error).message });
       firstProblem ??= locationOf(error, `${SNAPSHOT_DIR_NAME}/${entry.file}`);
     }
   }
-  const world = new World(components);
   try {
-    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0, cipher };
-    const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
+    const first = history[0];
+    const schemaChanges = schemaChangesAfter(history, first, components);
+    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0, schemaChanges, cipher };
+    const { report, tail, world, cut } = await recoverWal(storage, plan, meta.databaseId, new World(componentsFor(first.schema, components)), now);
     return {
       world,
       report: { created, snapshot: undefined, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs },
       tail,
       manifest: withoutSkipped(entries, skipped),
+      cut,
     };
   } catch (error) {
     if (skipped.length === 0 || !isSkippable(error)) throw error;
