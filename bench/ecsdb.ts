@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineComponent, isEcsdbError, open, t, type Commit, type Database, type Entity } from '../src/index.js';
+import { defineComponent, isEcsdbError, open, t, type Commit, type Database, type EncryptionOptions, type Entity } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
 import type { DurableWait, Mode, Plan } from './plan.js';
 import type { Runner } from './stats.js';
@@ -17,14 +17,14 @@ import { PointSequence, checkReadBack, positionAt, tickIndex, tickStart, valueBa
 
 export const Position = defineComponent('Position', { x: t.f32, y: t.f32, z: t.f32 });
 
-export async function openEcsdb(plan: Plan, mode: Mode): Promise<Opened> {
+export async function openEcsdb(plan: Plan, mode: Mode, encryption?: EncryptionOptions): Promise<Opened> {
   const dir = mode.needsDir ? mkdtempSync(join(tmpdir(), 'ecsdb-bench-')) : undefined;
   const removeDir = (): void => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   };
   let db: Database;
   try {
-    db = await open({ components: [Position], durability: mode.name, ...(dir === undefined ? {} : { dir }) });
+    db = await open({ components: [Position], durability: mode.name, ...(dir === undefined ? {} : { dir }), ...(encryption === undefined ? {} : { encryption }) });
   } catch (error) {
     removeDir();
     if (isEcsdbError(error, 'CONFIG_INVALID')) return { status: 'n/a', reason: error.message };

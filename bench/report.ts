@@ -2,6 +2,7 @@
  * The human-readable form of a BenchReport: a header, the figures table, the durability and
  * recovery table, the snapshot table, the targets.
  */
+import { formatEncryptionCost } from './encryption.js';
 import type { SnapshotOpen, SnapshotWhileTicking } from './ecsdb-snapshot.js';
 import type { FsyncFloor } from './fsync-floor.js';
 import type {
@@ -54,6 +55,7 @@ export function formatReport(report: BenchReport): string {
     ...formatTable(WAL_HEADERS, walCells(report)),
     '',
     ...walNotes(report),
+    ...formatEncryptionCost(report.encryption),
     ...formatSnapshots(report),
     `targets (SPEC.md Performance, issues 2, 3 and 4)${
       plan.scale === 1 ? '' : `, judged at scale ${plan.scale} (not the spec's sizes, and short runs): indicative only`

@@ -8,6 +8,8 @@ import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { isEcsdbError } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
 import { openEcsdb } from './ecsdb.js';
+import { measureEncryptionCost, type EncryptionCostRow } from './encryption.js';
+import type { EncryptionOptions } from '../src/index.js';
 import { measureEcsdbWalBytes, measureReplay, type EcsdbWalBytes, type Replay } from './ecsdb-wal.js';
 import { measureSnapshotOpen, measureSnapshotWhileTicking, type SnapshotOpen, type SnapshotWhileTicking } from './ecsdb-snapshot.js';
 import { fsyncFloorOf, sampleFsyncFloor, type FsyncFloor, type FsyncFloorPass } from './fsync-floor.js';
@@ -130,6 +132,8 @@ export interface BenchReport {
   /** n/a when buffered mode was not run (as is W5). */
   snapshotOpen: SnapshotOpenRow | Missing;
   snapshotWhileTicking: SnapshotWhileTickingRow | Missing;
+  /** W1 and W2 buffered in the clear and encrypted (bench/encryption.ts); empty when buffered mode was not run. */
+  encryption?: EncryptionCostRow[];
   targets: TargetResult[];
 }
 
@@ -189,7 +193,11 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
   let replay: ReplayRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
   let snapshotOpen: SnapshotOpenRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
   let snapshotWhileTicking: SnapshotWhileTickingRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
+  let encryption: EncryptionCostRow[] = [];
   if (buffered !== undefined) {
+    progress('W1 and W2 buffered, in the clear and encrypted');
+    const commitPath: Mode = { ...buffered, durableWait: 'none' };
+    encryption = await measureEncryptionCost(commitPath, (workloads, options) => measureEcsdb(plan, commitPath, workloads, options));
     progress(`WAL bytes per W1 commit (${count(plan.walBytesCommitCount)} commits)`);
     walBytes = walBytesRowOf(
       await ecsdbFigure(() => measureEcsdbWalBytes(plan)),
@@ -213,7 +221,7 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     ecsdb: floorNs === undefined || strictRow?.ecsdb.status !== 'ok' ? null : strictRow.ecsdb.medianNsPerOp / floorNs,
     sqlite: floorNs === undefined || strictRow === undefined ? null : strictRow.sqlite.medianNsPerOp / floorNs,
   };
-  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, replay, snapshotOpen, snapshotWhileTicking };
+  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, replay, snapshotOpen, snapshotWhileTicking, encryption };
   return {
     startedAt: startedAt.toISOString(),
     durationMs: Number(process.hrtime.bigint() - startNs) / 1e6,
@@ -225,10 +233,10 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
 }
 
 /** ecsdb in one mode: n/a if `open` rejects the mode as not available, failed if setup breaks. */
-async function measureEcsdb(plan: Plan, mode: Mode, workloads: readonly Workload[]): Promise<Timings> {
+async function measureEcsdb(plan: Plan, mode: Mode, workloads: readonly Workload[], encryption?: EncryptionOptions): Promise<Timings> {
   let opened: Opened;
   try {
-    opened = await withDeadline(openEcsdb(plan, mode), plan.measure.runDeadlineMs, `ecsdb ${mode.name}: open and setup`);
+    opened = await withDeadline(openEcsdb(plan, mode, encryption), plan.measure.runDeadlineMs, `ecsdb ${mode.name}: open and setup`);
   } catch (error) {
     return everyWorkload(workloads, { status: 'failed', reason: `setup: ${messageOf(error)}` });
   }

@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'INVALID_SCHEMA'
   | 'INVALID_VALUE'
   | 'IO_FAILED'
+  | 'KEY_INVALID'
+  | 'KEY_REQUIRED'
   | 'MIGRATION_FAILED'
   | 'NESTED_TRANSACTION'
   | 'NO_SUCH_ENTITY'

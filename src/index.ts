@@ -1,7 +1,9 @@
 /** ecsdb public API. Everything a user imports comes from here, and nothing else does. */
 export { open, Database } from './db/database.js';
 export type { OpenOptions, TransactOptions, Commit, Durability, ColumnsOf, SnapshotResult } from './db/database.js';
-export type { WalOptions, SnapshotOptions, ArchiveSettings } from './db/options.js';
+export type { WalOptions, SnapshotOptions, ArchiveSettings, EncryptionOptions } from './db/options.js';
+export { rekey } from './crypto/rekey.js';
+export type { RekeyOptions, RekeyResult } from './crypto/rekey.js';
 export type { ConfigReport, ConfigSetting, ConfigSource, ConfigChange } from './config/types.js';
 export type { RecoveryReport, SnapshotRecoveryReport } from './recovery/recover.js';
 export type { WalRecoveryReport, TornTailReport } from './recovery/recover-wal.js';

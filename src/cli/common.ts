@@ -19,6 +19,11 @@ import type { AnyComponentDef } from '../schema/component.js';
 import { componentsOf } from '../schema/evolution.js';
 
 export { WAL_DIR_NAME };
+import type { DataCipher } from '../crypto/cipher.js';
+import { keySourceOf } from '../crypto/key-config.js';
+import type { KeySource } from '../crypto/keys.js';
+import { readMetaWithKey } from '../crypto/meta-seal.js';
+import { finishPendingRekey } from '../crypto/rekey-commit.js';
 
 /** Exit statuses of the command line. */
 export const EXIT_OK = 0;
@@ -39,7 +44,27 @@ export interface CommonOptions {
   readonly dir?: string;
   readonly config?: string;
   readonly json?: boolean;
+  /** `--key-file`: the key of an encrypted directory (else the configuration's / environment's). */
+  readonly keyFile?: string;
 }
+
+/** The key the command was given: `--key-file`, else `[encryption]` of the configuration / environment. */
+export async function cliKeySource(options: CommonOptions, cwd: string = process.cwd()): Promise<KeySource | undefined> {
+  if (options.keyFile !== undefined) return { kind: 'keyFile', path: resolve(cwd, options.keyFile), origin: '--key-file' };
+  const config = await resolveConfig({ options: options.config === undefined ? {} : { config: options.config }, env: process.env, cwd, storage: fileStorage });
+  return keySourceOf(config);
+}
+
+/**
+ * Finishes a key rotation that committed but did not move all its files (src/crypto/rekey-commit.ts);
+ * commands that change the directory call it once they hold the lock, as open() does.
+ */
+export async function finishKeyRotation(dir: string): Promise<void> {
+  await finishPendingRekey(fileStorage, dir);
+}
+
+/** The meta file with its schema in the clear, and the directory's cipher (undefined: not encrypted). */
+export type CliMeta = DatabaseMeta & { readonly cipher: DataCipher | undefined };
 
 /** The data directory, absolute: `--dir`, else the configuration's `storage.dir`. */
 export async function resolveDir(command: string, options: CommonOptions, cwd: string = process.cwd()): Promise<string> {
@@ -55,11 +80,14 @@ export async function resolveDir(command: string, options: CommonOptions, cwd: s
   return resolve(cwd, dir);
 }
 
-/** The meta file, or a failure saying the directory is not a database. */
-export async function requireMeta(dir: string): Promise<DatabaseMeta> {
-  const meta = await readMeta(fileStorage, dir);
-  if (meta === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta)`);
-  return meta;
+/**
+ * The meta file unlocked with the command's key, or a failure saying the directory is not a
+ * database (KEY_REQUIRED / KEY_INVALID for an encrypted one without the right key).
+ */
+export async function requireMeta(dir: string, options: CommonOptions = {}): Promise<CliMeta> {
+  const unlocked = await readMetaWithKey(fileStorage, dir, await cliKeySource(options));
+  if (unlocked === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta)`);
+  return { ...unlocked.meta, cipher: unlocked.cipher };
 }
 
 /** Component definitions equal to the stored schema, in its order. */
@@ -71,11 +99,13 @@ export { componentsOf };
  * `open()`.
  */
 export async function openStored(dir: string, options: CommonOptions): Promise<{ db: Database; components: AnyComponentDef[] }> {
-  const meta = await requireMeta(dir);
+  const meta = await requireMeta(dir, options);
   const epoch = await effectiveEpoch(dir, meta);
   const components = componentsOf(epoch.schema);
   const config = options.config === undefined ? {} : { config: options.config };
-  const db = await open({ dir, components, schemaVersion: epoch.version, durability: 'buffered', ...config });
+  // --key-file overrides a key in the environment instead of conflicting with it.
+  const keyFile = options.keyFile === undefined ? {} : { encryption: { keyFile: resolve(options.keyFile) }, env: withoutKeyVariables(process.env) };
+  const db = await open({ dir, components, schemaVersion: epoch.version, durability: 'buffered', ...config, ...keyFile });
   return { db, components };
 }
 
@@ -86,7 +116,7 @@ export async function openStored(dir: string, options: CommonOptions): Promise<{
  * drops the pending one (the application migrates again at its next open). Whether the last
  * epoch is complete takes reading the log, unless a published snapshot is already past its start.
  */
-async function effectiveEpoch(dir: string, meta: DatabaseMeta): Promise<SchemaEpoch> {
+async function effectiveEpoch(dir: string, meta: CliMeta): Promise<SchemaEpoch> {
   const history = historyOf(meta);
   const last = history[history.length - 1];
   if (history.length === 1) return last;
@@ -94,7 +124,7 @@ async function effectiveEpoch(dir: string, meta: DatabaseMeta): Promise<SchemaEp
   if (snapshots.some((entry) => entry.endLsn >= last.fromLsn)) return last;
   const dirs = { dir, walDir: join(dir, WAL_DIR_NAME), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
   // Read only: recovery changes nothing on disk (open() cuts a torn tail afterwards).
-  const { tail } = await recoverDatabase(fileStorage, dirs, meta, componentsOf(last.schema), false, Date.now);
+  const { tail } = await recoverDatabase(fileStorage, dirs, meta, componentsOf(last.schema), false, Date.now, meta.cipher);
   return epochAt(history, tail.lastLsn);
 }
 
@@ -151,4 +181,8 @@ export function indexOfSegmentHolding(segments: readonly { firstLsn: number }[],
   let index = 0;
   while (index + 1 < segments.length && segments[index + 1].firstLsn <= fromLsn) index++;
   return index;
+}
+
+function withoutKeyVariables(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !['ECSDB_ENCRYPTION_KEY', 'ECSDB_ENCRYPTION_KEY_FILE', 'ECSDB_ENCRYPTION_PASSPHRASE'].includes(name)));
 }

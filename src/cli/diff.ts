@@ -4,10 +4,10 @@
  * removed, and the components added, removed and changed of the others. Takes no lock and
  * changes nothing, so it runs next to a running application.
  */
-import { openAt } from '../history/open-at.js';
+import { openAt, type OpenAtInternalOptions } from '../history/open-at.js';
 import { diffViews, type StateDiff } from '../history/diff.js';
 import type { HistoricalView } from '../history/view.js';
-import { plain, requireMeta } from './common.js';
+import { cliKeySource, plain, requireMeta, type CommonOptions } from './common.js';
 
 /** A point of the history: an LSN, or the last commit at or before a time. */
 export type HistoryPoint = { readonly lsn: number } | { readonly timeMs: number };
@@ -19,15 +19,16 @@ export interface DiffResult extends StateDiff {
 }
 
 /** Opens a read-only view of `dir` at `point` with the stored schema (no lock). */
-export async function openStoredAt(dir: string, point: HistoryPoint): Promise<HistoricalView> {
-  await requireMeta(dir); // a clear CLI error for a directory that is not ecsdb's
-  return openAt({ dir, components: 'stored', ...point });
+export async function openStoredAt(dir: string, point: HistoryPoint, options: CommonOptions = {}): Promise<HistoricalView> {
+  await requireMeta(dir, options); // a clear CLI error for a directory that is not ecsdb's, or a missing key
+  const keySource = await cliKeySource(options);
+  return openAt({ dir, components: 'stored', ...point, ...(keySource === undefined ? {} : { keySource }) } as OpenAtInternalOptions);
 }
 
-export async function diffDirectory(dir: string, from: HistoryPoint, to: HistoryPoint, component: string | undefined): Promise<DiffResult> {
-  const before = await openStoredAt(dir, from);
+export async function diffDirectory(dir: string, from: HistoryPoint, to: HistoryPoint, component: string | undefined, options: CommonOptions = {}): Promise<DiffResult> {
+  const before = await openStoredAt(dir, from, options);
   try {
-    const after = await openStoredAt(dir, to);
+    const after = await openStoredAt(dir, to, options);
     try {
       const result = diffViews(before, after, component === undefined ? {} : { components: [component] });
       return { dir, fromTimeMs: before.timeMs, toTimeMs: after.timeMs, ...(plain(result) as StateDiff) };

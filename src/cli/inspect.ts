@@ -6,7 +6,8 @@
  */
 import { join, resolve } from 'node:path';
 import { EcsdbError } from '../errors.js';
-import { describeStoredField, historyOf, readMeta } from '../meta/meta-file.js';
+import { describeStoredField, historyOf } from '../meta/meta-file.js';
+import { requireMeta, type CommonOptions } from './common.js';
 import { listSegments } from '../recovery/recover-wal.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { scanSegment, hex } from '../wal/segment-reader.js';
@@ -30,11 +31,10 @@ export interface Inspection {
   readonly warnings: readonly string[];
 }
 
-export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
+export async function inspectDirectory(dirGiven: string, options: CommonOptions = {}): Promise<Inspection> {
   const storage = new FileStorage();
   const dir = resolve(dirGiven);
-  const meta = await readMeta(storage, dir);
-  if (meta === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta)`);
+  const meta = await requireMeta(dir, options);
   const walDir = join(dir, 'wal');
   const segmentFiles = (await storage.stat(walDir)) === undefined ? [] : await listSegments(storage, walDir);
   const segments: Inspection['segments'][number][] = [];

@@ -30,7 +30,7 @@ import {
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
-import { WAL_DIR_NAME, indexOfSegmentHolding, requireMeta } from './common.js';
+import { WAL_DIR_NAME, finishKeyRotation, indexOfSegmentHolding, requireMeta, type CommonOptions } from './common.js';
 import { beforeStep } from './interrupt.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { newestLoadableSnapshot } from './validate.js';
@@ -120,12 +120,13 @@ function findDamage(
   return undefined;
 }
 
-export async function repairDirectory(dir: string, progress: Progress = NO_PROGRESS): Promise<RepairResult> {
+export async function repairDirectory(dir: string, progress: Progress = NO_PROGRESS, options: CommonOptions = {}): Promise<RepairResult> {
   const storage = fileStorage;
-  await requireMeta(dir); // before the lock: a directory that is not a database gets no LOCK file
+  await requireMeta(dir, options); // before the lock: a directory that is not a database (or a wrong key) gets no LOCK file
   const lock = await acquireDirectoryLock(storage, dir);
   try {
-    const meta = await requireMeta(dir);
+    await finishKeyRotation(dir);
+    const meta = await requireMeta(dir, options);
     const walDir = join(dir, WAL_DIR_NAME);
     if ((await storage.stat(walDir)) === undefined) return { dir, cut: undefined, trimmed: [] };
     const all = await listAllSegments(storage, walDir, join(dir, ARCHIVE_DIR_NAME));
@@ -146,7 +147,7 @@ export async function repairDirectory(dir: string, progress: Progress = NO_PROGR
     const live: LiveSegment[] = [];
     const bar = progress('reading WAL', needed.length);
     for (const segment of needed) {
-      const bytes = segment.archived ? await readSegmentBytes(storage, segment) : await storage.readFile(segment.path);
+      const bytes = segment.archived ? await readSegmentBytes(storage, segment, meta.cipher) : await storage.readFile(segment.path);
       live.push({ name: segment.name, file: segmentFile(segment), firstLsn: segment.firstLsn, bytes, archived: segment.archived });
       bar.tick(live.length);
     }

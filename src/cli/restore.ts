@@ -34,7 +34,7 @@ import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes, type SegmentLocation } from '../wal/archive.js';
 import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, lsnAfterRecord, recordKindProblem, recordLsnAt } from '../wal/format.js';
 import { World } from '../world/world.js';
-import { WAL_DIR_NAME, componentsOf, indexOfSegmentHolding, listSegmentFiles, requireMeta } from './common.js';
+import { WAL_DIR_NAME, componentsOf, finishKeyRotation, indexOfSegmentHolding, listSegmentFiles, requireMeta, type CommonOptions } from './common.js';
 import { beforeStep } from './interrupt.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { readChain } from './validate.js';
@@ -61,15 +61,18 @@ export async function restoreDirectory(
   target: { from?: string; lsn?: number },
   nowMs: number = Date.now(),
   progress: Progress = NO_PROGRESS,
+  options: CommonOptions = {},
 ): Promise<RestoreResult> {
   const storage = fileStorage;
-  const meta = await requireMeta(dir);
+  await requireMeta(dir, options); // before the lock: a wrong key gets no LOCK file
   const lock = await acquireDirectoryLock(storage, dir);
   try {
+    await finishKeyRotation(dir);
+    const meta = await requireMeta(dir, options);
     const entries = (await readManifest(storage, dir))?.snapshots ?? [];
       const loads = async (entry: SnapshotEntry) => {
       try {
-        loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn));
+        loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn), meta.cipher);
         return true;
       } catch (error) {
         if (target.from !== undefined) throw error;
@@ -113,7 +116,7 @@ export async function restoreDirectory(
         cut = { index, offset: 0, bytes: new Uint8Array(0) };
         break;
       }
-      const bytes = await readSegmentBytes(storage, segment);
+      const bytes = await readSegmentBytes(storage, segment, meta.cipher);
       lastRead = bytes;
       if (typeof decodeSegmentHeader(bytes) === 'string') fail(`WAL segment ${segment.name} has a damaged header; cannot restore to LSN ${lsn}`);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

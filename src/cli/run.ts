@@ -10,6 +10,7 @@ import { EcsdbError } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, openStored, plain, resolveDir, type CommonOptions } from './common.js';
+import { REKEY_OPTIONS, rekeyCommand } from './rekey.js';
 import { inspectDirectory, type Inspection } from './inspect.js';
 import { compactDirectory, formatCompact } from './compact.js';
 import { diffDirectory, formatDiff, openStoredAt, type HistoryPoint } from './diff.js';
@@ -28,6 +29,8 @@ const COMMON_OPTIONS = `options (every command):
   --dir <path>      the data directory (default: [storage] dir of the configuration)
   --config <file>   the configuration file (default: ./ecsdb.toml, or $ECSDB_CONFIG)
   --json            machine-readable output
+  --key-file <file> the key of an encrypted directory (default: ECSDB_ENCRYPTION_KEY,
+                    ECSDB_ENCRYPTION_PASSPHRASE, or [encryption] key_file of the configuration)
   --help            help for the command`;
 
 const COMMANDS: Record<string, { summary: string; usage: string; extra?: string }> = {
@@ -65,6 +68,16 @@ const COMMANDS: Record<string, { summary: string; usage: string; extra?: string 
   repair: {
     summary: 'cut a damaged WAL at its first bad record, keeping the cut bytes in <dir>/repair/',
     usage: 'ecsdb repair [options]',
+  },
+  rekey: {
+    summary: 'offline: re-encrypt every file under a new key (or encrypt / decrypt the directory), crash-safe',
+    usage: 'ecsdb rekey (--new-key-file <file> | --new-key-env <VAR> | --new-passphrase-env <VAR> | --decrypt) [options]',
+    extra:
+      '  --new-key-file <file>       the new key: a file holding 64 hex digits, base64, or 32 raw bytes\n' +
+      '  --new-key-env <VAR>         the new key, from environment variable VAR (64 hex digits or base64)\n' +
+      '  --new-passphrase-env <VAR>  the new passphrase, from environment variable VAR (the key is derived with scrypt)\n' +
+      '  --decrypt                   store the directory in the clear\n' +
+      '  the current key comes from --key-file or the configuration / environment, like every command',
   },
 };
 
@@ -126,6 +139,8 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
         'to-lsn': { type: 'string' },
         'from-time': { type: 'string' },
         'to-time': { type: 'string' },
+        'key-file': { type: 'string' },
+        ...REKEY_OPTIONS,
       },
     });
   } catch (error) {
@@ -166,18 +181,20 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
       restoreTarget = { from: values.from };
     }
   }
-  const common: CommonOptions = { dir: values.dir, config: values.config, json: values.json };
+  const rekeyGiven = Object.keys(REKEY_OPTIONS).some((name) => (values as Record<string, unknown>)[name] !== undefined);
+  if (rekeyGiven && command !== 'rekey') throw new CliError(`ecsdb ${command}: --new-key-file, --new-key-env, --new-passphrase-env and --decrypt are options of rekey only`, EXIT_USAGE);
+  const common: CommonOptions = { dir: values.dir, config: values.config, json: values.json, keyFile: values['key-file'] };
   const dir = await resolveDir(command, common);
   const json = values.json === true;
   const progress = terminalProgress(process.stderr, json);
   switch (command) {
     case 'inspect': {
-      const inspection = await inspectDirectory(dir);
+      const inspection = await inspectDirectory(dir, common);
       out.stdout(json ? `${JSON.stringify(inspection, null, 2)}\n` : formatInspection(inspection));
       return inspection.damage.length === 0 ? EXIT_OK : EXIT_FAILURE;
     }
     case 'validate': {
-      const validation = await validateDirectory(dir, progress);
+      const validation = await validateDirectory(dir, progress, common);
       out.stdout(json ? `${JSON.stringify(validation, null, 2)}\n` : formatValidation(validation));
       if (!validation.ok) {
         const first = validation.problems[0];
@@ -195,7 +212,7 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
       const from = historyPoint('diff', optional('from-lsn', values['from-lsn']), optional('from-time', values['from-time']));
       const to = historyPoint('diff', optional('to-lsn', values['to-lsn']), optional('to-time', values['to-time']));
       if (from === undefined || to === undefined) throw new CliError('ecsdb diff: give --from-lsn or --from-time, and --to-lsn or --to-time', EXIT_USAGE);
-      const result = await diffDirectory(dir, from, to, values.component);
+      const result = await diffDirectory(dir, from, to, values.component, common);
       out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatDiff(result));
       return EXIT_OK;
     }
@@ -218,7 +235,7 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
       return EXIT_OK;
     }
     case 'restore': {
-      const result = await runChangingCommand('restore', () => restoreDirectory(dir, restoreTarget, Date.now(), progress));
+      const result = await runChangingCommand('restore', () => restoreDirectory(dir, restoreTarget, Date.now(), progress, common));
       out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatRestore(result));
       return EXIT_OK;
     }
@@ -228,10 +245,12 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
       return EXIT_OK;
     }
     case 'repair': {
-      const result = await runChangingCommand('repair', () => repairDirectory(dir, progress));
+      const result = await runChangingCommand('repair', () => repairDirectory(dir, progress, common));
       out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatRepair(result));
       return EXIT_OK;
     }
+    case 'rekey':
+      return rekeyCommand(dir, common, values, out);
     default:
       throw new CliError(`ecsdb: unknown command ${JSON.stringify(command)}`, EXIT_USAGE);
   }
@@ -264,7 +283,7 @@ type DumpSource = { query: Database['query']; get: Database['get']; close(): unk
 
 async function dump(dir: string, common: CommonOptions, componentName: string | undefined, at: HistoryPoint | undefined, out: CliOutput): Promise<number> {
   const openView = async (point: HistoryPoint) => {
-    const view = await openStoredAt(dir, point);
+    const view = await openStoredAt(dir, point, common);
     return { db: view, components: [...view.components] };
   };
   const { db, components }: { db: DumpSource; components: readonly AnyComponentDef[] } =

@@ -7,7 +7,9 @@
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { fileStorage } from '../db/open-persistent.js';
-import { META_FILE_NAME, readMeta, schemaAt, type DatabaseMeta } from '../meta/meta-file.js';
+import { META_FILE_NAME, schemaAt } from '../meta/meta-file.js';
+import { openRecordPayload } from '../crypto/wal-records.js';
+import { rekeyCommitted } from '../crypto/rekey-commit.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
 import { snapshotEntriesByListing } from '../recovery/recover.js';
@@ -15,7 +17,7 @@ import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js'
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import { World } from '../world/world.js';
-import { componentsOf } from './common.js';
+import { componentsOf, requireMeta, type CliMeta, type CommonOptions } from './common.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 
 export interface Problem {
@@ -74,18 +76,18 @@ export async function readChain(dir: string, entries: readonly SnapshotEntry[], 
  * The snapshot recovery would start from: the newest MANIFEST entry whose chain loads (the WAL
  * it needs is not checked here). undefined when there is none or the MANIFEST is unreadable.
  */
-export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): Promise<SnapshotEntry | undefined> {
+export async function newestLoadableSnapshot(dir: string, meta: CliMeta): Promise<SnapshotEntry | undefined> {
   let entries: readonly SnapshotEntry[];
   try {
     entries = (await readManifest(fileStorage, dir))?.snapshots ?? [];
   } catch (error) {
     if (!(error instanceof EcsdbError)) throw error;
     // A damaged MANIFEST: recovery finds the snapshots by listing, and so does this.
-    entries = await snapshotEntriesByListing(fileStorage, join(dir, SNAPSHOT_DIR_NAME));
+    entries = await snapshotEntriesByListing(fileStorage, join(dir, SNAPSHOT_DIR_NAME), meta.cipher);
   }
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     try {
-      loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn));
+      loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn), meta.cipher);
       return entry;
     } catch {
       // damaged or missing: recovery would skip it too
@@ -94,24 +96,27 @@ export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): P
   return undefined;
 }
 
-export async function validateDirectory(dir: string, progress: Progress = NO_PROGRESS): Promise<Validation> {
+export async function validateDirectory(dir: string, progress: Progress = NO_PROGRESS, options: CommonOptions = {}): Promise<Validation> {
   const storage = fileStorage;
   const problems: Problem[] = [];
   const warnings: Problem[] = [];
   const notes: string[] = [];
   const checked = { meta: false, manifest: false, snapshots: 0, segments: 0, records: 0 };
 
-  let meta: DatabaseMeta | undefined;
+  let meta: CliMeta | undefined;
   try {
-    meta = await readMeta(storage, dir);
-    if (meta === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta)`);
+    meta = await requireMeta(dir, options);
     checked.meta = true;
   } catch (error) {
-    if (error instanceof EcsdbError && error.code === 'INVALID_ARGUMENT') throw error;
+    // Without the right key nothing can be checked: that is the command's failure, not damage.
+    if (error instanceof EcsdbError && ['INVALID_ARGUMENT', 'KEY_REQUIRED', 'KEY_INVALID'].includes(error.code)) throw error;
     problems.push(problemOf(META_FILE_NAME, error));
   }
   // Without a readable meta file there is no database id or schema to check the rest against.
   if (meta === undefined) return { dir, ok: false, checked, problems, warnings, notes };
+  if (await rekeyCommitted(storage, dir)) {
+    notes.push('a key rotation committed but has not moved all its files into place (rekey/); open the database with the new key (or run ecsdb repair or restore) to finish it, then validate');
+  }
 
   // MANIFEST and snapshots.
   let entries: readonly SnapshotEntry[] = [];
@@ -122,7 +127,7 @@ export async function validateDirectory(dir: string, progress: Progress = NO_PRO
   } catch (error) {
     problems.push(problemOf(MANIFEST_FILE_NAME, error));
     // Recovery then finds the snapshots by listing; check those, so no damaged one goes unseen.
-    entries = await snapshotEntriesByListing(storage, join(dir, SNAPSHOT_DIR_NAME));
+    entries = await snapshotEntriesByListing(storage, join(dir, SNAPSHOT_DIR_NAME), meta.cipher);
   }
   const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
   const goodSnapshots: SnapshotEntry[] = [];
@@ -132,7 +137,7 @@ export async function validateDirectory(dir: string, progress: Progress = NO_PRO
     const file = `${SNAPSHOT_DIR_NAME}/${entry.file}`;
     try {
       const chain = await readChain(dir, entries, entry);
-      const loaded = loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), chain, meta.databaseId, schemaAt(meta, entry.endLsn));
+      const loaded = loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), chain, meta.databaseId, schemaAt(meta, entry.endLsn), meta.cipher);
       if (loaded.header.endLsn !== entry.endLsn || loaded.header.startLsn !== entry.startLsn) {
         problems.push({
           file,
@@ -175,8 +180,13 @@ export async function validateDirectory(dir: string, progress: Progress = NO_PRO
       });
     }
     try {
-      const bytes = await readSegmentBytes(storage, segment);
-      const scan = scanSegment(bytes, { name: file, firstLsn: segment.firstLsn, databaseId: meta.databaseId, isLast: i === segments.length - 1 }, () => checked.records++);
+      const bytes = await readSegmentBytes(storage, segment, meta.cipher);
+      const cipher = meta.cipher;
+      const context = { name: file, firstLsn: segment.firstLsn, databaseId: meta.databaseId, isLast: i === segments.length - 1 };
+      const scan = scanSegment(bytes, context, (lsn, start, end) => {
+        openRecordPayload(bytes, start, end, lsn, cipher, file); // authenticates a sealed record
+        checked.records++;
+      });
       // Only the last segment can have a torn tail (scanSegment treats one anywhere else as
       // corruption): what a crash mid-append leaves, which open() cuts. A warning, not damage.
       if (scan.tornBytes > 0 || scan.headerTorn) {

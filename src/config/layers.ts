@@ -69,6 +69,13 @@ export function fileLayer(file: ConfigFile): Layer {
             `Keys of [${section}]: ${settingsOf(section).map(tomlKeyOf).join(', ')}`,
         );
       }
+      if (spec.type.kind === 'secret') {
+        throw configError(
+          'secret-in-file',
+          `[${section}] ${key} ${at(section, key)} is a secret and does not belong in a configuration file; ` +
+            `give it as ${envVarOf(spec)} or to open(), or put the key in a file named by [encryption] key_file`,
+        );
+      }
       const checked = checkValue(spec, raw, () => `[${section}] ${key} ${at(section, key)}`);
       const value = spec.type.kind === 'path' ? resolve(dirname(file.path), checked as string) : checked;
       layer.set(settingId(spec), { value, source });
@@ -121,9 +128,10 @@ export interface OptionsInput {
   readonly wal?: unknown;
   readonly snapshot?: unknown;
   readonly archive?: unknown;
+  readonly encryption?: unknown;
 }
 
-const OPTION_SECTIONS: readonly SectionName[] = ['wal', 'snapshot', 'archive'];
+const OPTION_SECTIONS: readonly SectionName[] = ['wal', 'snapshot', 'archive', 'encryption'];
 
 /**
  * The settings given as options. `source` is 'open()' or 'configure()'; with `onlySettings`,

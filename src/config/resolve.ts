@@ -130,7 +130,9 @@ export function configReport(config: ResolvedConfig): ConfigReport {
     for (const spec of settingsOf(section)) {
       const entry = config.entries.get(settingId(spec));
       assert(entry !== undefined || spec.default === undefined, `setting ${settingId(spec)} has a default but no value`);
-      settings[spec.key] = { value: entry?.value, source: entry?.source ?? 'default' };
+      // A secret's value is never reported, only whether and where it was given.
+      const value = spec.type.kind === 'secret' && entry !== undefined ? '[redacted]' : entry?.value;
+      settings[spec.key] = { value, source: entry?.source ?? 'default' };
     }
     report[section] = settings;
   }

@@ -17,15 +17,20 @@
 export type Durability = 'memory' | 'buffered' | 'strict';
 export const DURABILITIES: readonly Durability[] = ['memory', 'buffered', 'strict'];
 
-export type SectionName = 'storage' | 'wal' | 'snapshot' | 'archive';
-export const SECTIONS: readonly SectionName[] = ['storage', 'wal', 'snapshot', 'archive'];
+export type SectionName = 'storage' | 'wal' | 'snapshot' | 'archive' | 'encryption';
+export const SECTIONS: readonly SectionName[] = ['storage', 'wal', 'snapshot', 'archive', 'encryption'];
 
 export type SettingType =
   | { readonly kind: 'integer'; readonly min: number; readonly max: number }
   | { readonly kind: 'boolean' }
   | { readonly kind: 'enum'; readonly values: readonly string[] }
   /** A non-empty file-system path; relative paths in a file are relative to that file's directory. */
-  | { readonly kind: 'path' };
+  | { readonly kind: 'path' }
+  /**
+   * A non-empty string that is a secret (a key, a passphrase): refused in ecsdb.toml, never
+   * repeated in a message, and reported by db.config() as "[redacted]".
+   */
+  | { readonly kind: 'secret' };
 
 export type SettingValue = number | boolean | string;
 
@@ -183,6 +188,41 @@ export const SETTINGS: readonly SettingSpec[] = [
     runtime: true,
     description: 'Keep at most this many bytes of archived WAL segments (0 = no limit).',
   },
+  {
+    section: 'encryption',
+    key: 'key',
+    type: { kind: 'secret' },
+    default: undefined,
+    defaultText: 'none',
+    runtime: false,
+    description: 'The 32-byte key as 64 hex digits or base64; encrypts a new database, unlocks an encrypted one.',
+  },
+  {
+    section: 'encryption',
+    key: 'keyFile',
+    type: { kind: 'path' },
+    default: undefined,
+    defaultText: 'none',
+    runtime: false,
+    description: 'A file holding the key (64 hex digits, base64, or 32 raw bytes); an alternative to key.',
+  },
+  {
+    section: 'encryption',
+    key: 'passphrase',
+    type: { kind: 'secret' },
+    default: undefined,
+    defaultText: 'none',
+    runtime: false,
+    description: 'A passphrase the key is derived from with scrypt; an alternative to key and key_file.',
+  },
+  {
+    section: 'encryption',
+    key: 'scryptLogN',
+    type: integer(10, 22),
+    default: 15,
+    runtime: false,
+    description: 'scrypt cost as log2 of N (r = 8, p = 1) when a passphrase encrypts a new database or a rekey.',
+  },
 ];
 
 /** `wal.flushIntervalMs`: a setting's identity, and its name in messages about open() options. */
@@ -234,5 +274,7 @@ export function describeAllowed(type: SettingType): string {
       return `one of ${type.values.map((value) => `"${value}"`).join(', ')}`;
     case 'path':
       return 'a non-empty path';
+    case 'secret':
+      return 'a non-empty string, not in a file';
   }
 }

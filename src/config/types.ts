@@ -48,6 +48,21 @@ export interface ArchiveSettings {
 }
 
 /**
+ * Encryption at rest (docs/api.md): give at most one of `key`, `keyFile`, `passphrase`. They are
+ * read when the database is opened; none can change on an open database.
+ */
+export interface EncryptionOptions {
+  /** The 32-byte key as 64 hex digits or base64. */
+  key?: string;
+  /** A file holding the key (64 hex digits, base64, or the 32 raw bytes). */
+  keyFile?: string;
+  /** A passphrase; the key is derived from it with scrypt. */
+  passphrase?: string;
+  /** scrypt cost, log2 N (default 15), when a passphrase encrypts a new database. */
+  scryptLogN?: number;
+}
+
+/**
  * Where a setting's effective value came from: the built-in default, the configuration file
  * (`'file /abs/path/ecsdb.toml'`), an environment variable (`'env ECSDB_WAL_FLUSH_INTERVAL_MS'`),
  * the options given to `open()`, or a later `db.configure()`.
@@ -73,6 +88,8 @@ export interface ConfigReport {
   readonly wal: Report<WalOptions>;
   readonly snapshot: Report<SnapshotOptions>;
   readonly archive: Report<ArchiveSettings>;
+  /** `key` and `passphrase` are reported as "[redacted]" when set, never as their value. */
+  readonly encryption: Report<EncryptionOptions>;
 }
 
 /**

@@ -10,7 +10,7 @@ import { EcsdbError } from '../errors.js';
 import { describeAllowed, type SettingSpec, type SettingValue } from './schema.js';
 
 /** `detail` of the CONFIG_INVALID errors of configuration. */
-export type ConfigErrorDetail = 'syntax' | 'missing-file' | 'unknown-key' | 'wrong-type' | 'out-of-range' | 'not-runtime';
+export type ConfigErrorDetail = 'syntax' | 'missing-file' | 'unknown-key' | 'wrong-type' | 'out-of-range' | 'not-runtime' | 'secret-in-file' | 'key-conflict';
 
 export function configError(detail: ConfigErrorDetail, message: string, cause?: unknown): EcsdbError {
   return new EcsdbError('CONFIG_INVALID', message, { detail, cause });
@@ -47,6 +47,12 @@ export function checkValue(spec: SettingSpec, raw: unknown, label: Label): Setti
     case 'path':
       if (typeof raw !== 'string') return fail('wrong-type');
       if (raw === '') return fail('out-of-range');
+      return raw;
+    case 'secret':
+      // Never echo the value: it is a key or a passphrase.
+      if (typeof raw !== 'string' || raw === '') {
+        throw configError(typeof raw === 'string' ? 'out-of-range' : 'wrong-type', `${labelText(label)} must be ${describeAllowed(type)}, got ${typeof raw === 'string' ? 'an empty string' : `a ${typeof raw}`}`);
+      }
       return raw;
   }
 }

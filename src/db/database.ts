@@ -17,8 +17,9 @@ import { exists, getComponent, hasComponent, queryEntities, requireTable } from 
 import type { Column } from '../world/table.js';
 import { World } from '../world/world.js';
 import { stateHash, type StateHashOptions } from '../world/state-hash.js';
-import { openAt } from '../history/open-at.js';
+import { openAt, type OpenAtInternalOptions } from '../history/open-at.js';
 import type { HistoricalView } from '../history/view.js';
+import { keySourceOf } from '../crypto/key-config.js';
 import { fileStorage, openPersistent, type PersistentParts } from './open-persistent.js';
 import { checkEvolutionOptions } from '../recovery/migrate.js';
 import type { RecoveryReport } from '../recovery/recover.js';
@@ -323,7 +324,8 @@ export class Database {
     const lsn = 'lsn' in target ? target.lsn : undefined;
     if (lsn === undefined || (typeof lsn === 'number' && lsn > persistent.wal.durableLsn)) await persistent.wal.flush();
     const components = this.#world.tables.map((table) => table.def);
-    return openAt({ dir: persistent.dir, storage: persistent.storage, components, ...target });
+    const keySource = keySourceOf(this.#config);
+    return openAt({ dir: persistent.dir, storage: persistent.storage, components, ...target, ...(keySource === undefined ? {} : { keySource }) } as OpenAtInternalOptions);
   }
 
   /** The entity id of the live entity in `row` (as returned by queryRows). */
@@ -413,6 +415,7 @@ export async function open(options: OpenOptions): Promise<Database> {
   // directory: it is read from the real file system even when a test injects a storage.
   const config = await resolveConfig({ options, env: options.env ?? process.env, cwd, storage: fileStorage });
   const { dir, durability } = storageSettings(config);
+  const keySource = keySourceOf(config); // a conflict between key sources fails before any file is touched
   if (durability === 'memory') return new Database(new World(options.components), durability, undefined, config, cwd);
   if (dir === undefined) {
     const source = config.entries.get('storage.durability')!.source;
@@ -422,7 +425,7 @@ export async function open(options: OpenOptions): Promise<Database> {
     );
   }
   new World(options.components); // fails fast on duplicate names, before touching the directory
-  const settings = { dir, wal: walSettings(config), snapshot: snapshotSettings(config), archive: archiveSettings(config) };
+  const settings = { dir, wal: walSettings(config), snapshot: snapshotSettings(config), archive: archiveSettings(config), keySource };
   const persistent = await openPersistent(options, settings);
   return new Database(persistent.world, durability, persistent, config, cwd);
 }

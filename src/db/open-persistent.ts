@@ -20,6 +20,10 @@ import { META_FILE_NAME, historyOf, newMeta, readMeta, schemaOf, withHistory, wr
 import { cutTornTail, listSegments } from '../recovery/recover-wal.js';
 import { recoverDatabase, type Recovered, type RecoveryDirs, type RecoveryReport } from '../recovery/recover.js';
 import { checkEvolutionOptions, decideOpen, migrateWorld, type MigratedWorld } from '../recovery/migrate.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { createEncryption, type KeySource } from '../crypto/keys.js';
+import { sealMeta, unlockMeta } from '../crypto/meta-seal.js';
+import { finishPendingRekey } from '../crypto/rekey-commit.js';
 import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
 import { Snapshotter } from '../snapshot/snapshotter.js';
 import { ARCHIVE_DIR_NAME } from '../wal/archive.js';
@@ -43,6 +47,8 @@ export interface PersistentSettings {
   readonly wal: ResolvedWalOptions;
   readonly snapshot: ResolvedSnapshotOptions;
   readonly archive: ResolvedArchiveOptions;
+  /** The configured key (src/crypto/key-config.ts); undefined: no encryption. */
+  readonly keySource?: KeySource;
 }
 
 /** Archive retention, shared with the snapshotter, which reads it at each archival. */
@@ -75,6 +81,11 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
     const dirs = { dir, walDir: join(dir, WAL_DIR_NAME), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
     let meta = await io(() => readMeta(storage, dir), `reading ${dir}`);
     const created = meta === undefined;
+    let cipher: DataCipher | undefined;
+    if (meta !== undefined) {
+      // The key is checked against the meta file first: a missing or wrong key changes nothing.
+      ({ meta, cipher } = await unlockMeta(meta, settings.keySource, dir));
+    }
     if (meta === undefined) {
       if ((await io(() => storage.stat(dirs.walDir), `reading ${dirs.walDir}`)) !== undefined && (await listSegments(storage, dirs.walDir)).length > 0) {
         throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`, {
@@ -83,18 +94,23 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
         });
       }
       meta = newMeta(options.components, now(), schemaVersion);
+      const encryption = settings.keySource === undefined ? undefined : await createEncryption(settings.keySource, meta.databaseId);
+      cipher = encryption?.cipher;
+      const stored = encryption === undefined ? meta : sealMeta(meta, encryption.stored, encryption.cipher);
       await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
       // The meta file's rename is made durable by a directory fsync that also covers wal/.
-      await io(() => writeMeta(storage, dir, meta!), `creating ${dir}`);
+      await io(() => writeMeta(storage, dir, stored), `creating ${dir}`);
     } else {
+      // A key rotation that committed (new meta file in place) but did not move all its files yet.
+      await io(() => finishPendingRekey(storage, dir), `finishing the key rotation in ${dir}`);
       await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
     }
-    const recovered = await io(() => recoverDatabase(storage, dirs, meta!, options.components, created, now), `recovering ${dir}`);
-    const opened = await settleSchema(storage, dirs, meta, recovered, options, schemaVersion);
+    const recovered = await io(() => recoverDatabase(storage, dirs, meta!, options.components, created, now, cipher), `recovering ${dir}`);
+    const opened = await settleSchema(storage, dirs, meta, recovered, options, schemaVersion, cipher);
     meta = opened.meta;
     const databaseId = meta.databaseId;
     const wal = await io(
-      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walOptions }, recovered.tail),
+      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walOptions, cipher }, recovered.tail),
       `opening the WAL in ${dirs.walDir}`,
     );
     let report = recovered.report;
@@ -115,7 +131,7 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
     const source = { world, schema: meta.schema, currentLsn: () => wal.lastLsn, makeDurable: () => wal.flush() };
     const snapshotter = new Snapshotter(
       source,
-      { storage, ...dirs, databaseId, now, policy, archive, walBytesWritten: () => wal.bytesAppended },
+      { storage, ...dirs, databaseId, now, policy, archive, walBytesWritten: () => wal.bytesAppended, cipher },
       recovered.manifest,
     );
     return { world, wal, snapshotter, lock, dir, storage, recovery: report, archive };
@@ -145,7 +161,15 @@ interface Settled {
  * 2'. (dropping a pending epoch) the meta file without it replaces the old one → a crash leaves
  *    the old meta, whose epoch is still pending and is dropped again, or the new one.
  */
-async function settleSchema(storage: Storage, dirs: RecoveryDirs, meta: DatabaseMeta, recovered: Recovered, options: OpenOptions, schemaVersion: number): Promise<Settled> {
+async function settleSchema(
+  storage: Storage,
+  dirs: RecoveryDirs,
+  meta: DatabaseMeta,
+  recovered: Recovered,
+  options: OpenOptions,
+  schemaVersion: number,
+  cipher: DataCipher | undefined,
+): Promise<Settled> {
   const history = historyOf(meta);
   const lastLsn = recovered.tail.lastLsn;
   const decision = decideOpen(history, lastLsn, options.components, schemaVersion, options.migrations);
@@ -155,6 +179,8 @@ async function settleSchema(storage: Storage, dirs: RecoveryDirs, meta: Database
   if (decision.kind === 'open') return { meta, world: recovered.world, migration };
   const kept = decision.kind === 'drop-pending' ? decision.history : [...decision.kept, { version: schemaVersion, fromLsn: lastLsn + 1, schema: schemaOf(options.components) }];
   const next = withHistory(meta, kept);
-  await io(() => writeMeta(storage, dirs.dir, next), `recording the schema in ${dirs.dir}`);
+  // Encrypted: the new schema and its history are sealed again, never written in the clear.
+  const stored = cipher === undefined || next.encryption === undefined ? next : sealMeta(next, next.encryption, cipher);
+  await io(() => writeMeta(storage, dirs.dir, stored), `recording the schema in ${dirs.dir}`);
   return { meta: next, world: migration?.world ?? recovered.world, migration };
 }

@@ -7,13 +7,13 @@ import { EcsdbError } from '../errors.js';
 import { closest } from '../config/closest.js';
 import { configError } from '../config/values.js';
 import { DURABILITIES, settingsOf, type Durability, type SectionName } from '../config/schema.js';
-import type { ArchiveSettings, SnapshotOptions, WalOptions } from '../config/types.js';
+import type { ArchiveSettings, EncryptionOptions, SnapshotOptions, WalOptions } from '../config/types.js';
 import type { ResolvedArchiveOptions, ResolvedSnapshotOptions, ResolvedWalOptions } from '../config/resolve.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import type { Storage } from '../storage/storage.js';
 import type { Migration } from '../recovery/migrate.js';
 
-export type { Durability, WalOptions, SnapshotOptions, ArchiveSettings };
+export type { Durability, WalOptions, SnapshotOptions, ArchiveSettings, EncryptionOptions };
 export type { ResolvedWalOptions, ResolvedSnapshotOptions, ResolvedArchiveOptions };
 export { DURABILITIES };
 
@@ -31,6 +31,11 @@ export interface OpenOptions {
   wal?: WalOptions;
   snapshot?: SnapshotOptions;
   archive?: ArchiveSettings;
+  /**
+   * Encryption at rest: the key (or key file, or passphrase) that encrypts a new database and
+   * unlocks an encrypted one. Settings `[encryption]`; see docs/api.md.
+   */
+  encryption?: EncryptionOptions;
   /**
    * The configuration file: a path (relative to `cwd`) that must exist, or false to read none.
    * By default the file named by the ECSDB_CONFIG environment variable, else `ecsdb.toml` in
@@ -71,7 +76,7 @@ export function checkDurability(value: unknown, option: string): Durability {
 }
 
 /** Every key open() reads (the compile-time check below keeps it equal to OpenOptions). */
-const OPEN_OPTION_KEYS = ['components', 'dir', 'durability', 'wal', 'snapshot', 'archive', 'config', 'env', 'cwd', 'storage', 'now', 'schemaVersion', 'migrations'] as const;
+const OPEN_OPTION_KEYS = ['components', 'dir', 'durability', 'wal', 'snapshot', 'archive', 'encryption', 'config', 'env', 'cwd', 'storage', 'now', 'schemaVersion', 'migrations'] as const;
 // Fails to compile when OpenOptions gains a key this list lacks, or the list names a key it lacks.
 const OPEN_OPTION_KEYS_COMPLETE: [Exclude<keyof OpenOptions, (typeof OPEN_OPTION_KEYS)[number]>] extends [never]
   ? [Exclude<(typeof OPEN_OPTION_KEYS)[number], keyof OpenOptions>] extends [never]

@@ -14,13 +14,17 @@ import type { Storage } from '../storage/storage.js';
 import { applyRecord } from '../recovery/recover-wal.js';
 import type { WriteSetSchema } from '../txn/write-set.js';
 import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
-import { RECORD_HEADER_SIZE_BYTES } from '../wal/format.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_WRITE_SET } from '../wal/format.js';
 import { scanSegment, type TimeHandler } from '../wal/segment-reader.js';
 import type { World } from '../world/world.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { openRecordPayload } from '../crypto/wal-records.js';
 
 export interface LogDirs {
   readonly walDir: string;
   readonly archiveDir: string;
+  /** The cipher of an encrypted database (its records are sealed); undefined in the clear. */
+  readonly cipher?: DataCipher;
 }
 
 /** What one pass over the retained log found. */
@@ -40,9 +44,9 @@ function gap(message: string): EcsdbError {
   return new EcsdbError('CORRUPT_WAL', message, { detail: 'wal-gap' });
 }
 
-async function readSegment(storage: Storage, segment: SegmentLocation): Promise<Uint8Array> {
+async function readSegment(storage: Storage, segment: SegmentLocation, cipher: DataCipher | undefined): Promise<Uint8Array> {
   try {
-    return await readSegmentBytes(storage, segment);
+    return await readSegmentBytes(storage, segment, cipher);
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
     const file = segmentFile(segment);
@@ -77,7 +81,7 @@ export async function walkLog(
   for (let i = 0; i < segments.length && lastLsn < range.throughLsn && done?.() !== true; i++) {
     const segment = segments[i];
     if (i > 0 && segment.firstLsn !== lastLsn + 1) throw gap(`WAL records ${lastLsn + 1}..${segment.firstLsn - 1} are missing (before segment ${segment.name})`);
-    const bytes = await readSegment(storage, segment);
+    const bytes = await readSegment(storage, segment, dirs.cipher);
     const file = segmentFile(segment);
     const context = {
       name: file,
@@ -123,10 +127,16 @@ export async function replayLog(
       world = schemaChanges[changeIndex++].convert(world);
       schema = world.tables.map((table) => table.fields);
     }
-    if (reader.bytes !== bytes) reader = new ByteReader(bytes);
-    reader.offset = payloadStart;
-    reader.end = payloadEnd;
-    applyRecord(world, reader, schema, { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES }, lsn);
+    const at = { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES };
+    if (dirs.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
+      if (reader.bytes !== bytes) reader = new ByteReader(bytes);
+      reader.offset = payloadStart;
+      reader.end = payloadEnd;
+      applyRecord(world, reader, schema, at, lsn);
+    } else {
+      // Sealed (or, in the clear, a sealed record that must be refused): as recovery reads it.
+      applyRecord(world, new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, dirs.cipher, file)), schema, at, lsn);
+    }
   });
   return { ...walked, world };
 }

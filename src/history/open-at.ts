@@ -22,6 +22,9 @@ import { EcsdbError } from '../errors.js';
 import { fileStorage } from '../db/open-persistent.js';
 import { epochAt, historyOf, readMeta, sameSchema, schemaOf, type DatabaseMeta, type SchemaEpoch } from '../meta/meta-file.js';
 import { componentsOf } from '../schema/evolution.js';
+import type { EncryptionOptions } from '../config/types.js';
+import type { KeySource } from '../crypto/keys.js';
+import { unlockMeta } from '../crypto/meta-seal.js';
 import { componentsFor, schemaChangesAfter } from '../recovery/migrate.js';
 import { readChain } from '../recovery/recover.js';
 import type { AnyComponentDef } from '../schema/component.js';
@@ -47,8 +50,15 @@ export interface OpenAtOptions {
   readonly lsn?: number;
   /** Or: the world after the last commit whose recorded time is at or before this (ms since the epoch). */
   readonly timeMs?: number;
+  /** The key of an encrypted directory, given as to open() (key, keyFile or passphrase). */
+  readonly encryption?: EncryptionOptions;
   /** The storage to read through (tests); default the real file system. */
   readonly storage?: Storage;
+}
+
+/** openAt() as ecsdb itself calls it: with a key source already resolved (db.at(), the CLI). */
+export interface OpenAtInternalOptions extends OpenAtOptions {
+  readonly keySource?: KeySource;
 }
 
 /** Builds attempted before giving up on files that keep vanishing under a busy writer. */
@@ -57,10 +67,12 @@ const ATTEMPTS_MAX = 4;
 export async function openAt(options: OpenAtOptions): Promise<HistoricalView> {
   const { dir, components } = checkOptions(options);
   const storage = options.storage ?? fileStorage;
-  const meta = await readMeta(storage, dir);
-  if (meta === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta); nothing to travel back in`);
+  const sealedMeta = await readMeta(storage, dir);
+  if (sealedMeta === undefined) throw new EcsdbError('INVALID_ARGUMENT', `${dir} is not an ecsdb directory (no ecsdb.meta); nothing to travel back in`);
+  // KEY_REQUIRED / KEY_INVALID as open() gives them; the schema is sealed in an encrypted meta.
+  const { meta, cipher } = await unlockMeta(sealedMeta, (options as OpenAtInternalOptions).keySource ?? keySourceOfOptions(options.encryption), dir);
   if (components !== 'stored') new World(components); // duplicate names fail here, before any reading
-  const dirs = { dir, walDir: join(dir, 'wal'), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
+  const dirs = { dir, walDir: join(dir, 'wal'), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME), cipher };
   for (let attempt = 1; ; attempt++) {
     const lastAttempt = attempt >= ATTEMPTS_MAX;
     try {
@@ -72,6 +84,18 @@ export async function openAt(options: OpenAtOptions): Promise<HistoricalView> {
       if (lastAttempt || !vanished(error)) throw error;
     }
   }
+}
+
+/** The key source of openAt()'s `encryption` option: at most one of key, keyFile, passphrase. */
+function keySourceOfOptions(encryption: EncryptionOptions | undefined): KeySource | undefined {
+  if (encryption === undefined) return undefined;
+  const given = (['key', 'keyFile', 'passphrase'] as const).filter((key) => encryption[key] !== undefined);
+  if (given.length > 1) throw new EcsdbError('CONFIG_INVALID', `openAt(): give one key source, not ${given.map((key) => `encryption.${key}`).join(' and ')}`, { detail: 'key-conflict' });
+  const origin = `openAt() option encryption.${given[0]}`;
+  if (encryption.keyFile !== undefined) return { kind: 'keyFile', path: encryption.keyFile, origin };
+  if (encryption.key !== undefined) return { kind: 'key', text: encryption.key, origin };
+  if (encryption.passphrase !== undefined) return { kind: 'passphrase', text: encryption.passphrase, origin, scryptLogN: encryption.scryptLogN };
+  return undefined;
 }
 
 function checkOptions(options: OpenAtOptions): OpenAtOptions {
@@ -126,7 +150,7 @@ async function build(
     try {
       let fromLsn = 1;
       if (base !== undefined) {
-        const loaded = loadSnapshot(world, await readChain(storage, dirs.snapshotsDir, entries, base), meta.databaseId, baseEpoch.schema);
+        const loaded = loadSnapshot(world, await readChain(storage, dirs.snapshotsDir, entries, base), meta.databaseId, baseEpoch.schema, dirs.cipher);
         fromLsn = loaded.header.startLsn + 1;
       }
       const range = await replayLog(storage, dirs, meta.databaseId, world, { fromLsn, throughLsn: lsn }, changes);

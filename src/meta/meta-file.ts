@@ -38,6 +38,7 @@ import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import type { Storage } from '../storage/storage.js';
 import { DATABASE_ID_SIZE_BYTES, WAL_FORMAT_VERSION } from '../wal/format.js';
+import { isStoredEncryption, type StoredEncryption } from '../crypto/keys.js';
 
 export const META_FILE_NAME = 'ecsdb.meta';
 export const META_FORMAT_VERSION = 1;
@@ -74,6 +75,13 @@ export interface DatabaseMeta {
   readonly schemaVersion?: number;
   /** Absent in a format 1 file: one entry, version 1, from LSN 1, `schema`. */
   readonly schemaHistory?: readonly SchemaEpoch[];
+  /** Encryption parameters (src/crypto/keys.ts); absent for a database stored in the clear. */
+  readonly encryption?: StoredEncryption;
+  /**
+   * With encryption: the schema, its version and history, sealed (src/crypto/meta-seal.ts); on
+   * disk `schema` is then empty and there is no history in the clear.
+   */
+  readonly sealedSchema?: Uint8Array;
 }
 
 /** The schema history of a meta, explicit also for a format 1 file. */
@@ -128,7 +136,8 @@ function isFormat1(meta: DatabaseMeta): boolean {
 }
 
 export function encodeMeta(meta: DatabaseMeta): Uint8Array {
-  const base = { databaseId: meta.databaseId, walFormatVersion: meta.walFormatVersion, createdAtMs: meta.createdAtMs, schema: plainSchema(meta.schema) };
+  const sealed = meta.encryption === undefined ? {} : { encryption: meta.encryption, sealedSchema: meta.sealedSchema };
+  const base = { databaseId: meta.databaseId, walFormatVersion: meta.walFormatVersion, createdAtMs: meta.createdAtMs, schema: plainSchema(meta.schema), ...sealed };
   if (isFormat1(meta)) return encodeFramed(META_MAGIC, META_FORMAT_VERSION, base);
   const history = historyOf(meta).map((epoch) => ({ version: epoch.version, fromLsn: epoch.fromLsn, schema: plainSchema(epoch.schema) }));
   return encodeFramed(META_MAGIC, META_FORMAT_VERSION_EVOLVED, { ...base, schemaVersion: meta.schemaVersion ?? 1, schemaHistory: history });
@@ -194,7 +203,9 @@ function checkMetaShape(value: unknown, path: string): DatabaseMeta {
     meta.databaseId.length === DATABASE_ID_SIZE_BYTES &&
     typeof meta.walFormatVersion === 'number' &&
     typeof meta.createdAtMs === 'number' &&
-    isSchema(meta.schema);
+    isSchema(meta.schema) &&
+    (meta.encryption === undefined || isStoredEncryption(meta.encryption)) &&
+    (meta.sealedSchema === undefined || meta.sealedSchema instanceof Uint8Array);
   // The payload passed its checksum, so these were written this way: reported at its start.
   const at = { file: META_FILE_NAME, offset: FRAME_HEADER_SIZE_BYTES };
   if (!ok) throw new EcsdbError('CORRUPT_WAL', `database meta file ${path} has an unexpected structure (payload at byte offset ${FRAME_HEADER_SIZE_BYTES})`, at);

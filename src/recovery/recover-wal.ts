@@ -19,7 +19,9 @@ import { applyEncodedWriteSet } from '../txn/apply.js';
 import { asCorruptWal, type WriteSetSchema } from '../txn/write-set.js';
 import { parseSegmentFileName } from '../wal/format.js';
 import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
-import { RECORD_HEADER_SIZE_BYTES } from '../wal/format.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_WRITE_SET } from '../wal/format.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { openRecordPayload } from '../crypto/wal-records.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import type { World } from '../world/world.js';
@@ -61,6 +63,8 @@ export interface ReplayPlan {
   readonly fromLsn: number;
   /** The log must reach at least this LSN (a snapshot's end LSN), else recovery fails. */
   readonly throughLsnMin: number;
+  /** The database's cipher when it is encrypted: every record must then be sealed. */
+  readonly cipher?: DataCipher;
   /** Conversions of the world before the first record of each later schema, ascending. */
   readonly schemaChanges?: readonly { readonly fromLsn: number; convert(world: World): World }[];
 }
@@ -101,7 +105,7 @@ export async function recoverWal(
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
     if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1], logEnd);
-    const bytes = await readSegmentBytes(storage, segment);
+    const bytes = await readSegmentBytes(storage, segment, plan.cipher);
     const reader = new ByteReader(bytes);
     const isLast = i === segments.length - 1;
     const file = segmentFile(segment);
@@ -112,9 +116,14 @@ export async function recoverWal(
         world = changes[changeIndex++].convert(world);
         schema = world.tables.map((table) => table.fields);
       }
-      reader.offset = payloadStart;
-      reader.end = payloadEnd;
-      applyRecord(world, reader, schema, { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES }, lsn);
+      const at = { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES };
+      if (plan.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
+        reader.offset = payloadStart;
+        reader.end = payloadEnd;
+        applyRecord(world, reader, schema, at, lsn);
+      } else {
+        applyRecord(world, new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, plan.cipher, file)), schema, at, lsn);
+      }
       recordsReplayed++;
     });
     timeMs = scan.lastTimeMs ?? timeMs;

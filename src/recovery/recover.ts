@@ -25,6 +25,7 @@ import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js'
 import type { Storage } from '../storage/storage.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import { World } from '../world/world.js';
+import type { DataCipher } from '../crypto/cipher.js';
 import { recoverWal, type TailCut, type WalRecoveryReport } from './recover-wal.js';
 import { componentsFor, schemaChangesAfter, type SchemaMigrationReport } from './migrate.js';
 
@@ -73,9 +74,10 @@ export async function recoverDatabase(
   components: readonly AnyComponentDef[],
   created: boolean,
   now: () => number,
+  cipher?: DataCipher,
 ): Promise<Recovered> {
-  const context: Context = { storage, dirs, meta, components, created, now, startedMs: now() };
-  const { entries, manifestProblem, unpublished } = await snapshotCandidates(storage, dirs);
+  const context: Context = { storage, dirs, meta, components, created, now, startedMs: now(), cipher };
+  const { entries, manifestProblem, unpublished } = await snapshotCandidates(storage, dirs, cipher);
   let recovered: Recovered;
   try {
     recovered = await recoverFrom(context, entries, manifestProblem);
@@ -112,11 +114,12 @@ interface Context {
   readonly created: boolean;
   readonly now: () => number;
   readonly startedMs: number;
+  readonly cipher: DataCipher | undefined;
 }
 
 /** The newest usable snapshot among `entries` plus the WAL after it, else the WAL from LSN 1. */
 async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestProblem: string | undefined): Promise<Recovered> {
-  const { storage, dirs, meta, components, created, now, startedMs } = context;
+  const { storage, dirs, meta, components, created, now, startedMs, cipher } = context;
   const skipped: { file: string; reason: string }[] = [];
   const history = historyOf(meta);
   // Where the newest skipped snapshot's problem lies: the place to look when none is usable.
@@ -129,7 +132,7 @@ async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestP
     try {
       const chain = await readChain(storage, dirs.snapshotsDir, entries, entry);
       const image = new World(componentsFor(epoch.schema, components));
-      const loaded = loadSnapshot(image, chain, meta.databaseId, epoch.schema);
+      const loaded = loadSnapshot(image, chain, meta.databaseId, epoch.schema, cipher);
       const snapshot = { file: entry.file, startLsn: loaded.header.startLsn, endLsn: loaded.header.endLsn, loadMs: now() - loadStartMs };
       const plan = {
         walDir: dirs.walDir,
@@ -137,6 +140,7 @@ async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestP
         fromLsn: snapshot.startLsn + 1,
         throughLsnMin: snapshot.endLsn,
         schemaChanges: schemaChangesAfter(history, epoch, components),
+        cipher,
       };
       const { report, tail, world, cut } = await recoverWal(storage, plan, meta.databaseId, image, now);
       const recoveryReport = { created, snapshot, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs };
@@ -150,7 +154,7 @@ async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestP
   try {
     const first = history[0];
     const schemaChanges = schemaChangesAfter(history, first, components);
-    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0, schemaChanges };
+    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0, schemaChanges, cipher };
     const { report, tail, world, cut } = await recoverWal(storage, plan, meta.databaseId, new World(componentsFor(first.schema, components)), now);
     return {
       world,
@@ -222,8 +226,8 @@ interface Candidates {
   readonly unpublished: SnapshotEntry[];
 }
 
-async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise<Candidates> {
-  const listed = () => snapshotEntriesByListing(storage, dirs.snapshotsDir);
+async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs, cipher: DataCipher | undefined): Promise<Candidates> {
+  const listed = () => snapshotEntriesByListing(storage, dirs.snapshotsDir, cipher);
   try {
     const manifest = await readManifest(storage, dirs.dir);
     if (manifest !== undefined) return { entries: [...manifest.snapshots], manifestProblem: undefined, unpublished: [] };
@@ -241,12 +245,12 @@ async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise
  * (LSNs, and the base of an incremental one, so chains load without the MANIFEST). A file whose
  * header is unreadable gets the end LSN of its name; loading it then fails and it is skipped.
  */
-export async function snapshotEntriesByListing(storage: Storage, snapshotsDir: string): Promise<SnapshotEntry[]> {
+export async function snapshotEntriesByListing(storage: Storage, snapshotsDir: string, cipher?: DataCipher): Promise<SnapshotEntry[]> {
   const names = (await storage.stat(snapshotsDir)) === undefined ? [] : await storage.list(snapshotsDir);
   const entries: SnapshotEntry[] = [];
   for (const file of names.filter((name) => parseSnapshotFileName(name) !== undefined)) {
     const bytes = await storage.readFile(join(snapshotsDir, file));
-    const identity = readSnapshotIdentity(bytes);
+    const identity = readSnapshotIdentity(bytes, cipher);
     const sizeBytes = bytes.length;
     if (identity === undefined) {
       entries.push({ file, startLsn: 0, endLsn: parseSnapshotFileName(file)!, createdAtMs: 0, sizeBytes });

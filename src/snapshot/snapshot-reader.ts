@@ -29,6 +29,8 @@ import {
   type SectionHeader,
   type SnapshotHeader,
 } from './format.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { SEAL_OVERHEAD_BYTES, SNAPSHOT_FLAG_ENCRYPTED } from '../crypto/format.js';
 
 export interface LoadedSnapshot {
   readonly header: SnapshotHeader;
@@ -55,14 +57,20 @@ export interface SnapshotFile {
  * incremental one built on the one before it, each overriding the chunks it holds. The header
  * returned is the last one's (its start LSN is where WAL replay begins).
  */
-export function loadSnapshot(world: World, chain: readonly SnapshotFile[], databaseId: Uint8Array, schema: readonly StoredComponent[]): LoadedSnapshot {
+export function loadSnapshot(
+  world: World,
+  chain: readonly SnapshotFile[],
+  databaseId: Uint8Array,
+  schema: readonly StoredComponent[],
+  cipher?: DataCipher,
+): LoadedSnapshot {
   const loader = new ImageLoader(world, schema);
   let header: SnapshotHeader | undefined;
   let end = 0;
   chain.forEach((file, index) => {
     try {
       const previous = index === 0 ? undefined : chain[index - 1].path;
-      header = loadFile(loader, file, databaseId, previous);
+      header = loadFile(loader, file, databaseId, previous, cipher);
       end = file.bytes.length;
     } catch (error) {
       throw asCorruptSnapshot(error, file.path);
@@ -82,13 +90,17 @@ export function loadSnapshot(world: World, chain: readonly SnapshotFile[], datab
  * is damaged: an incremental snapshot can then still be loaded over its chain. undefined when
  * the header or the schema section is damaged (loading the file then reports where).
  */
-export function readSnapshotIdentity(bytes: Uint8Array): { startLsn: number; endLsn: number; createdAtMs: number; base: string | undefined } | undefined {
+export function readSnapshotIdentity(
+  bytes: Uint8Array,
+  cipher?: DataCipher,
+): { startLsn: number; endLsn: number; createdAtMs: number; base: string | undefined } | undefined {
   const header = decodeSnapshotHeader(bytes);
   if (typeof header === 'string' || header.sectionCount === 0 || bytes.length < SNAPSHOT_HEADER_SIZE_BYTES + SECTION_HEADER_SIZE_BYTES) return undefined;
   try {
     const section = decodeSectionHeader(bytes, SNAPSHOT_HEADER_SIZE_BYTES);
     if (section.kind !== SECTION_KIND.schema) return undefined;
-    const value = decode(sectionPayload(bytes, SNAPSHOT_HEADER_SIZE_BYTES, section)) as { base?: unknown } | null;
+    const sealing = cipher === undefined || (header.flags & SNAPSHOT_FLAG_ENCRYPTED) === 0 ? undefined : { cipher, header, index: 0 };
+    const value = decode(sectionPayload(bytes, SNAPSHOT_HEADER_SIZE_BYTES, section, sealing)) as { base?: unknown } | null;
     const base = value?.base ?? undefined;
     if (base !== undefined && typeof base !== 'string') return undefined;
     return { startLsn: header.startLsn, endLsn: header.endLsn, createdAtMs: header.createdAtMs, base };
@@ -107,7 +119,7 @@ function asCorruptSnapshot(error: unknown, path: string): unknown {
 }
 
 /** Reads one file of the chain; `basePath` is the file it must build on (undefined: it must be full). */
-function loadFile(loader: ImageLoader, file: SnapshotFile, databaseId: Uint8Array, basePath: string | undefined): SnapshotHeader {
+function loadFile(loader: ImageLoader, file: SnapshotFile, databaseId: Uint8Array, basePath: string | undefined, cipher: DataCipher | undefined): SnapshotHeader {
   const bytes = file.bytes;
   const header = decodeSnapshotHeader(bytes);
   if (typeof header === 'string') throw new Damage(0, header);
@@ -121,6 +133,10 @@ function loadFile(loader: ImageLoader, file: SnapshotFile, databaseId: Uint8Arra
   if (Buffer.compare(Buffer.from(header.databaseId), Buffer.from(databaseId)) !== 0) throw new Damage(12, 'it belongs to another database');
   if (header.startLsn > header.endLsn) throw new Damage(28, `start LSN ${header.startLsn} is after end LSN ${header.endLsn}`);
   const incremental = (header.flags & SNAPSHOT_FLAG_INCREMENTAL) !== 0;
+  // A file in the clear is refused in an encrypted database: it could be anyone's forgery.
+  if (((header.flags & SNAPSHOT_FLAG_ENCRYPTED) !== 0) !== (cipher !== undefined)) {
+    throw new Damage(10, cipher === undefined ? 'it is encrypted, but the database is not' : 'it is not encrypted, but the database is');
+  }
   if (incremental !== (basePath !== undefined)) {
     throw new Damage(10, incremental ? 'an incremental snapshot cannot start a chain' : 'a full snapshot inside a chain');
   }
@@ -132,8 +148,9 @@ function loadFile(loader: ImageLoader, file: SnapshotFile, databaseId: Uint8Arra
   for (let index = 0; index < header.sectionCount; index++) {
     if (bytes.length - offset < SECTION_HEADER_SIZE_BYTES) throw new Damage(offset, 'section header runs past the end of the file');
     const section = decodeSectionHeader(bytes, offset);
-    checkUnusedFields(bytes, offset, section);
-    const raw = sectionPayload(bytes, offset, section);
+    checkUnusedFields(bytes, offset, section, cipher !== undefined);
+    const sealing = cipher === undefined ? undefined : { cipher, header, index };
+    const raw = sectionPayload(bytes, offset, section, sealing);
     const isLast = index === header.sectionCount - 1;
     if ((section.kind === SECTION_KIND.end) !== isLast) throw new Damage(offset, isLast ? 'the last section is not the end marker' : 'end marker before the last section');
     if ((section.kind === SECTION_KIND.schema) !== (index === 0)) throw new Damage(offset, 'the schema section must come first, once');
@@ -150,7 +167,7 @@ function loadFile(loader: ImageLoader, file: SnapshotFile, databaseId: Uint8Arra
  * what the writer puts there (0; the schema section's slot count is checked against its high-
  * water mark later). Then no byte of a snapshot can change without the reader noticing.
  */
-function checkUnusedFields(bytes: Uint8Array, offset: number, section: SectionHeader): void {
+function checkUnusedFields(bytes: Uint8Array, offset: number, section: SectionHeader, sealed: boolean): void {
   if (bytes[offset + 14] !== 0 || bytes[offset + 15] !== 0) throw new Damage(offset + 14, 'reserved section header bytes are not 0');
   const { kind } = section;
   const usesComponent = kind === SECTION_KIND.present || kind === SECTION_KIND.column || kind === SECTION_KIND.strings;
@@ -158,7 +175,7 @@ function checkUnusedFields(bytes: Uint8Array, offset: number, section: SectionHe
   if (!usesComponent && section.componentIndex !== 0) throw new Damage(offset + 16, `a section of kind ${kind} has component index ${section.componentIndex}, not 0`);
   if (!usesField && section.fieldIndex !== 0) throw new Damage(offset + 20, `a section of kind ${kind} has field index ${section.fieldIndex}, not 0`);
   if ((kind === SECTION_KIND.schema || kind === SECTION_KIND.end) && section.firstSlot !== 0) throw new Damage(offset + 24, `a section of kind ${kind} has first slot ${section.firstSlot}, not 0`);
-  if (kind === SECTION_KIND.end && (section.slotCount !== 0 || section.storedSizeBytes !== 0 || section.rawSizeBytes !== 0 || section.compression !== COMPRESSION_NONE)) {
+  if (kind === SECTION_KIND.end && (section.slotCount !== 0 || section.storedSizeBytes !== (sealed ? SEAL_OVERHEAD_BYTES : 0) || section.rawSizeBytes !== 0 || section.compression !== COMPRESSION_NONE)) {
     throw new Damage(offset, 'the end marker is not empty');
   }
 }
@@ -166,7 +183,12 @@ function checkUnusedFields(bytes: Uint8Array, offset: number, section: SectionHe
 /** Deflate cannot expand data by more than about 1032:1; a raw length beyond that is a lie. */
 const DEFLATE_RATIO_MAX = 1032;
 
-function sectionPayload(bytes: Uint8Array, offset: number, section: SectionHeader): Uint8Array {
+function sectionPayload(
+  bytes: Uint8Array,
+  offset: number,
+  section: SectionHeader,
+  sealing: { cipher: DataCipher; header: SnapshotHeader; index: number } | undefined,
+): Uint8Array {
   const start = offset + SECTION_HEADER_SIZE_BYTES;
   if (section.storedSizeBytes > bytes.length - start) throw new Damage(offset, `section length ${section.storedSizeBytes} runs past the end of the file`);
   if (section.rawSizeBytes > SECTION_RAW_SIZE_BYTES_MAX) throw new Damage(offset + 8, `section raw length ${section.rawSizeBytes} is implausible`);
@@ -175,8 +197,16 @@ function sectionPayload(bytes: Uint8Array, offset: number, section: SectionHeade
   if (section.compression === COMPRESSION_DEFLATE && section.rawSizeBytes > section.storedSizeBytes * DEFLATE_RATIO_MAX + 64) {
     throw new Damage(offset + 8, `section raw length ${section.rawSizeBytes} is more than deflate can make of ${section.storedSizeBytes} stored bytes`);
   }
-  const stored = bytes.subarray(start, start + section.storedSizeBytes);
+  let stored = bytes.subarray(start, start + section.storedSizeBytes);
   if (crc32(stored) !== section.crc) throw new Damage(offset + 4, 'section checksum mismatch');
+  if (sealing !== undefined) {
+    const { cipher, header, index } = sealing;
+    const endLsn = section.kind === SECTION_KIND.end ? header.endLsn : undefined;
+    const aad = cipher.snapshotSectionAad(header, index, bytes.subarray(offset, start), endLsn);
+    const opened = cipher.open(stored, aad);
+    if (opened === undefined) throw new Damage(start, 'section does not authenticate under the key (tampered, moved from elsewhere, or damaged with its checksum fixed)');
+    stored = opened;
+  }
   if (section.compression === COMPRESSION_NONE) {
     if (stored.length !== section.rawSizeBytes) throw new Damage(offset + 8, 'raw length differs from stored length of an uncompressed section');
     return stored;

@@ -37,6 +37,8 @@ import {
   type SectionKind,
 } from './format.js';
 import type { SnapshotEntry } from './manifest.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { SNAPSHOT_FLAG_ENCRYPTED } from '../crypto/format.js';
 
 export interface SnapshotSource {
   readonly world: World;
@@ -61,6 +63,8 @@ export interface SnapshotWriterOptions {
    * dirty chunks are written. Undefined for a full snapshot.
    */
   readonly base: SnapshotEntry | undefined;
+  /** Seals every section (src/crypto/format.ts); undefined: sections in the clear. */
+  readonly cipher?: DataCipher;
 }
 
 export interface SnapshotStats {
@@ -87,12 +91,14 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
   const file = await storage.open(tempPath, 'create');
   let longestStepMs = 0;
   let chunkCount = 0;
+  const base = options.base;
+  const flags = (base === undefined ? 0 : SNAPSHOT_FLAG_INCREMENTAL) | (options.cipher === undefined ? 0 : SNAPSHOT_FLAG_ENCRYPTED);
   try {
-    const writer = new SectionWriter(file, options.compress);
+    const sealing = options.cipher === undefined ? undefined : { cipher: options.cipher, file: { startLsn, createdAtMs, flags } };
+    const writer = new SectionWriter(file, options.compress, sealing);
     await file.write(new Uint8Array(SNAPSHOT_HEADER_SIZE_BYTES), 0); // rewritten once complete
     const world = source.world;
     const highWater = world.registry.highWater;
-    const base = options.base;
     assert(base === undefined || world.dirtyChunks?.chunkSlots === options.chunkSlots, 'incremental snapshot needs dirty tracking by chunk');
     await writer.write(schemaSection(source.schema, highWater, options.chunkSlots, base?.file));
     for (let firstSlot = 0; firstSlot < highWater; firstSlot += options.chunkSlots) {
@@ -108,14 +114,15 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
     }
     const endLsn = source.currentLsn();
     await source.makeDurable();
-    await writer.write({ kind: SECTION_KIND.end, componentIndex: 0, fieldIndex: 0, firstSlot: 0, slotCount: 0, raw: new Uint8Array(0) });
+    // Sealed, the end section binds the end LSN (and, by its index, the section count) to the key.
+    await writer.write({ kind: SECTION_KIND.end, componentIndex: 0, fieldIndex: 0, firstSlot: 0, slotCount: 0, raw: new Uint8Array(0) }, endLsn);
     const header = encodeSnapshotHeader({
       databaseId: options.databaseId,
       startLsn,
       endLsn,
       createdAtMs,
       sectionCount: writer.sectionCount,
-      flags: base === undefined ? 0 : SNAPSHOT_FLAG_INCREMENTAL,
+      flags,
     });
     await file.write(header, 0);
     await file.sync();
@@ -207,15 +214,15 @@ class SectionWriter {
   constructor(
     private readonly file: StorageFile,
     private readonly compress: boolean,
+    private readonly sealing: { readonly cipher: DataCipher; readonly file: { startLsn: number; createdAtMs: number; flags: number } } | undefined,
   ) {}
 
-  encode(section: Section): Uint8Array {
+  /** `endLsn` only for the end section. */
+  encode(section: Section, endLsn?: number): Uint8Array {
     assert(section.raw.length <= 0xffff_ffff, 'snapshot section over 4 GiB');
     const compressed = this.compress && section.raw.length > 64;
-    const stored = compressed ? deflateSync(section.raw, { level: 1 }) : section.raw;
-    const header = encodeSectionHeader({
-      storedSizeBytes: stored.length,
-      crc: crc32(stored),
+    let stored = compressed ? deflateSync(section.raw, { level: 1 }) : section.raw;
+    const fields = {
       rawSizeBytes: section.raw.length,
       kind: section.kind,
       compression: compressed ? COMPRESSION_DEFLATE : COMPRESSION_NONE,
@@ -223,7 +230,15 @@ class SectionWriter {
       fieldIndex: section.fieldIndex,
       firstSlot: section.firstSlot,
       slotCount: section.slotCount,
-    });
+    };
+    if (this.sealing !== undefined) {
+      // Compress first, then seal: ciphertext does not compress. The AAD holds the header's
+      // fields after the stored length and checksum, which describe the sealed bytes.
+      const { cipher, file } = this.sealing;
+      const aad = cipher.snapshotSectionAad(file, this.sectionCount, encodeSectionHeader({ ...fields, storedSizeBytes: 0, crc: 0 }), endLsn);
+      stored = cipher.seal(stored, aad);
+    }
+    const header = encodeSectionHeader({ ...fields, storedSizeBytes: stored.length, crc: crc32(stored) });
     const bytes = new Uint8Array(header.length + stored.length);
     bytes.set(header, 0);
     bytes.set(stored, header.length);
@@ -236,8 +251,8 @@ class SectionWriter {
     this.position += bytes.length;
   }
 
-  async write(section: Section): Promise<void> {
-    await this.append(this.encode(section));
+  async write(section: Section, endLsn?: number): Promise<void> {
+    await this.append(this.encode(section, endLsn));
   }
 }
 

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { io } from '../storage/io.js';
 import type { Storage } from '../storage/storage.js';
+import type { DataCipher } from '../crypto/cipher.js';
 import { archiveSegments, pruneArchive, type ArchiveOptions } from '../wal/archive.js';
 import { readManifest, writeManifest, type SnapshotEntry } from './manifest.js';
 import { SNAPSHOT_SUFFIX, parseSnapshotFileName } from './format.js';
@@ -46,6 +47,8 @@ export interface SnapshotterOptions {
   readonly archive: ArchiveOptions;
   /** WAL bytes written so far (for the size trigger). */
   readonly walBytesWritten: () => number;
+  /** Seals snapshots and compressed archives of an encrypted database. */
+  readonly cipher?: DataCipher;
 }
 
 export class Snapshotter {
@@ -160,6 +163,7 @@ export class Snapshotter {
       chunkSlots: policy.chunkSlots,
       now: this.options.now,
       yieldToCommits: () => new Promise((resolve) => setImmediate(resolve)),
+      cipher: this.options.cipher,
     });
     // Publish: the manifest names the new snapshot and the newest K - 1 before it.
     const entries = [...this.manifest.filter((e) => e.file !== stats.entry.file), stats.entry].sort((a, b) => a.endLsn - b.endLsn);
@@ -171,7 +175,7 @@ export class Snapshotter {
     this.lastError = undefined;
     await this.#removeUnlisted(kept);
     const { walDir, archiveDir, archive } = this.options;
-    await archiveSegments(storage, walDir, archiveDir, stats.entry.startLsn, archive);
+    await archiveSegments(storage, walDir, archiveDir, stats.entry.startLsn, archive, this.options.cipher);
     await pruneArchive(storage, walDir, archiveDir, kept[0].startLsn + 1, archive);
     return stats;
   }

@@ -18,6 +18,8 @@ import { EcsdbError } from '../errors.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import type { Storage } from '../storage/storage.js';
 import { parseSegmentFileName } from './format.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { isSealedArchive, openArchive, sealArchive } from '../crypto/wal-records.js';
 
 export const ARCHIVE_DIR_NAME = 'archive';
 export const COMPRESSED_SUFFIX = '.deflate';
@@ -59,10 +61,15 @@ export function segmentFile(segment: SegmentLocation): string {
   return `${basename(dirname(segment.path))}/${basename(segment.path)}`;
 }
 
-/** The bytes of a segment, inflated if it was archived compressed. */
-export async function readSegmentBytes(storage: Storage, segment: SegmentLocation): Promise<Uint8Array> {
+/**
+ * The bytes of a segment, inflated if it was archived compressed. A compressed archive of an
+ * encrypted database is opened with `cipher` and its records sealed again (wal-records.ts), so
+ * callers see one segment form whatever the file was.
+ */
+export async function readSegmentBytes(storage: Storage, segment: SegmentLocation, cipher?: DataCipher): Promise<Uint8Array> {
   const bytes = await storage.readFile(segment.path);
   if (!segment.compressed) return bytes;
+  if (cipher !== undefined || isSealedArchive(bytes)) return openArchive(cipher, bytes, segment.firstLsn, segmentFile(segment));
   try {
     return inflateSync(bytes);
   } catch (error) {
@@ -84,7 +91,14 @@ export interface ArchiveOptions {
  * Moves the live segments whose every record is at or below `upToLsn` into the archive; the
  * last live segment (the one being written) always stays.
  */
-export async function archiveSegments(storage: Storage, walDir: string, archiveDir: string, upToLsn: number, options: ArchiveOptions): Promise<number> {
+export async function archiveSegments(
+  storage: Storage,
+  walDir: string,
+  archiveDir: string,
+  upToLsn: number,
+  options: ArchiveOptions,
+  cipher?: DataCipher,
+): Promise<number> {
   const live = (await listAllSegments(storage, walDir, archiveDir)).filter((segment) => !segment.archived);
   await storage.mkdir(archiveDir);
   let moved = 0;
@@ -94,7 +108,9 @@ export async function archiveSegments(storage: Storage, walDir: string, archiveD
     const segment = live[i];
     if (options.compress) {
       const bytes = await storage.readFile(segment.path);
-      await replaceFileDurably(storage, archiveDir, `${segment.name}${COMPRESSED_SUFFIX}`, deflateSync(bytes, { level: 6 }));
+      // Encrypted: compress the plain records, then seal (ciphertext does not compress).
+      const stored = cipher === undefined ? deflateSync(bytes, { level: 6 }) : sealArchive(cipher, bytes, segment.firstLsn, segment.path);
+      await replaceFileDurably(storage, archiveDir, `${segment.name}${COMPRESSED_SUFFIX}`, stored);
       await storage.unlink(segment.path);
     } else {
       await storage.rename(segment.path, join(archiveDir, segment.name));

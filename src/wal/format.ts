@@ -23,7 +23,8 @@
  *   0      4    payload length in bytes (1 .. RECORD_PAYLOAD_SIZE_BYTES_MAX)
  *   4      4    CRC-32 of bytes 8 .. end of payload (LSN, kind and payload)
  *   8      8    LSN
- *   16     1    kind (1 = write set, see src/txn/write-set.ts; 2 = time)
+ *   16     1    kind (1 = write set, see src/txn/write-set.ts; 2 = time; 3 = sealed write set,
+ *               the payload encrypted as src/crypto/format.ts describes)
  *   17     n    payload
  *
  * The length is not covered by the checksum: a damaged length shows up as a record whose
@@ -58,6 +59,8 @@ export const RECORD_PAYLOAD_SIZE_BYTES_MAX = 256 * 1024 * 1024;
 
 export const RECORD_KIND_WRITE_SET = 1;
 export const RECORD_KIND_TIME = 2;
+/** A write set whose payload is sealed (AES-256-GCM, src/crypto/format.ts). */
+export const RECORD_KIND_SEALED_WRITE_SET = 3;
 export const TIME_PAYLOAD_SIZE_BYTES = 8;
 export const TIME_RECORD_SIZE_BYTES = RECORD_HEADER_SIZE_BYTES + TIME_PAYLOAD_SIZE_BYTES;
 
@@ -149,7 +152,7 @@ export function recordTimeMsAt(view: DataView, offset: number): number {
  */
 export function recordKindProblem(bytes: Uint8Array, view: DataView, offset: number): string | undefined {
   const kind = bytes[offset + 16];
-  if (kind === RECORD_KIND_WRITE_SET) return undefined;
+  if (kind === RECORD_KIND_WRITE_SET || kind === RECORD_KIND_SEALED_WRITE_SET) return undefined;
   if (kind !== RECORD_KIND_TIME) return `has unknown kind ${kind}`;
   const length = view.getUint32(offset, true);
   if (length !== TIME_PAYLOAD_SIZE_BYTES) return `is a time record with a ${length}-byte payload (expected ${TIME_PAYLOAD_SIZE_BYTES})`;

@@ -15,6 +15,7 @@
  */
 import { EcsdbError } from '../errors.js';
 import {
+  RECORD_KIND_SEALED_WRITE_SET,
   RECORD_KIND_TIME,
   RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
@@ -140,7 +141,7 @@ function hasValidRecordAfter(bytes: Uint8Array, view: DataView, offset: number, 
   const lsnMax = damagedLsn + Math.floor((bytes.length - offset) / RECORD_HEADER_SIZE_BYTES);
   for (let start = offset + 1; start + RECORD_HEADER_SIZE_BYTES <= bytes.length; start++) {
     const kind = bytes[start + 16];
-    if (kind !== RECORD_KIND_WRITE_SET && kind !== RECORD_KIND_TIME) continue;
+    if (kind !== RECORD_KIND_WRITE_SET && kind !== RECORD_KIND_SEALED_WRITE_SET && kind !== RECORD_KIND_TIME) continue;
     // The damaged entry may be a time record, followed by the write set with the same LSN.
     const lsn = recordLsnAt(view, start);
     if (lsn < damagedLsn || lsn > lsnMax) continue;

@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { ByteWriter } from '../encoding/bytes.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
+import type { DataCipher } from '../crypto/cipher.js';
+import { payloadPrefixBytes, sealPendingPayload } from '../crypto/wal-records.js';
 import {
   RECORD_HEADER_SIZE_BYTES,
   RECORD_KIND_TIME,
@@ -47,6 +49,8 @@ export interface WalWriterOptions {
    * pool) rather than a write and an fdatasync. Default false (write + fdatasync).
    */
   readonly syncEachWrite?: boolean;
+  /** Seals every record's payload (src/crypto/wal-records.ts); undefined: records in the clear. */
+  readonly cipher?: DataCipher;
 }
 
 /** The limits `setLimits` may change on an open writer (db.configure). */
@@ -163,8 +167,10 @@ export class WalWriter {
     const timeBefore = this.#timeMs;
     this.#stampTime(lsn);
     const recordStart = pending.length;
-    pending.ensure(RECORD_HEADER_SIZE_BYTES);
-    pending.length += RECORD_HEADER_SIZE_BYTES;
+    const cipher = this.options.cipher;
+    const headerBytes = RECORD_HEADER_SIZE_BYTES + payloadPrefixBytes(cipher);
+    pending.ensure(headerBytes);
+    pending.length += headerBytes;
     try {
       encodePayload(pending);
     } catch (error) {
@@ -172,7 +178,8 @@ export class WalWriter {
       this.#timeMs = timeBefore;
       throw error;
     }
-    sealRecord(pending.bytes, pending.view, recordStart, lsn, RECORD_KIND_WRITE_SET, pending.length - recordStart - RECORD_HEADER_SIZE_BYTES);
+    const kind = cipher === undefined ? RECORD_KIND_WRITE_SET : sealPendingPayload(cipher, pending, recordStart, lsn);
+    sealRecord(pending.bytes, pending.view, recordStart, lsn, kind, pending.length - recordStart - RECORD_HEADER_SIZE_BYTES);
     this.#lastLsn = lsn;
     this.#bytesAppended += pending.length - start;
     const batch = this.#batch ?? (this.#batch = newBatch(lsn, this.#timeMs));

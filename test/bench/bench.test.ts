@@ -206,6 +206,8 @@ describe('runBench()', () => {
     expect(text).toMatch(/longest pause [\d.,]+ ms \(bench;/);
     expect(text).toMatch(/longestStepMs [\d.,]+ ms \(ecsdb's own/);
     expect(text).toMatch(/[\d,]+ W2 ticks completed during it/);
+    expect(text).toMatch(/W1 buffered: [\d.]+ µs clear, [\d.]+ µs encrypted per commit = [\d.]+x/);
+    expect(text).toMatch(/W2 buffered: [\d.]+ (µs|ms) clear, [\d.]+ (µs|ms) encrypted per tick = [\d.]+x/);
     for (const target of TARGETS) expect(text).toContain(target.description);
   });
 
