@@ -4,6 +4,7 @@
  * snapshot figures (W4 open() from a snapshot, W5 snapshot while ticking), as one JSON-ready
  * document. `runBench` is what `main.ts` prints and what the test calls at a tiny scale.
  */
+import { createRequire } from 'node:module';
 import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { isEcsdbError } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
@@ -14,6 +15,7 @@ import { fsyncFloorOf, sampleFsyncFloor, type FsyncFloor, type FsyncFloorPass } 
 import { planFor, type Mode, type Plan, type SqliteSynchronous } from './plan.js';
 import { openRaw } from './raw.js';
 import { measureSqliteWalBytes, openSqlite, sqliteVersions, type SqliteWalBytes } from './sqlite.js';
+import { findRedisServer, measureRedis, type RedisSkipped, type RedisTimings } from './redis.js';
 import { measure, withDeadline, type Timing } from './stats.js';
 import { evaluateTargets, type TargetResult } from './targets.js';
 import { GROUP_COMMIT, WORKLOADS, type Workload, type WorkloadId } from './workloads.js';
@@ -130,6 +132,8 @@ export interface BenchReport {
   /** n/a when buffered mode was not run (as is W5). */
   snapshotOpen: SnapshotOpenRow | Missing;
   snapshotWhileTicking: SnapshotWhileTickingRow | Missing;
+  /** Redis with AOF (only when redis-server is on PATH; see redis.ts). */
+  redis: RedisTimings | RedisSkipped;
   targets: TargetResult[];
 }
 
@@ -139,6 +143,8 @@ export interface RunOptions {
   modes?: readonly Mode[];
   /** Told what is about to be measured (the CLI shows it on a terminal). */
   onProgress?: (message: string) => void;
+  /** Where to look for `redis-server` (default: process.env.PATH); '' skips Redis. */
+  redisPath?: string;
 }
 
 type Timings = Partial<Record<WorkloadId, Timing | Missing>>;
@@ -207,6 +213,15 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     snapshotWhileTicking = { workload: 'W5', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureSnapshotWhileTicking(plan)) };
   }
 
+  const redisPath = options.redisPath ?? process.env.PATH;
+  if (findRedisServer(redisPath) !== undefined) progress('Redis (AOF appendfsync everysec, then always)');
+  let redis: RedisTimings | RedisSkipped;
+  try {
+    redis = await measureRedis(plan, redisPath, packageVersion('ioredis'));
+  } catch (error) {
+    redis = { status: 'failed', reason: messageOf(error) };
+  }
+
   const strictRow = results.find((row) => row.workload === 'W1' && row.mode === 'strict');
   const floorNs = fsyncFloor.status === 'ok' ? fsyncFloor.medianNs : undefined;
   const strictOverFsyncFloor: StrictOverFsyncFloor = {
@@ -220,6 +235,7 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     machine: { ...machine(), loadAverage1mAtStart, loadAverage1mAtEnd: loadavg()[0] },
     plan,
     ...measured,
+    redis,
     targets: evaluateTargets(measured),
   };
 }
@@ -356,4 +372,10 @@ function machine(): Omit<Machine, 'loadAverage1mAtStart' | 'loadAverage1mAtEnd'>
     tempDir: tmpdir(),
     ...sqliteVersions(),
   };
+}
+
+/** The installed version of a dev dependency (from its package.json). */
+function packageVersion(name: string): string {
+  const require = createRequire(import.meta.url);
+  return (require(`${name}/package.json`) as { version: string }).version;
 }

@@ -12,6 +12,7 @@ import type { FsyncFloor } from '../../bench/fsync-floor.js';
 import { MODES, modesNamed, planFor } from '../../bench/plan.js';
 import { formatReport } from '../../bench/report.js';
 import { runBench, type BenchReport, type Figure, type Machine, type Missing, type ResultRow } from '../../bench/run.js';
+import { findRedisServer } from '../../bench/redis.js';
 import { TARGETS, evaluateTargets, type TargetInputs, type TargetResult } from '../../bench/targets.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
@@ -179,12 +180,33 @@ function expectCompleteReport(report: BenchReport): void {
   report.results.forEach(expectRow);
   expectDurabilityFigures(report);
   expectSnapshotFigures(report);
+  expectRedisFigures(report);
   expect(report.targets.map((target) => target.id)).toEqual(TARGETS.map((target) => target.id));
   for (const target of report.targets) {
     expect(target.status, `${target.id}: ${target.reason ?? ''}`).not.toBe('n/a'); // every mode ran
     if (WHOLE_MS_TARGETS.has(target.id)) expectWholeMs(target.measured, `target ${target.id}`);
     else expectPositiveFinite(target.measured, `target ${target.id}`);
   }
+}
+
+const REDIS_SKIPPED = { status: 'skipped', reason: 'redis-server is not on PATH' } as const;
+
+/** Redis runs only where redis-server is installed (CI has none): then every figure is there. */
+function expectRedisFigures(report: BenchReport): void {
+  const redis = report.redis;
+  if (findRedisServer(process.env.PATH) === undefined) {
+    expect(redis.status).toBe('skipped');
+    return;
+  }
+  expect(redis.status, `redis: ${'reason' in redis ? redis.reason : ''}`).toBe('ok');
+  if (redis.status !== 'ok') return;
+  expect(redis.modes.map((mode) => mode.appendfsync)).toEqual(['everysec', 'always']);
+  for (const mode of redis.modes) {
+    for (const timing of [mode.point, mode.tick, ...(mode.inFlight === undefined ? [] : [mode.inFlight])]) {
+      expectPositiveFinite(timing.medianNsPerOp, `redis ${mode.appendfsync} medianNsPerOp`);
+    }
+  }
+  expect(redis.modes[1].inFlight, 'W6 counterpart under appendfsync always').toBeDefined();
 }
 
 describe('runBench()', () => {
@@ -210,7 +232,8 @@ describe('runBench()', () => {
   });
 
   it('reports the durability figures as n/a when only memory mode runs', async () => {
-    const report = await runBench({ scale: TINY_SCALE, modes: modesNamed('memory') });
+    const report = await runBench({ scale: TINY_SCALE, modes: modesNamed('memory'), redisPath: '' });
+    expect(report.redis).toEqual({ status: 'skipped', reason: expect.stringMatching(/redis-server is not on PATH/) });
     expect(report.fsyncFloor.status).toBe('n/a');
     expect(report.strictOverFsyncFloor).toEqual({ ecsdb: null, sqlite: null });
     for (const missing of [report.groupCommit, report.walBytes, report.replay, report.snapshotOpen, report.snapshotWhileTicking]) {
@@ -224,6 +247,7 @@ describe('runBench()', () => {
     const text = formatReport(report);
     expect(text).toMatch(/n\/a: W6: strict mode was not run/);
     expect(text).toMatch(/n\/a: W5: buffered mode was not run/);
+    expect(text).toMatch(/Redis: skipped: redis-server is not on PATH/);
   });
 });
 
@@ -517,7 +541,7 @@ describe('report and targets', () => {
       groupCommit: { status: 'failed', reason: 'W6 setup failed' },
       walBytes: { ...(everything(true).walBytes as Exclude<TargetInputs['walBytes'], Missing>), ecsdb: { status: 'failed', reason: 'EIO' } },
     };
-    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis: REDIS_SKIPPED, targets: evaluateTargets(inputs) });
     expect(text).toMatch(/Test CPU, 2 cores, node v20\.0\.0/);
     expect(text).toMatch(/0\.8 µs\/commit/);
     expect(text).toMatch(/11\.3x faster/);
@@ -533,7 +557,7 @@ describe('report and targets', () => {
 
   it('prints every issue-3 figure with its better-sqlite3 counterpart and ratio', () => {
     const inputs = everything(true);
-    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis: REDIS_SKIPPED, targets: evaluateTargets(inputs) });
     expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync on a file in \/tmp .*median 200 µs/);
     expect(text).toMatch(/through node:fs\/promises.*median 260 µs \(p90 300\)/);
     expect(text).toMatch(/sampled in 2 pass\(es\) around the strict figures, whose medians were 190, 210 µs/);
@@ -549,7 +573,7 @@ describe('report and targets', () => {
 
   it('prints the snapshot figures: W4 from a snapshot and W5 with its pauses, ticks and baseline', () => {
     const inputs = everything(false);
-    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis: REDIS_SKIPPED, targets: evaluateTargets(inputs) });
     expect(text).toMatch(/snapshot chunkSlots 16,384, compress off/);
     expect(text).toMatch(/W4 open\(\) from a snapshot +buffered +open 1,200 ms \(median of 5; min 1,100, max 1,300\)/);
     expect(text).toMatch(/snapshot load 1,150 ms of it/);
