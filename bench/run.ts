@@ -18,7 +18,7 @@ import { measureSqliteWalBytes, openSqlite, sqliteVersions, type SqliteWalBytes 
 import { findRedisServer, measureRedis, type RedisSkipped, type RedisTimings } from './redis.js';
 import { measure, withDeadline, type Timing } from './stats.js';
 import { evaluateTargets, type TargetResult } from './targets.js';
-import { GROUP_COMMIT, WORKLOADS, type Workload, type WorkloadId } from './workloads.js';
+import { GROUP_COMMIT, PEER_WORKLOADS, WORKLOADS, type Workload, type WorkloadId } from './workloads.js';
 
 export interface Machine {
   cpuModel: string;
@@ -160,7 +160,7 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
   const loadAverage1mAtStart = loadavg()[0];
 
   progress('raw Float32Array columns');
-  const raw = mustHave('raw arrays', await measureEngine(openRaw(plan), plan, WORKLOADS), WORKLOADS);
+  const raw = mustHave('raw arrays', await measureEngine(openRaw(plan), plan, PEER_WORKLOADS), PEER_WORKLOADS);
   const rowsByMode: ResultRow[][] = [];
   let groupCommit: GroupCommitRow | Missing = { status: 'n/a', reason: 'strict mode was not run' };
   // Sampled in passes around strict mode (else the first mode that writes files): before ecsdb,
@@ -180,9 +180,10 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     const ecsdb = await measureEcsdb(plan, mode, workloads);
     await sampleFloor(mode);
     progress(`better-sqlite3 synchronous=${mode.sqliteSynchronous}`);
-    const sqlite = mustHave('better-sqlite3', await measureEngine(openSqlite(plan, mode.sqliteSynchronous), plan, workloads), workloads);
+    const peerWorkloads = workloads.filter((workload) => workload.sameWorkAs === undefined);
+    const sqlite = mustHave('better-sqlite3', await measureEngine(openSqlite(plan, mode.sqliteSynchronous), plan, peerWorkloads), peerWorkloads);
     await sampleFloor(mode);
-    rowsByMode.push(WORKLOADS.map((workload) => rowOf(workload, mode, plan, ecsdb[workload.id]!, raw[workload.id], sqlite[workload.id])));
+    rowsByMode.push(WORKLOADS.map((workload) => rowOf(workload, mode, plan, ecsdb[workload.id]!, raw[workload.sameWorkAs ?? workload.id], sqlite[workload.sameWorkAs ?? workload.id])));
     if (mode.name === 'strict') groupCommit = groupCommitRowOf(mode, plan, ecsdb.W6!, sqlite.W6);
   }
   const fsyncFloor: FsyncFloor | Missing =

@@ -8,7 +8,7 @@ export type { WalRecoveryReport, TornTailReport } from './recovery/recover-wal.j
 export type { SnapshotEntry } from './snapshot/manifest.js';
 export type { Transaction } from './txn/transaction.js';
 export { defineComponent } from './schema/component.js';
-export type { ComponentDef, ComponentValue, ComponentInput, FieldsSpec } from './schema/component.js';
+export type { ComponentDef, ComponentValue, ComponentInput, ComponentColumns, FieldColumn, FieldsSpec } from './schema/component.js';
 export { t } from './schema/types.js';
 export type {
   Entity,

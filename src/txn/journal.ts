@@ -165,13 +165,29 @@ export class Journal {
     if (journal.stamps[slot] === this.epoch) return;
     journal.stamps[slot] = this.epoch;
     this.world.dirtyChunks?.markCell(table.index, slot);
+    recordFirstTouch(table, this.layouts[table.index], journal, slot);
+  }
+
+  /**
+   * `touchCell` for each of `slots` with one `fieldMask` (the bulk write path): the same records
+   * in the same order, with the per-table lookups done once.
+   */
+  touchCells(table: ComponentTable, slots: Uint32Array, fieldMask: number): void {
+    if (slots.length === 0) return;
+    this.touchCell(table, slots[0], fieldMask);
+    const journal = this.tables[table.index];
     const layout = this.layouts[table.index];
-    const index = journal.count++;
-    if (index >= journal.touched.length) growTableJournal(journal, layout);
-    journal.touched[index] = slot;
-    const had = slot < table.capacity && table.present[slot] === 1;
-    journal.hadBefore[index] = had ? 1 : 0;
-    if (had) copyBeforeImage(table, layout, journal, index, slot, true);
+    const epoch = this.epoch;
+    const dirtyChunks = this.world.dirtyChunks;
+    let stamps = journal.stamps;
+    for (let i = 1; i < slots.length; i++) {
+      const slot = slots[i];
+      if (slot >= stamps.length) stamps = journal.stamps = growStamps(stamps, slot + 1);
+      if (stamps[slot] === epoch) continue;
+      stamps[slot] = epoch;
+      dirtyChunks?.markCell(table.index, slot);
+      recordFirstTouch(table, layout, journal, slot);
+    }
   }
 
   /** Restores every before-image; the world is as it was at `begin`. */
@@ -282,6 +298,16 @@ export class Journal {
     const registry = this.world.registry;
     return registry.generations[slot] !== this.generationBefore[index] || registry.alive[slot] !== this.aliveBefore[index];
   }
+}
+
+/** Appends a slot's first touch of a table: its place, whether it had the component, its values. */
+function recordFirstTouch(table: ComponentTable, layout: TableLayout, journal: TableJournal, slot: number): void {
+  const index = journal.count++;
+  if (index >= journal.touched.length) growTableJournal(journal, layout);
+  journal.touched[index] = slot;
+  const had = slot < table.capacity && table.present[slot] === 1;
+  journal.hadBefore[index] = had ? 1 : 0;
+  if (had) copyBeforeImage(table, layout, journal, index, slot, true);
 }
 
 function upsertOf(table: ComponentTable, fieldMask: number, slots: number[]): Upsert {
