@@ -2,6 +2,7 @@
 export { open, Database } from './db/database.js';
 export type { OpenOptions, TransactOptions, Commit, Durability, ColumnsOf, SnapshotResult } from './db/database.js';
 export type { WalOptions, SnapshotOptions, ArchiveSettings } from './db/options.js';
+export type { SyncMethod } from './config/types.js';
 export type { ConfigReport, ConfigSetting, ConfigSource, ConfigChange } from './config/types.js';
 export type { RecoveryReport, SnapshotRecoveryReport } from './recovery/recover.js';
 export type { WalRecoveryReport, TornTailReport } from './recovery/recover-wal.js';

@@ -84,8 +84,10 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
     }
     const databaseId = meta.databaseId;
     const recovered = await io(() => recoverDatabase(storage, dirs, meta!, options.components, created, now), `recovering ${dir}`);
+    const { syncMethod, ...walLimits } = walOptions;
+    const syncEachWrite = syncMethod === 'dsync';
     const wal = await io(
-      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walOptions }, recovered.tail),
+      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walLimits, syncEachWrite }, recovered.tail),
       `opening the WAL in ${dirs.walDir}`,
     );
     const source = { world: recovered.world, schema: meta.schema, currentLsn: () => wal.lastLsn, makeDurable: () => wal.flush() };
