@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'INVALID_SCHEMA'
   | 'INVALID_VALUE'
   | 'IO_FAILED'
+  | 'MIGRATION_FAILED'
   | 'NESTED_TRANSACTION'
   | 'NO_SUCH_ENTITY'
   | 'SCHEMA_MISMATCH'
@@ -33,13 +34,35 @@ export class EcsdbError extends Error {
   readonly code: ErrorCode;
   /** A finer, stable distinction within a code where one matters (e.g. 'wal-gap' in CORRUPT_WAL). */
   readonly detail: string | undefined;
+  /**
+   * For damage found in a file of a data directory: the file, relative to the directory
+   * (`ecsdb.meta`, `MANIFEST`, `snapshots/<E>.snap`, `wal/<first LSN>.wal`,
+   * `archive/<first LSN>.wal[.deflate]`). The message names it too; this is for programs.
+   */
+  readonly file: string | undefined;
+  /**
+   * With `file`: the byte offset of the damage in it (for a compressed archived segment, in its
+   * inflated bytes; 0 when it cannot be inflated at all).
+   */
+  readonly offset: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
+  constructor(code: ErrorCode, message: string, options?: EcsdbErrorOptions) {
     super(message, options);
     this.name = 'EcsdbError';
     this.code = code;
     this.detail = options?.detail;
+    this.file = options?.file;
+    this.offset = options?.offset;
   }
+}
+
+export interface EcsdbErrorOptions {
+  readonly cause?: unknown;
+  readonly detail?: string;
+  /** See EcsdbError.file. */
+  readonly file?: string;
+  /** See EcsdbError.offset. */
+  readonly offset?: number;
 }
 
 /** True when `error` is an EcsdbError, optionally with the given code. */

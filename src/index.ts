@@ -6,6 +6,7 @@ export type { SyncMethod } from './config/types.js';
 export type { ConfigReport, ConfigSetting, ConfigSource, ConfigChange } from './config/types.js';
 export type { RecoveryReport, SnapshotRecoveryReport } from './recovery/recover.js';
 export type { WalRecoveryReport, TornTailReport } from './recovery/recover-wal.js';
+export type { Migration, OldWorld, SchemaMigrationReport } from './recovery/migrate.js';
 export type { SnapshotEntry } from './snapshot/manifest.js';
 export type { Transaction } from './txn/transaction.js';
 export { defineComponent } from './schema/component.js';

@@ -4,14 +4,21 @@
  * definitions from the stored schema (the CLI runs without the application's code), and the
  * failure type that carries an exit status.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { resolveConfig, storageSettings } from '../config/resolve.js';
-import { fileStorage } from '../db/open-persistent.js';
+import { WAL_DIR_NAME, fileStorage } from '../db/open-persistent.js';
 import { open, type Database } from '../db/database.js';
-import { readMeta, type DatabaseMeta, type StoredComponent } from '../meta/meta-file.js';
-import { defineComponent, type AnyComponentDef } from '../schema/component.js';
-import { t, isNumericKind, type FieldType } from '../schema/types.js';
+import { epochAt, historyOf, readMeta, type DatabaseMeta, type SchemaEpoch } from '../meta/meta-file.js';
+import { recoverDatabase } from '../recovery/recover.js';
+import { readManifest } from '../snapshot/manifest.js';
+import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
+import { ARCHIVE_DIR_NAME, COMPRESSED_SUFFIX } from '../wal/archive.js';
+import { parseSegmentFileName } from '../wal/format.js';
+import type { AnyComponentDef } from '../schema/component.js';
+import { componentsOf } from '../schema/evolution.js';
+
+export { WAL_DIR_NAME };
 
 /** Exit statuses of the command line. */
 export const EXIT_OK = 0;
@@ -55,34 +62,40 @@ export async function requireMeta(dir: string): Promise<DatabaseMeta> {
   return meta;
 }
 
-function fieldTypeOf(component: string, field: StoredComponent['fields'][number]): FieldType {
-  const kind = field.kind;
-  if (isNumericKind(kind)) return t[kind];
-  if (kind === 'bool' || kind === 'string' || kind === 'entity') return t[kind];
-  if (kind === 'array' && field.element !== undefined && isNumericKind(field.element) && typeof field.length === 'number') {
-    return t.array(t[field.element], field.length);
-  }
-  throw new EcsdbError('INVALID_SCHEMA', `the stored schema gives ${component}.${field.name} the unknown type ${JSON.stringify(kind)}`);
-}
-
 /** Component definitions equal to the stored schema, in its order. */
-export function componentsOf(schema: readonly StoredComponent[]): AnyComponentDef[] {
-  return schema.map((component) => {
-    const fields: Record<string, FieldType> = {};
-    for (const field of component.fields) fields[field.name] = fieldTypeOf(component.name, field);
-    return defineComponent(component.name, fields) as unknown as AnyComponentDef;
-  });
-}
+export { componentsOf };
 
 /**
- * Opens the database in `dir` with the stored schema (takes the lock: DB_LOCKED when in use;
- * recovers). Settings other than the directory come from the configuration as for `open()`.
+ * Opens the database in `dir` with the stored schema and version (takes the lock: DB_LOCKED when
+ * in use; recovers). Settings other than the directory come from the configuration as for
+ * `open()`.
  */
 export async function openStored(dir: string, options: CommonOptions): Promise<{ db: Database; components: AnyComponentDef[] }> {
   const meta = await requireMeta(dir);
-  const components = componentsOf(meta.schema);
-  const db = await open({ dir, components, durability: 'buffered', ...(options.config === undefined ? {} : { config: options.config }) });
+  const epoch = await effectiveEpoch(dir, meta);
+  const components = componentsOf(epoch.schema);
+  const config = options.config === undefined ? {} : { config: options.config };
+  const db = await open({ dir, components, schemaVersion: epoch.version, durability: 'buffered', ...config });
   return { db, components };
+}
+
+/**
+ * The schema epoch the directory's data is in. After a migration the last epoch may be pending
+ * (a crash, or `restore --lsn`, left the log before its migration record); its migrations belong
+ * to the application, so the CLI must not finish it: it opens with the epoch before, which
+ * drops the pending one (the application migrates again at its next open). Whether the last
+ * epoch is complete takes reading the log, unless a published snapshot is already past its start.
+ */
+async function effectiveEpoch(dir: string, meta: DatabaseMeta): Promise<SchemaEpoch> {
+  const history = historyOf(meta);
+  const last = history[history.length - 1];
+  if (history.length === 1) return last;
+  const snapshots = (await readManifest(fileStorage, dir).catch(() => undefined))?.snapshots ?? [];
+  if (snapshots.some((entry) => entry.endLsn >= last.fromLsn)) return last;
+  const dirs = { dir, walDir: join(dir, WAL_DIR_NAME), archiveDir: join(dir, ARCHIVE_DIR_NAME), snapshotsDir: join(dir, SNAPSHOT_DIR_NAME) };
+  // Read only: recovery changes nothing on disk (open() cuts a torn tail afterwards).
+  const { tail } = await recoverDatabase(fileStorage, dirs, meta, componentsOf(last.schema), false, Date.now);
+  return epochAt(history, tail.lastLsn);
 }
 
 /** Plain JSON-able copy of a component value (typed arrays become arrays). */
@@ -97,20 +110,45 @@ export function plain(value: unknown): unknown {
   return value;
 }
 
-/** A tiny progress bar on stderr, shown only when stdout is a terminal; otherwise nothing. */
-export function progress(label: string, total: number): { tick(done: number): void; end(): void } {
-  if (!process.stdout.isTTY || !process.stderr.isTTY || total <= 0) return { tick: () => undefined, end: () => undefined };
-  const width = 30;
-  let shown = -1;
-  return {
-    tick(done: number) {
-      const filled = Math.min(width, Math.floor((done / total) * width));
-      if (filled === shown) return;
-      shown = filled;
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
-    },
-    end() {
-      if (shown >= 0) process.stderr.write('\r\x1b[K');
-    },
-  };
+/** One file of a WAL segment, live (`wal/`) or archived (`archive/`, maybe `.deflate`). */
+export interface SegmentFile {
+  /** Path relative to the data directory, e.g. `archive/00000000000000000101.wal.deflate`. */
+  readonly relative: string;
+  readonly path: string;
+  /** The directory holding it (to fsync after a rename). */
+  readonly parent: string;
+  readonly firstLsn: number;
+  readonly archived: boolean;
+}
+
+/**
+ * Every file of every WAL segment, newest first. Unlike listAllSegments, which gives the one
+ * copy of each segment recovery reads (a live one before an archived one), this also lists the
+ * copies it shadows: what an interrupted archival or restore can leave behind, and what a
+ * command that removes a segment must remove too, or a stale copy could be read later.
+ */
+export async function listSegmentFiles(dir: string): Promise<SegmentFile[]> {
+  const files: SegmentFile[] = [];
+  for (const [folder, archived] of [
+    [WAL_DIR_NAME, false],
+    [ARCHIVE_DIR_NAME, true],
+  ] as const) {
+    const parent = join(dir, folder);
+    if ((await fileStorage.stat(parent)) === undefined) continue;
+    for (const name of await fileStorage.list(parent)) {
+      const firstLsn = parseSegmentFileName(archived && name.endsWith(COMPRESSED_SUFFIX) ? name.slice(0, -COMPRESSED_SUFFIX.length) : name);
+      if (firstLsn !== undefined) files.push({ relative: `${folder}/${name}`, path: join(parent, name), parent, firstLsn, archived });
+    }
+  }
+  return files.sort((a, b) => b.firstLsn - a.firstLsn || a.relative.localeCompare(b.relative));
+}
+
+/**
+ * The index of the segment recovery starts reading at to replay from `fromLsn`: the last one
+ * that starts at or before it (0 when none does; segments sorted by first LSN).
+ */
+export function indexOfSegmentHolding(segments: readonly { firstLsn: number }[], fromLsn: number): number {
+  let index = 0;
+  while (index + 1 < segments.length && segments[index + 1].firstLsn <= fromLsn) index++;
+  return index;
 }

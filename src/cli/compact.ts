@@ -3,9 +3,14 @@
  * covers), then drop what recovery no longer needs: older snapshots outside the new snapshot's
  * chain, and archived WAL segments wholly before its start LSN. Reports the bytes freed.
  *
- * Crash safety: the MANIFEST is replaced atomically (temp → fsync → rename → directory fsync)
- * to name only the new chain before any file is deleted; an interruption after that leaves
- * unreferenced files that recovery ignores and a second run deletes.
+ * Steps (a Ctrl-C stops between two of them, see interrupt.ts; a crash may stop inside one):
+ *   1. open (recover) and take a snapshot: the snapshot subsystem's own crash safety holds (a
+ *      crash leaves the old MANIFEST or the new one, and at most a stray temp file);
+ *   2. replace the MANIFEST atomically (temp → fsync → rename → directory fsync) to name only
+ *      the new chain: a crash leaves the old MANIFEST or the new one, both whole;
+ *   3. delete, one file at a time (unlink, then fsync of its directory), the snapshot files
+ *      outside the chain and the archived segments before it: a crash leaves some of them,
+ *      unreferenced, which recovery ignores and a second run deletes.
  */
 import { join } from 'node:path';
 import { fileStorage } from '../db/open-persistent.js';
@@ -13,7 +18,8 @@ import { readManifest, writeManifest, type SnapshotEntry } from '../snapshot/man
 import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { ARCHIVE_DIR_NAME, listAllSegments } from '../wal/archive.js';
-import { openStored, type CommonOptions } from './common.js';
+import { WAL_DIR_NAME, indexOfSegmentHolding, listSegmentFiles, openStored, type CommonOptions } from './common.js';
+import { beforeStep } from './interrupt.js';
 
 export interface CompactResult {
   readonly dir: string;
@@ -25,6 +31,7 @@ export interface CompactResult {
 export async function compactDirectory(dir: string, options: CommonOptions): Promise<CompactResult> {
   const { db } = await openStored(dir, options);
   try {
+    await beforeStep('take a snapshot');
     await db.snapshot();
   } finally {
     await db.close();
@@ -41,35 +48,34 @@ export async function compactDirectory(dir: string, options: CommonOptions): Pro
       const base: string | undefined = entry.base;
       entry = base === undefined ? undefined : entries.find((e) => e.file === base);
     }
+    await beforeStep('replace the MANIFEST to name only the newest snapshot chain');
     await writeManifest(storage, dir, { snapshots: keep });
     const deleted: { file: string; sizeBytes: number }[] = [];
-    const remove = async (path: string, file: string) => {
+    const remove = async (parent: string, name: string, file: string) => {
+      const path = join(parent, name);
       const stat = await storage.stat(path);
       if (stat === undefined) return;
+      await beforeStep(`delete ${file}`);
       await storage.unlink(path);
+      // Durable before the next step, so that a stop between steps loses no finished one.
+      await storage.syncDirectory(parent);
       deleted.push({ file, sizeBytes: stat.sizeBytes });
     };
     const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
     const kept = new Set(keep.map((e) => e.file));
     if ((await storage.stat(snapshotsDir)) !== undefined) {
       for (const name of await storage.list(snapshotsDir)) {
-        if (/^\d{20}\.snap(\.tmp)?$/.test(name) && !kept.has(name)) await remove(join(snapshotsDir, name), `${SNAPSHOT_DIR_NAME}/${name}`);
+        if (/^\d{20}\.snap(\.tmp)?$/.test(name) && !kept.has(name)) await remove(snapshotsDir, name, `${SNAPSHOT_DIR_NAME}/${name}`);
       }
-      await storage.syncDirectory(snapshotsDir);
     }
-    // Archived segments recovery from the newest snapshot never reads (see recover-wal.ts).
-    const archiveDir = join(dir, ARCHIVE_DIR_NAME);
-    const all = await listAllSegments(storage, join(dir, 'wal'), archiveDir);
-    const fromLsn = newest.startLsn + 1;
-    let startIndex = 0;
-    while (startIndex + 1 < all.length && all[startIndex + 1].firstLsn <= fromLsn) startIndex++;
-    if ((await storage.stat(archiveDir)) !== undefined) {
-      const needed = new Set(all.slice(startIndex).map((s) => s.firstLsn));
-      for (const file of await storage.list(archiveDir)) {
-        const segment = all.find((s) => s.archived && file.startsWith(s.name));
-        if (segment !== undefined && !needed.has(segment.firstLsn)) await remove(join(archiveDir, file), `${ARCHIVE_DIR_NAME}/${file}`);
+    // Archived segments recovery from the newest snapshot never reads (see recover-wal.ts): every
+    // archived file before the segment it starts at, stale copies included.
+    const all = await listAllSegments(storage, join(dir, WAL_DIR_NAME), join(dir, ARCHIVE_DIR_NAME));
+    const firstNeeded = all[indexOfSegmentHolding(all, newest.startLsn + 1)];
+    for (const file of await listSegmentFiles(dir)) {
+      if (file.archived && firstNeeded !== undefined && file.firstLsn < firstNeeded.firstLsn) {
+        await remove(file.parent, file.relative.slice(ARCHIVE_DIR_NAME.length + 1), file.relative);
       }
-      await storage.syncDirectory(archiveDir);
     }
     return { dir, snapshot: newest, deleted, bytesFreed: deleted.reduce((sum, d) => sum + d.sizeBytes, 0) };
   } finally {

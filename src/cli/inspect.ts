@@ -1,11 +1,12 @@
 /**
  * `ecsdb inspect`: what a data directory holds, read without the application's code and without
- * changing anything (no lock is taken, no torn tail is cut): the meta file's identity and
- * schema, and every WAL segment with its LSN range, verified record by record.
+ * changing anything (no lock is taken, no torn tail is cut): the meta file's identity, schema
+ * version and schema (with the epochs of earlier schemas after migrations), and every WAL
+ * segment with its LSN range, verified record by record.
  */
 import { join, resolve } from 'node:path';
 import { EcsdbError } from '../errors.js';
-import { describeStoredField, readMeta } from '../meta/meta-file.js';
+import { describeStoredField, historyOf, readMeta } from '../meta/meta-file.js';
 import { listSegments } from '../recovery/recover-wal.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { scanSegment, hex } from '../wal/segment-reader.js';
@@ -15,12 +16,18 @@ export interface Inspection {
   readonly databaseId: string;
   readonly createdAtMs: number;
   readonly schema: readonly { name: string; fields: string[] }[];
+  /** The stored schema version (1 unless the application declared another). */
+  readonly schemaVersion: number;
+  /** Every schema epoch: version, first LSN written in it, components (oldest first). */
+  readonly schemaHistory: readonly { version: number; fromLsn: number; components: string[] }[];
   readonly segments: readonly { name: string; sizeBytes: number; firstLsn: number; lastLsn: number }[];
   readonly firstLsn: number;
   readonly lastLsn: number;
   readonly recordCount: number;
-  /** Torn tails and corruption found, one line each (empty when the log is clean). */
+  /** Corruption found, one line each (empty when the log is clean); exit status 1 if any. */
   readonly damage: readonly string[];
+  /** A torn tail of the newest segment: what a crash mid-append leaves, cut by open(); not damage. */
+  readonly warnings: readonly string[];
 }
 
 export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
@@ -32,6 +39,7 @@ export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
   const segmentFiles = (await storage.stat(walDir)) === undefined ? [] : await listSegments(storage, walDir);
   const segments: Inspection['segments'][number][] = [];
   const damage: string[] = [];
+  const warnings: string[] = [];
   let recordCount = 0;
   for (let i = 0; i < segmentFiles.length; i++) {
     const { name, firstLsn } = segmentFiles[i];
@@ -42,7 +50,7 @@ export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
     }
     try {
       const scan = scanSegment(bytes, { name, firstLsn, databaseId: meta.databaseId, isLast: i === segmentFiles.length - 1 }, () => recordCount++);
-      if (scan.tornBytes > 0 || scan.headerTorn) damage.push(`${name}: torn tail of ${scan.tornBytes} bytes at offset ${scan.validEnd} (${scan.tornReason})`);
+      if (scan.tornBytes > 0 || scan.headerTorn) warnings.push(`${name}: torn tail of ${scan.tornBytes} bytes at offset ${scan.validEnd} (${scan.tornReason})`);
       segments.push({ name, sizeBytes: bytes.length, firstLsn, lastLsn: scan.lastLsn });
     } catch (error) {
       if (!(error instanceof EcsdbError)) throw error;
@@ -58,10 +66,13 @@ export async function inspectDirectory(dirGiven: string): Promise<Inspection> {
       name: component.name,
       fields: component.fields.map(describeStoredField),
     })),
+    schemaVersion: meta.schemaVersion ?? 1,
+    schemaHistory: historyOf(meta).map((epoch) => ({ version: epoch.version, fromLsn: epoch.fromLsn, components: epoch.schema.map((c) => c.name) })),
     segments,
     firstLsn: segments.length > 0 ? segments[0].firstLsn : 0,
     lastLsn: segments.length > 0 ? segments[segments.length - 1].lastLsn : 0,
     recordCount,
     damage,
+    warnings,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The `ecsdb` command line as a function (main.ts runs it as the bin; tests may run it in
  * process): parses arguments with node:util parseArgs, runs one command, returns the exit
- * status. 0 success, 1 failure or damage (a one-line message on stderr), 2 bad usage.
+ * status. 0 success, 1 failure or damage (a one-line message on stderr), 2 bad usage, 130/143
+ * a changing command stopped between two steps by SIGINT/SIGTERM (interrupt.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -12,6 +13,8 @@ import { compactDirectory, formatCompact } from './compact.js';
 import { formatRepair, repairDirectory } from './repair.js';
 import { formatRestore, restoreDirectory } from './restore.js';
 import { formatValidation, validateDirectory } from './validate.js';
+import { runChangingCommand, beforeStep } from './interrupt.js';
+import { endAllBars, terminalProgress } from './progress.js';
 
 export interface CliOutput {
   readonly stdout: (text: string) => void;
@@ -61,17 +64,18 @@ ${Object.entries(COMMANDS)
 ${COMMON_OPTIONS}
   --version         the ecsdb version
 
-exit status: 0 success, 1 failure or damage found, 2 bad usage`;
+exit status: 0 success, 1 failure or damage found, 2 bad usage, 130 stopped by Ctrl-C (143 by SIGTERM)`;
 
 function commandHelp(name: string): string {
   const command = COMMANDS[name];
-  return `usage: ${command.usage}\n\n${command.summary}\n\n${command.extra === undefined ? '' : `${command.extra}\n`}${COMMON_OPTIONS}\n\nexit status: 0 success, 1 failure or damage found, 2 bad usage`;
+  return `usage: ${command.usage}\n\n${command.summary}\n\n${command.extra === undefined ? '' : `${command.extra}\n`}${COMMON_OPTIONS}\n\nexit status: 0 success, 1 failure or damage found, 2 bad usage, 130 stopped by Ctrl-C (143 by SIGTERM)`;
 }
 
 export async function runCli(argv: readonly string[], out: CliOutput): Promise<number> {
   try {
     return await run(argv, out);
   } catch (error) {
+    endAllBars(); // first: clearing a bar later would wipe the message written after it
     if (error instanceof CliError) {
       out.stderr(`${oneLine(error.message)}\n`);
       if (error.exitCode === EXIT_USAGE) out.stderr(`${USAGE}\n`);
@@ -79,6 +83,8 @@ export async function runCli(argv: readonly string[], out: CliOutput): Promise<n
     }
     out.stderr(`ecsdb: ${oneLine(error instanceof EcsdbError ? `${error.code}: ${error.message}` : String(error))}\n`);
     return EXIT_FAILURE;
+  } finally {
+    endAllBars(); // a bar left drawing would keep the process alive (its redraw timer)
   }
 }
 
@@ -140,6 +146,7 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
   const common: CommonOptions = { dir: values.dir, config: values.config, json: values.json };
   const dir = await resolveDir(command, common);
   const json = values.json === true;
+  const progress = terminalProgress(process.stderr, json);
   switch (command) {
     case 'inspect': {
       const inspection = await inspectDirectory(dir);
@@ -147,7 +154,7 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
       return inspection.damage.length === 0 ? EXIT_OK : EXIT_FAILURE;
     }
     case 'validate': {
-      const validation = await validateDirectory(dir);
+      const validation = await validateDirectory(dir, progress);
       out.stdout(json ? `${JSON.stringify(validation, null, 2)}\n` : formatValidation(validation));
       if (!validation.ok) {
         const first = validation.problems[0];
@@ -159,32 +166,35 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
     case 'dump':
       return dump(dir, common, values.component, out);
     case 'snapshot': {
-      const { db } = await openStored(dir, common);
-      try {
-        const result = await db.snapshot();
-        const entry = { file: result.file, startLsn: result.startLsn, endLsn: result.endLsn, createdAtMs: result.createdAtMs, sizeBytes: result.sizeBytes, ...(result.base === undefined ? {} : { base: result.base }) };
-        out.stdout(
-          json
-            ? `${JSON.stringify(entry, null, 2)}\n`
-            : `snapshot ${entry.file}: LSN ${entry.startLsn}..${entry.endLsn}, ${entry.sizeBytes} bytes${entry.base === undefined ? '' : `, incremental on ${entry.base}`}\n`,
-        );
-      } finally {
-        await db.close();
-      }
+      const result = await runChangingCommand('snapshot', async () => {
+        const { db } = await openStored(dir, common);
+        try {
+          await beforeStep('take a snapshot');
+          return await db.snapshot();
+        } finally {
+          await db.close();
+        }
+      });
+      const entry = { file: result.file, startLsn: result.startLsn, endLsn: result.endLsn, createdAtMs: result.createdAtMs, sizeBytes: result.sizeBytes, ...(result.base === undefined ? {} : { base: result.base }) };
+      out.stdout(
+        json
+          ? `${JSON.stringify(entry, null, 2)}\n`
+          : `snapshot ${entry.file}: LSN ${entry.startLsn}..${entry.endLsn}, ${entry.sizeBytes} bytes${entry.base === undefined ? '' : `, incremental on ${entry.base}`}\n`,
+      );
       return EXIT_OK;
     }
     case 'restore': {
-      const result = await restoreDirectory(dir, restoreTarget);
+      const result = await runChangingCommand('restore', () => restoreDirectory(dir, restoreTarget, Date.now(), progress));
       out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatRestore(result));
       return EXIT_OK;
     }
     case 'compact': {
-      const result = await compactDirectory(dir, common);
+      const result = await runChangingCommand('compact', () => compactDirectory(dir, common));
       out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatCompact(result));
       return EXIT_OK;
     }
     case 'repair': {
-      const result = await repairDirectory(dir);
+      const result = await runChangingCommand('repair', () => repairDirectory(dir, progress));
       out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatRepair(result));
       return EXIT_OK;
     }
@@ -231,10 +241,15 @@ function formatInspection(inspection: Inspection): string {
     `database id    ${inspection.databaseId}`,
     `created        ${new Date(inspection.createdAtMs).toISOString()}`,
     `LSN range      ${inspection.firstLsn} .. ${inspection.lastLsn} (${inspection.recordCount} records)`,
+    `schema version ${inspection.schemaVersion}`,
+    ...(inspection.schemaHistory.length > 1
+      ? [`schema epochs:`, ...inspection.schemaHistory.map((epoch) => `  version ${epoch.version} from LSN ${epoch.fromLsn}: ${epoch.components.join(', ')}`)]
+      : []),
     `schema:`,
     ...inspection.schema.map((component) => `  ${component.name} { ${component.fields.join(', ')} }`),
     `WAL segments:`,
     ...inspection.segments.map((segment) => `  ${segment.name}  ${segment.sizeBytes} bytes  LSN ${segment.firstLsn}..${segment.lastLsn}`),
+    ...inspection.warnings.map((warning) => `warning: ${warning} (open() cuts it)`),
     ...inspection.damage.map((problem) => `DAMAGE: ${problem}`),
   ];
   return `${lines.join('\n')}\n`;

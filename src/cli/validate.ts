@@ -7,14 +7,16 @@
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { fileStorage } from '../db/open-persistent.js';
-import { META_FILE_NAME, readMeta, type DatabaseMeta } from '../meta/meta-file.js';
+import { META_FILE_NAME, readMeta, schemaAt, type DatabaseMeta } from '../meta/meta-file.js';
 import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { loadSnapshot } from '../snapshot/snapshot-reader.js';
+import { snapshotEntriesByListing } from '../recovery/recover.js';
 import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import { World } from '../world/world.js';
-import { componentsOf, progress } from './common.js';
+import { componentsOf } from './common.js';
+import { NO_PROGRESS, type Progress } from './progress.js';
 
 export interface Problem {
   /** Path relative to the data directory. */
@@ -30,19 +32,23 @@ export interface Validation {
   readonly checked: { meta: boolean; manifest: boolean; snapshots: number; segments: number; records: number };
   /** Damage: each makes the exit status 1. */
   readonly problems: readonly Problem[];
+  /**
+   * Not damage, but worth knowing: a torn tail of the newest WAL segment (the normal outcome of
+   * a crash mid-write; open() cuts it, `ecsdb repair` cuts it keeping the bytes).
+   */
+  readonly warnings: readonly Problem[];
   /** Things worth knowing that are not damage (e.g. snapshot files the MANIFEST does not name). */
   readonly notes: readonly string[];
 }
 
 const WAL_DIR_NAME = 'wal';
 
-function offsetIn(message: string): number | undefined {
-  const match = /offset (\d+)/.exec(message);
-  return match === null ? undefined : Number(match[1]);
-}
-
+/**
+ * A problem from a reader's error: the file and offset it names (EcsdbError.file/offset), else
+ * `file`, the one being checked. They differ when a snapshot's base in its chain is damaged.
+ */
 function problemOf(file: string, error: unknown): Problem {
-  if (error instanceof EcsdbError) return { file, offset: offsetIn(error.message), message: `${error.code}: ${error.message}` };
+  if (error instanceof EcsdbError) return { file: error.file ?? file, offset: error.offset, message: `${error.code}: ${error.message}` };
   const code = (error as { code?: unknown }).code;
   if (code === 'ENOENT') return { file, offset: undefined, message: `${file} is missing` };
   throw error;
@@ -72,13 +78,14 @@ export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): P
   let entries: readonly SnapshotEntry[];
   try {
     entries = (await readManifest(fileStorage, dir))?.snapshots ?? [];
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (!(error instanceof EcsdbError)) throw error;
+    // A damaged MANIFEST: recovery finds the snapshots by listing, and so does this.
+    entries = await snapshotEntriesByListing(fileStorage, join(dir, SNAPSHOT_DIR_NAME));
   }
-  const components = componentsOf(meta.schema);
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
     try {
-      loadSnapshot(new World(components), await readChain(dir, entries, entry), meta.databaseId, meta.schema);
+      loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), await readChain(dir, entries, entry), meta.databaseId, schemaAt(meta, entry.endLsn));
       return entry;
     } catch {
       // damaged or missing: recovery would skip it too
@@ -87,9 +94,10 @@ export async function newestLoadableSnapshot(dir: string, meta: DatabaseMeta): P
   return undefined;
 }
 
-export async function validateDirectory(dir: string): Promise<Validation> {
+export async function validateDirectory(dir: string, progress: Progress = NO_PROGRESS): Promise<Validation> {
   const storage = fileStorage;
   const problems: Problem[] = [];
+  const warnings: Problem[] = [];
   const notes: string[] = [];
   const checked = { meta: false, manifest: false, snapshots: 0, segments: 0, records: 0 };
 
@@ -103,7 +111,7 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     problems.push(problemOf(META_FILE_NAME, error));
   }
   // Without a readable meta file there is no database id or schema to check the rest against.
-  if (meta === undefined) return { dir, ok: false, checked, problems, notes };
+  if (meta === undefined) return { dir, ok: false, checked, problems, warnings, notes };
 
   // MANIFEST and snapshots.
   let entries: readonly SnapshotEntry[] = [];
@@ -113,9 +121,10 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     entries = manifest?.snapshots ?? [];
   } catch (error) {
     problems.push(problemOf(MANIFEST_FILE_NAME, error));
+    // Recovery then finds the snapshots by listing; check those, so no damaged one goes unseen.
+    entries = await snapshotEntriesByListing(storage, join(dir, SNAPSHOT_DIR_NAME));
   }
   const snapshotsDir = join(dir, SNAPSHOT_DIR_NAME);
-  const components = componentsOf(meta.schema);
   const goodSnapshots: SnapshotEntry[] = [];
   const bar = progress('snapshots', entries.length);
   for (const [index, entry] of entries.entries()) {
@@ -123,7 +132,7 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     const file = `${SNAPSHOT_DIR_NAME}/${entry.file}`;
     try {
       const chain = await readChain(dir, entries, entry);
-      const loaded = loadSnapshot(new World(components), chain, meta.databaseId, meta.schema);
+      const loaded = loadSnapshot(new World(componentsOf(schemaAt(meta, entry.endLsn))), chain, meta.databaseId, schemaAt(meta, entry.endLsn));
       if (loaded.header.endLsn !== entry.endLsn || loaded.header.startLsn !== entry.startLsn) {
         problems.push({
           file,
@@ -168,8 +177,10 @@ export async function validateDirectory(dir: string): Promise<Validation> {
     try {
       const bytes = await readSegmentBytes(storage, segment);
       const scan = scanSegment(bytes, { name: file, firstLsn: segment.firstLsn, databaseId: meta.databaseId, isLast: i === segments.length - 1 }, () => checked.records++);
+      // Only the last segment can have a torn tail (scanSegment treats one anywhere else as
+      // corruption): what a crash mid-append leaves, which open() cuts. A warning, not damage.
       if (scan.tornBytes > 0 || scan.headerTorn) {
-        problems.push({
+        warnings.push({
           file,
           offset: scan.validEnd,
           message: `torn tail of ${scan.tornBytes} bytes at byte offset ${scan.validEnd} (${scan.tornReason}); open() cuts it, \`ecsdb repair\` cuts it keeping the bytes aside`,
@@ -192,7 +203,7 @@ export async function validateDirectory(dir: string): Promise<Validation> {
       message: `the log starts at LSN ${segments[0].firstLsn} and no valid snapshot covers the records before it`,
     });
   }
-  return { dir, ok: problems.length === 0, checked, problems, notes };
+  return { dir, ok: problems.length === 0, checked, problems, warnings, notes };
 }
 
 export function formatValidation(v: Validation): string {
@@ -200,8 +211,9 @@ export function formatValidation(v: Validation): string {
     `directory   ${v.dir}`,
     `checked     meta ${v.checked.meta ? 'ok' : '-'}, MANIFEST ${v.checked.manifest ? 'ok' : 'none'}, ${v.checked.snapshots} snapshots, ${v.checked.segments} WAL segments, ${v.checked.records} records`,
     ...v.notes.map((note) => `note: ${note}`),
+    ...v.warnings.map((w) => `warning ${w.file}${w.offset === undefined ? '' : ` @${w.offset}`}: ${w.message}`),
     ...v.problems.map((p) => `DAMAGE ${p.file}${p.offset === undefined ? '' : ` @${p.offset}`}: ${p.message}`),
-    v.ok ? 'ok: no damage found' : `${v.problems.length} problem(s) found`,
+    v.ok ? `ok: no damage found${v.warnings.length === 0 ? '' : ` (${v.warnings.length} warning(s))`}` : `${v.problems.length} problem(s) found`,
   ];
   return `${lines.join('\n')}\n`;
 }

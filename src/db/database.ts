@@ -17,9 +17,10 @@ import { exists, getComponent, hasComponent, queryEntities, requireTable } from 
 import type { Column } from '../world/table.js';
 import { World } from '../world/world.js';
 import { fileStorage, openPersistent, type PersistentParts } from './open-persistent.js';
+import { checkEvolutionOptions } from '../recovery/migrate.js';
 import type { RecoveryReport } from '../recovery/recover.js';
 import type { SnapshotEntry } from '../snapshot/manifest.js';
-import { checkDurability, type Durability, type OpenOptions } from './options.js';
+import { checkDurability, checkOpenOptionKeys, type Durability, type OpenOptions } from './options.js';
 import {
   archiveSettings,
   changedIn,
@@ -364,10 +365,12 @@ export async function open(options: OpenOptions): Promise<Database> {
   if (options === null || typeof options !== 'object') {
     throw new EcsdbError('INVALID_ARGUMENT', 'open() needs an options object: open({ components: [...] })');
   }
+  checkOpenOptionKeys(options);
   if (!Array.isArray(options.components)) {
     throw new EcsdbError('INVALID_ARGUMENT', 'open(): `components` must be an array of component definitions');
   }
   options.components.forEach(checkComponentDef);
+  checkEvolutionOptions(options.schemaVersion, options.migrations);
   if (options.cwd !== undefined && (typeof options.cwd !== 'string' || options.cwd === '')) {
     throw new EcsdbError('INVALID_ARGUMENT', `open(): \`cwd\` must be a directory path, got ${JSON.stringify(options.cwd)}`);
   }

@@ -10,13 +10,16 @@
  *   <dir>/archive/*.wal[.deflate]  WAL segments covered by a snapshot (see wal/archive.ts)
  *
  * If anything fails before the writer exists, the lock is released and the directory is left as
- * it was (apart from creating it, its wal/ folder and the meta file of a brand-new database).
+ * it was (apart from creating it, its wal/ folder and the meta file of a brand-new database):
+ * recovery only reads, and the decision whether the application's components may open the
+ * stored data (recovery/migrate.ts) comes before the first change (cutting a torn tail).
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
-import { checkSchemaMatches, newMeta, readMeta, writeMeta } from '../meta/meta-file.js';
-import { listSegments } from '../recovery/recover-wal.js';
-import { recoverDatabase, type RecoveryReport } from '../recovery/recover.js';
+import { META_FILE_NAME, historyOf, newMeta, readMeta, schemaOf, withHistory, writeMeta, type DatabaseMeta } from '../meta/meta-file.js';
+import { cutTornTail, listSegments } from '../recovery/recover-wal.js';
+import { recoverDatabase, type Recovered, type RecoveryDirs, type RecoveryReport } from '../recovery/recover.js';
+import { checkEvolutionOptions, decideOpen, migrateWorld, type MigratedWorld } from '../recovery/migrate.js';
 import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
 import { Snapshotter } from '../snapshot/snapshotter.js';
 import { ARCHIVE_DIR_NAME } from '../wal/archive.js';
@@ -64,6 +67,7 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
   const policy = { ...settings.snapshot };
   const archive: MutableArchiveOptions = { ...settings.archive };
   const dir = settings.dir;
+  const schemaVersion = checkEvolutionOptions(options.schemaVersion, options.migrations);
   await io(() => storage.mkdir(dir), `creating ${dir}`);
   const lock = await io(() => acquireDirectoryLock(storage, dir), `locking ${dir}`);
   try {
@@ -72,33 +76,86 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
     const created = meta === undefined;
     if (meta === undefined) {
       if ((await io(() => storage.stat(dirs.walDir), `reading ${dirs.walDir}`)) !== undefined && (await listSegments(storage, dirs.walDir)).length > 0) {
-        throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`);
+        throw new EcsdbError('CORRUPT_WAL', `${dir} has WAL segments but no ecsdb.meta file; it is damaged or not an ecsdb directory`, {
+          file: META_FILE_NAME,
+          offset: 0,
+        });
       }
-      meta = newMeta(options.components, now());
+      meta = newMeta(options.components, now(), schemaVersion);
       await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
       // The meta file's rename is made durable by a directory fsync that also covers wal/.
       await io(() => writeMeta(storage, dir, meta!), `creating ${dir}`);
     } else {
-      checkSchemaMatches(meta.schema, options.components);
       await io(() => storage.mkdir(dirs.walDir), `creating ${dirs.walDir}`);
     }
-    const databaseId = meta.databaseId;
     const recovered = await io(() => recoverDatabase(storage, dirs, meta!, options.components, created, now), `recovering ${dir}`);
+    const opened = await settleSchema(storage, dirs, meta, recovered, options, schemaVersion);
+    meta = opened.meta;
+    const databaseId = meta.databaseId;
     const { syncMethod, ...walLimits } = walOptions;
     const syncEachWrite = syncMethod === 'dsync';
     const wal = await io(
       () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walLimits, syncEachWrite }, recovered.tail),
       `opening the WAL in ${dirs.walDir}`,
     );
-    const source = { world: recovered.world, schema: meta.schema, currentLsn: () => wal.lastLsn, makeDurable: () => wal.flush() };
+    let report = recovered.report;
+    if (opened.migration !== undefined) {
+      // The migration record, first of the new schema epoch, strict. A crash before it is
+      // durable leaves the epoch pending (its first LSN is past the end of the log): the next
+      // open redoes the migration, or drops the epoch for an application of the old schema.
+      const appended = wal.append((writer) => writer.raw(opened.migration!.payload), true);
+      try {
+        await appended.durable;
+      } catch (error) {
+        await wal.close().catch(() => undefined);
+        throw error;
+      }
+      report = { ...report, schemaMigration: { ...opened.migration.report, lsn: appended.lsn } };
+    }
+    const world = opened.world;
+    const source = { world, schema: meta.schema, currentLsn: () => wal.lastLsn, makeDurable: () => wal.flush() };
     const snapshotter = new Snapshotter(
       source,
       { storage, ...dirs, databaseId, now, policy, archive, walBytesWritten: () => wal.bytesAppended },
       recovered.manifest,
     );
-    return { world: recovered.world, wal, snapshotter, lock, dir, recovery: recovered.report, archive };
+    return { world, wal, snapshotter, lock, dir, recovery: report, archive };
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;
   }
+}
+
+interface Settled {
+  readonly meta: DatabaseMeta;
+  readonly world: World;
+  /** Set when the open migrates: the migration record still has to be logged. */
+  readonly migration: MigratedWorld | undefined;
+}
+
+/**
+ * Decides whether the application's components open the recovered data as is, after dropping an
+ * interrupted migration, or through a migration (SCHEMA_MISMATCH or MIGRATION_FAILED before any
+ * change on disk), then makes the first changes on disk, in this order:
+ *
+ * 1. the torn WAL tail is cut → a crash leaves it torn or cut; both recover the same.
+ * 2. (migrating) the new meta file, with the new schema epoch from L + 1, replaces the old one
+ *    (temp → fsync → rename → directory fsync) → a crash leaves the old meta (nothing migrated:
+ *    the old application opens it, the new one migrates again) or the new one with the epoch
+ *    pending until the migration record, which openPersistent logs next, is durable.
+ * 2'. (dropping a pending epoch) the meta file without it replaces the old one → a crash leaves
+ *    the old meta, whose epoch is still pending and is dropped again, or the new one.
+ */
+async function settleSchema(storage: Storage, dirs: RecoveryDirs, meta: DatabaseMeta, recovered: Recovered, options: OpenOptions, schemaVersion: number): Promise<Settled> {
+  const history = historyOf(meta);
+  const lastLsn = recovered.tail.lastLsn;
+  const decision = decideOpen(history, lastLsn, options.components, schemaVersion, options.migrations);
+  const migration =
+    decision.kind === 'migrate' ? migrateWorld(recovered.world, decision.from, options.components, schemaVersion, decision.steps, options.migrations) : undefined;
+  if (recovered.cut !== undefined) await io(() => cutTornTail(storage, dirs.walDir, recovered.cut!), `cutting the torn tail of ${dirs.walDir}`);
+  if (decision.kind === 'open') return { meta, world: recovered.world, migration };
+  const kept = decision.kind === 'drop-pending' ? decision.history : [...decision.kept, { version: schemaVersion, fromLsn: lastLsn + 1, schema: schemaOf(options.components) }];
+  const next = withHistory(meta, kept);
+  await io(() => writeMeta(storage, dirs.dir, next), `recording the schema in ${dirs.dir}`);
+  return { meta: next, world: migration?.world ?? recovered.world, migration };
 }

@@ -14,6 +14,8 @@ import { decode, encode } from '@msgpack/msgpack';
 import { crc32 } from 'node:zlib';
 
 export const FRAME_HEADER_SIZE_BYTES = 8 + 2 + 4 + 4;
+/** Where the version lies: it is under no checksum, so a damaged one reads as another version. */
+export const FRAME_VERSION_OFFSET = 8;
 const FRAME_PAYLOAD_SIZE_BYTES_MAX = 64 * 1024 * 1024;
 
 export function encodeFramed(magic: string, version: number, value: unknown): Uint8Array {

@@ -1,7 +1,12 @@
 /**
- * Recovery from the WAL: replays every segment in LSN order into a fresh world, then cuts a torn
- * tail. Reading and checking happen before anything on disk changes, so a directory that fails
- * to open (corruption, a missing segment, a foreign or newer segment) is left exactly as it was.
+ * Recovery from the WAL: replays every segment in LSN order into a fresh world and finds a torn
+ * tail, which the caller cuts (`cutTornTail`) once it has decided to open: reading and checking
+ * change nothing on disk, so a directory that fails to open (corruption, a missing segment, a
+ * foreign or newer segment, a schema it may not be opened with) is left exactly as it was.
+ *
+ * Records are replayed in the schema that wrote them: at the first LSN of each later schema
+ * epoch the world is converted (plan.schemaChanges, see recovery/migrate.ts), and the world
+ * returned is the converted one.
  *
  * Replay applies write sets straight to the world's physical primitives: no observer or
  * subscription fires, and no transaction journal is involved.
@@ -13,7 +18,8 @@ import type { Storage } from '../storage/storage.js';
 import { applyEncodedWriteSet } from '../txn/apply.js';
 import { asCorruptWal, type WriteSetSchema } from '../txn/write-set.js';
 import { parseSegmentFileName } from '../wal/format.js';
-import { listAllSegments, readSegmentBytes } from '../wal/archive.js';
+import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
+import { RECORD_HEADER_SIZE_BYTES } from '../wal/format.js';
 import { scanSegment } from '../wal/segment-reader.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import type { World } from '../world/world.js';
@@ -55,17 +61,29 @@ export interface ReplayPlan {
   readonly fromLsn: number;
   /** The log must reach at least this LSN (a snapshot's end LSN), else recovery fails. */
   readonly throughLsnMin: number;
+  /** Conversions of the world before the first record of each later schema, ascending. */
+  readonly schemaChanges?: readonly { readonly fromLsn: number; convert(world: World): World }[];
+}
+
+/** A torn tail to remove before the log is continued. */
+export interface TailCut {
+  readonly name: string;
+  readonly validEnd: number;
+  readonly dropFile: boolean;
 }
 
 export async function recoverWal(
   storage: Storage,
   plan: ReplayPlan,
   databaseId: Uint8Array,
-  world: World,
+  worldGiven: World,
   now: () => number,
-): Promise<{ report: WalRecoveryReport; tail: WalTail }> {
+): Promise<{ report: WalRecoveryReport; tail: WalTail; world: World; cut: TailCut | undefined }> {
   const startedMs = now();
-  const schema: WriteSetSchema = world.tables.map((table) => table.fields);
+  let world = worldGiven;
+  let schema: WriteSetSchema = world.tables.map((table) => table.fields);
+  const changes = plan.schemaChanges ?? [];
+  let changeIndex = 0;
   const all = await listAllSegments(storage, plan.walDir, plan.archiveDir);
   // Start with the last segment that begins at or before the first LSN to apply.
   let startIndex = 0;
@@ -76,21 +94,29 @@ export async function recoverWal(
   let recordsReplayed = 0;
   let tornTail: TornTailReport | undefined;
   let tail: WalTail = { lastLsn: plan.fromLsn - 1, segment: undefined };
-  let cut: { name: string; validEnd: number; dropFile: boolean } | undefined;
+  let cut: TailCut | undefined;
+  // Where the log read so far ends, for an error about records missing after it.
+  let logEnd = { file: 'wal', offset: 0 };
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
-    if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1]);
+    if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1], logEnd);
     const bytes = await readSegmentBytes(storage, segment);
     const reader = new ByteReader(bytes);
     const isLast = i === segments.length - 1;
-    const context = { name: segment.name, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
+    const file = segmentFile(segment);
+    const context = { name: file, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
     const scan = scanSegment(bytes, context, (lsn, payloadStart, payloadEnd) => {
       if (lsn < plan.fromLsn) return;
+      while (changeIndex < changes.length && lsn >= changes[changeIndex].fromLsn) {
+        world = changes[changeIndex++].convert(world);
+        schema = world.tables.map((table) => table.fields);
+      }
       reader.offset = payloadStart;
       reader.end = payloadEnd;
-      applyRecord(world, reader, schema, segment.name, lsn);
+      applyRecord(world, reader, schema, { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES }, lsn);
       recordsReplayed++;
     });
+    logEnd = { file, offset: scan.validEnd };
     expectedLsn = scan.lastLsn + 1;
     if (scan.tornBytes > 0 || scan.headerTorn) {
       tornTail = { segment: segment.name, offset: scan.validEnd, bytesCut: scan.tornBytes, reason: scan.tornReason ?? 'torn' };
@@ -102,11 +128,10 @@ export async function recoverWal(
   if (tail.lastLsn < plan.throughLsnMin) {
     throw new EcsdbError(
       'CORRUPT_WAL',
-      `the WAL ends at LSN ${tail.lastLsn} but the snapshot in use needs it through LSN ${plan.throughLsnMin}; records are missing`,
-      { detail: 'wal-gap' },
+      `the WAL ends at LSN ${tail.lastLsn} (${logEnd.file}, byte offset ${logEnd.offset}) but the snapshot in use needs it through LSN ${plan.throughLsnMin}; records are missing`,
+      { detail: 'wal-gap', ...logEnd },
     );
   }
-  if (cut !== undefined) await cutTornTail(storage, plan.walDir, cut);
   const report: WalRecoveryReport = {
     segmentCount: segments.length,
     recordsReplayed,
@@ -115,27 +140,39 @@ export async function recoverWal(
     tornTail,
     replayMs: now() - startedMs,
   };
-  return { report, tail };
+  return { report, tail, world, cut };
 }
 
-function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, segment: string, lsn: number): void {
+function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, at: { file: string; offset: number }, lsn: number): void {
   try {
     applyEncodedWriteSet(world, reader, schema);
   } catch (error) {
     // The checksum matched, so the bytes are as written: a write set this schema cannot read.
     const typed = asCorruptWal(error);
     if (!(typed instanceof EcsdbError)) throw error;
-    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${segment}, record ${lsn}: ${typed.message}`, { cause: error });
+    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${at.file}, record ${lsn} at byte offset ${at.offset}: ${typed.message}`, { cause: error, ...at });
   }
 }
 
-function missingRecords(segment: { name: string; firstLsn: number }, expectedLsn: number, previous: { name: string } | undefined): EcsdbError {
+/**
+ * The segment starts after a gap. The location reported is where the log before it ends (the
+ * previous segment, cut short or followed by a lost one), else the segment's own start.
+ */
+function missingRecords(
+  segment: SegmentLocation,
+  expectedLsn: number,
+  previous: SegmentLocation | undefined,
+  previousEnd?: { file: string; offset: number },
+): EcsdbError {
+  const file = segmentFile(segment);
   return new EcsdbError(
     'CORRUPT_WAL',
-    `WAL segment ${segment.name} starts at LSN ${segment.firstLsn} but the log before it ends at LSN ${expectedLsn - 1}` +
-      (previous === undefined ? ' (the first segment is missing)' : ` (segment ${previous.name}); records ${expectedLsn}..${segment.firstLsn - 1} are missing`) +
+    `WAL segment ${file} starts at LSN ${segment.firstLsn} but the log before it ends at LSN ${expectedLsn - 1}` +
+      (previous === undefined || previousEnd === undefined
+        ? ' (the first segment is missing)'
+        : ` (segment ${segmentFile(previous)}, at byte offset ${previousEnd.offset}); records ${expectedLsn}..${segment.firstLsn - 1} are missing`) +
       '; nothing was changed on disk',
-    { detail: 'wal-gap' },
+    { detail: 'wal-gap', ...(previousEnd ?? { file, offset: 0 }) },
   );
 }
 
@@ -143,7 +180,7 @@ function missingRecords(segment: { name: string; firstLsn: number }, expectedLsn
  * Removes a torn tail so that new records follow the last valid one. A crash during this leaves
  * either the old torn tail (cut again at the next open) or the cut file: both recover the same.
  */
-async function cutTornTail(storage: Storage, walDir: string, cut: { name: string; validEnd: number; dropFile: boolean }): Promise<void> {
+export async function cutTornTail(storage: Storage, walDir: string, cut: TailCut): Promise<void> {
   const path = join(walDir, cut.name);
   if (cut.dropFile) {
     await storage.unlink(path);

@@ -5,20 +5,26 @@
  * the WAL is replayed from LSN 1 if it still starts there; otherwise recovery fails rather than
  * load a world with a gap.
  *
- * Nothing on disk changes until a snapshot and the WAL have been read successfully; then the
- * only change is cutting a torn WAL tail.
+ * Nothing on disk changes here: a torn WAL tail is found and returned (`cut`) for open() to cut
+ * once it has decided to open the directory (see db/open-persistent.ts).
+ *
+ * The world is rebuilt in the schema that wrote the data: each snapshot with the schema epoch it
+ * was taken in, and the WAL converted at each later epoch's first LSN (recovery/migrate.ts), so
+ * the world returned is in the schema of the epoch of the log's last record.
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
-import type { DatabaseMeta } from '../meta/meta-file.js';
-import { readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
-import { loadSnapshot } from '../snapshot/snapshot-reader.js';
-import { parseSnapshotFileName } from '../snapshot/format.js';
+import { epochAt, historyOf, type DatabaseMeta } from '../meta/meta-file.js';
+import { FRAME_HEADER_SIZE_BYTES } from '../encoding/framed.js';
+import { MANIFEST_FILE_NAME, readManifest, type SnapshotEntry } from '../snapshot/manifest.js';
+import { loadSnapshot, readSnapshotIdentity } from '../snapshot/snapshot-reader.js';
+import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
 import type { Storage } from '../storage/storage.js';
 import type { WalTail } from '../wal/wal-writer.js';
 import { World } from '../world/world.js';
-import { recoverWal, type WalRecoveryReport } from './recover-wal.js';
+import { recoverWal, type TailCut, type WalRecoveryReport } from './recover-wal.js';
+import { componentsFor, schemaChangesAfter, type SchemaMigrationReport } from './migrate.js';
 
 export interface SnapshotRecoveryReport {
   readonly file: string;
@@ -38,6 +44,8 @@ export interface RecoveryReport {
   readonly manifestProblem: string | undefined;
   readonly wal: WalRecoveryReport;
   readonly totalMs: number;
+  /** Set when this open migrated the stored schema to the application's (see docs/api.md). */
+  readonly schemaMigration?: SchemaMigrationReport;
 }
 
 export interface RecoveryDirs {
@@ -52,6 +60,8 @@ export interface Recovered {
   readonly report: RecoveryReport;
   readonly tail: WalTail;
   readonly manifest: SnapshotEntry[];
+  /** A torn WAL tail the caller must cut before it continues the log. */
+  readonly cut: TailCut | undefined;
 }
 
 export async function recoverDatabase(
@@ -89,40 +99,61 @@ interface Context {
 async function recoverFrom(context: Context, entries: SnapshotEntry[], manifestProblem: string | undefined): Promise<Recovered> {
   const { storage, dirs, meta, components, created, now, startedMs } = context;
   const skipped: { file: string; reason: string }[] = [];
+  const history = historyOf(meta);
+  // Where the newest skipped snapshot's problem lies: the place to look when none is usable.
+  let firstProblem: { file?: string; offset?: number } | undefined;
   for (const entry of [...entries].sort((a, b) => b.endLsn - a.endLsn)) {
-    const world = new World(components);
+    // A snapshot never spans a schema change (a migration happens while the database is not
+    // open), so the epoch at its end LSN is the schema it was written in.
+    const epoch = epochAt(history, entry.endLsn);
     const loadStartMs = now();
     try {
       const chain = await readChain(storage, dirs.snapshotsDir, entries, entry);
-      const loaded = loadSnapshot(world, chain, meta.databaseId, meta.schema);
+      const image = new World(componentsFor(epoch.schema, components));
+      const loaded = loadSnapshot(image, chain, meta.databaseId, epoch.schema);
       const snapshot = { file: entry.file, startLsn: loaded.header.startLsn, endLsn: loaded.header.endLsn, loadMs: now() - loadStartMs };
-      const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: snapshot.startLsn + 1, throughLsnMin: snapshot.endLsn };
-      const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
+      const plan = {
+        walDir: dirs.walDir,
+        archiveDir: dirs.archiveDir,
+        fromLsn: snapshot.startLsn + 1,
+        throughLsnMin: snapshot.endLsn,
+        schemaChanges: schemaChangesAfter(history, epoch, components),
+      };
+      const { report, tail, world, cut } = await recoverWal(storage, plan, meta.databaseId, image, now);
       const recoveryReport = { created, snapshot, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs };
-      return { world, report: recoveryReport, tail, manifest: withoutSkipped(entries, skipped) };
+      return { world, report: recoveryReport, tail, manifest: withoutSkipped(entries, skipped), cut };
     } catch (error) {
       if (!isSkippable(error)) throw error;
       skipped.push({ file: entry.file, reason: (error as Error).message });
+      firstProblem ??= locationOf(error, `${SNAPSHOT_DIR_NAME}/${entry.file}`);
     }
   }
-  const world = new World(components);
   try {
-    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0 };
-    const { report, tail } = await recoverWal(storage, plan, meta.databaseId, world, now);
+    const first = history[0];
+    const schemaChanges = schemaChangesAfter(history, first, components);
+    const plan = { walDir: dirs.walDir, archiveDir: dirs.archiveDir, fromLsn: 1, throughLsnMin: 0, schemaChanges };
+    const { report, tail, world, cut } = await recoverWal(storage, plan, meta.databaseId, new World(componentsFor(first.schema, components)), now);
     return {
       world,
       report: { created, snapshot: undefined, skippedSnapshots: skipped, manifestProblem, wal: report, totalMs: now() - startedMs },
       tail,
       manifest: withoutSkipped(entries, skipped),
+      cut,
     };
   } catch (error) {
     if (skipped.length === 0 || !isSkippable(error)) throw error;
     throw new EcsdbError(
       'CORRUPT_SNAPSHOT',
       `no valid snapshot connects to the WAL that remains, and the WAL no longer starts at LSN 1: ${skipped.map((s) => `${s.file}: ${s.reason}`).join('; ')}; nothing was changed on disk`,
-      { cause: error },
+      { cause: error, ...firstProblem },
     );
   }
+}
+
+/** The file and offset an error names; a missing file (ENOENT) is `file` itself, at offset 0. */
+function locationOf(error: unknown, file: string): { file?: string; offset?: number } {
+  if (error instanceof EcsdbError) return error.file === undefined ? {} : { file: error.file, offset: error.offset };
+  return { file, offset: 0 };
 }
 
 /**
@@ -144,12 +175,14 @@ async function readChain(storage: Storage, snapshotsDir: string, entries: readon
   const chain: { bytes: Uint8Array; path: string }[] = [];
   let current: SnapshotEntry | undefined = entry;
   while (current !== undefined) {
-    if (chain.length > entries.length) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file}: its base chain loops`);
-    chain.unshift({ bytes: await storage.readFile(join(snapshotsDir, current.file)), path: current.file });
+    // The MANIFEST's payload passed its checksum, so it was written so: reported at its start.
+    const inManifest = { file: MANIFEST_FILE_NAME, offset: FRAME_HEADER_SIZE_BYTES };
+    if (chain.length > entries.length) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file}: its base chain loops`, inManifest);
+    chain.unshift({ bytes: await storage.readFile(join(snapshotsDir, current.file)), path: `${SNAPSHOT_DIR_NAME}/${current.file}` });
     const baseFile: string | undefined = current.base;
     if (baseFile === undefined) break;
     current = entries.find((e) => e.file === baseFile);
-    if (current === undefined) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file} builds on ${baseFile}, which the manifest does not name`);
+    if (current === undefined) throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${entry.file} builds on ${baseFile}, which the manifest does not name`, inManifest);
   }
   return chain;
 }
@@ -171,8 +204,7 @@ interface Candidates {
 }
 
 async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise<Candidates> {
-  const listed = async () =>
-    (await listSnapshotFiles(storage, dirs)).map((file) => ({ file, startLsn: 0, endLsn: Number(file.slice(0, 20)), createdAtMs: 0, sizeBytes: 0 }));
+  const listed = () => snapshotEntriesByListing(storage, dirs.snapshotsDir);
   try {
     const manifest = await readManifest(storage, dirs.dir);
     if (manifest !== undefined) return { entries: [...manifest.snapshots], manifestProblem: undefined, unpublished: [] };
@@ -185,7 +217,24 @@ async function snapshotCandidates(storage: Storage, dirs: RecoveryDirs): Promise
   }
 }
 
-async function listSnapshotFiles(storage: Storage, dirs: RecoveryDirs): Promise<string[]> {
-  const names = (await storage.stat(dirs.snapshotsDir)) === undefined ? [] : await storage.list(dirs.snapshotsDir);
-  return names.filter((name) => parseSnapshotFileName(name) !== undefined);
+/**
+ * Manifest entries for the snapshot files in `snapshotsDir`, from what each file says of itself
+ * (LSNs, and the base of an incremental one, so chains load without the MANIFEST). A file whose
+ * header is unreadable gets the end LSN of its name; loading it then fails and it is skipped.
+ */
+export async function snapshotEntriesByListing(storage: Storage, snapshotsDir: string): Promise<SnapshotEntry[]> {
+  const names = (await storage.stat(snapshotsDir)) === undefined ? [] : await storage.list(snapshotsDir);
+  const entries: SnapshotEntry[] = [];
+  for (const file of names.filter((name) => parseSnapshotFileName(name) !== undefined)) {
+    const bytes = await storage.readFile(join(snapshotsDir, file));
+    const identity = readSnapshotIdentity(bytes);
+    const sizeBytes = bytes.length;
+    if (identity === undefined) {
+      entries.push({ file, startLsn: 0, endLsn: parseSnapshotFileName(file)!, createdAtMs: 0, sizeBytes });
+    } else {
+      const { base, ...lsns } = identity;
+      entries.push({ file, ...lsns, sizeBytes, ...(base === undefined ? {} : { base }) });
+    }
+  }
+  return entries;
 }

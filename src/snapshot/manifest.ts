@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
-import { decodeFramed, encodeFramed } from '../encoding/framed.js';
+import { FRAME_HEADER_SIZE_BYTES, FRAME_VERSION_OFFSET, decodeFramed, encodeFramed } from '../encoding/framed.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import type { Storage } from '../storage/storage.js';
 import { parseSnapshotFileName } from './format.js';
@@ -43,18 +43,25 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
 export function decodeManifest(bytes: Uint8Array, path: string): Manifest {
   const framed = decodeFramed(bytes, MANIFEST_MAGIC);
   if (!framed.ok) {
-    throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot manifest ${path} is damaged at byte offset ${framed.offset}: ${framed.problem}`);
+    throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot manifest ${path} is damaged at byte offset ${framed.offset}: ${framed.problem}`, {
+      file: MANIFEST_FILE_NAME,
+      offset: framed.offset,
+    });
   }
   if (framed.version !== MANIFEST_FORMAT_VERSION) {
     throw new EcsdbError(
       'FORMAT_VERSION_UNSUPPORTED',
       `${path} has manifest format version ${framed.version}; this ecsdb reads version ${MANIFEST_FORMAT_VERSION}`,
+      { file: MANIFEST_FILE_NAME, offset: FRAME_VERSION_OFFSET },
     );
   }
   const value = framed.value as { snapshots?: unknown } | null;
   const entries = value !== null && typeof value === 'object' && Array.isArray(value.snapshots) ? value.snapshots : undefined;
   if (entries === undefined || !entries.every(isEntry)) {
-    throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot manifest ${path} has an unexpected structure`);
+    throw new EcsdbError('CORRUPT_SNAPSHOT', `snapshot manifest ${path} has an unexpected structure (payload at byte offset ${FRAME_HEADER_SIZE_BYTES})`, {
+      file: MANIFEST_FILE_NAME,
+      offset: FRAME_HEADER_SIZE_BYTES,
+    });
   }
   return { snapshots: entries };
 }

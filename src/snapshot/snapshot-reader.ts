@@ -62,7 +62,7 @@ export function loadSnapshot(world: World, chain: readonly SnapshotFile[], datab
   chain.forEach((file, index) => {
     try {
       const previous = index === 0 ? undefined : chain[index - 1].path;
-      header = loadFile(loader, file.bytes, databaseId, previous);
+      header = loadFile(loader, file, databaseId, previous);
       end = file.bytes.length;
     } catch (error) {
       throw asCorruptSnapshot(error, file.path);
@@ -76,17 +76,47 @@ export function loadSnapshot(world: World, chain: readonly SnapshotFile[], datab
   return { header: header!, highWater: loader.highWater };
 }
 
+/**
+ * What a snapshot file says about itself, without loading it: its LSNs and the file it builds on
+ * (from the schema section, whose checksum is verified). For finding snapshots when the MANIFEST
+ * is damaged: an incremental snapshot can then still be loaded over its chain. undefined when
+ * the header or the schema section is damaged (loading the file then reports where).
+ */
+export function readSnapshotIdentity(bytes: Uint8Array): { startLsn: number; endLsn: number; createdAtMs: number; base: string | undefined } | undefined {
+  const header = decodeSnapshotHeader(bytes);
+  if (typeof header === 'string' || header.sectionCount === 0 || bytes.length < SNAPSHOT_HEADER_SIZE_BYTES + SECTION_HEADER_SIZE_BYTES) return undefined;
+  try {
+    const section = decodeSectionHeader(bytes, SNAPSHOT_HEADER_SIZE_BYTES);
+    if (section.kind !== SECTION_KIND.schema) return undefined;
+    const value = decode(sectionPayload(bytes, SNAPSHOT_HEADER_SIZE_BYTES, section)) as { base?: unknown } | null;
+    const base = value?.base ?? undefined;
+    if (base !== undefined && typeof base !== 'string') return undefined;
+    return { startLsn: header.startLsn, endLsn: header.endLsn, createdAtMs: header.createdAtMs, base };
+  } catch {
+    return undefined; // a damaged schema section or payload: loading the file says where
+  }
+}
+
 function asCorruptSnapshot(error: unknown, path: string): unknown {
   if (!(error instanceof Damage)) return error;
-  return new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${path} is damaged at byte offset ${error.offset}: ${error.message}`, { cause: error });
+  return new EcsdbError('CORRUPT_SNAPSHOT', `snapshot ${path} is damaged at byte offset ${error.offset}: ${error.message}`, {
+    cause: error,
+    file: path,
+    offset: error.offset,
+  });
 }
 
 /** Reads one file of the chain; `basePath` is the file it must build on (undefined: it must be full). */
-function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array, basePath: string | undefined): SnapshotHeader {
+function loadFile(loader: ImageLoader, file: SnapshotFile, databaseId: Uint8Array, basePath: string | undefined): SnapshotHeader {
+  const bytes = file.bytes;
   const header = decodeSnapshotHeader(bytes);
   if (typeof header === 'string') throw new Damage(0, header);
   if (header.formatVersion !== SNAPSHOT_FORMAT_VERSION) {
-    throw new EcsdbError('FORMAT_VERSION_UNSUPPORTED', `snapshot format version ${header.formatVersion}; this ecsdb reads version ${SNAPSHOT_FORMAT_VERSION}`);
+    throw new EcsdbError(
+      'FORMAT_VERSION_UNSUPPORTED',
+      `snapshot ${file.path} has format version ${header.formatVersion}; this ecsdb reads version ${SNAPSHOT_FORMAT_VERSION}`,
+      { file: file.path, offset: 8 },
+    );
   }
   if (Buffer.compare(Buffer.from(header.databaseId), Buffer.from(databaseId)) !== 0) throw new Damage(12, 'it belongs to another database');
   if (header.startLsn > header.endLsn) throw new Damage(28, `start LSN ${header.startLsn} is after end LSN ${header.endLsn}`);
@@ -102,6 +132,7 @@ function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array
   for (let index = 0; index < header.sectionCount; index++) {
     if (bytes.length - offset < SECTION_HEADER_SIZE_BYTES) throw new Damage(offset, 'section header runs past the end of the file');
     const section = decodeSectionHeader(bytes, offset);
+    checkUnusedFields(bytes, offset, section);
     const raw = sectionPayload(bytes, offset, section);
     const isLast = index === header.sectionCount - 1;
     if ((section.kind === SECTION_KIND.end) !== isLast) throw new Damage(offset, isLast ? 'the last section is not the end marker' : 'end marker before the last section');
@@ -114,10 +145,36 @@ function loadFile(loader: ImageLoader, bytes: Uint8Array, databaseId: Uint8Array
   return header;
 }
 
+/**
+ * Section headers have no checksum of their own, so every field a kind does not use must hold
+ * what the writer puts there (0; the schema section's slot count is checked against its high-
+ * water mark later). Then no byte of a snapshot can change without the reader noticing.
+ */
+function checkUnusedFields(bytes: Uint8Array, offset: number, section: SectionHeader): void {
+  if (bytes[offset + 14] !== 0 || bytes[offset + 15] !== 0) throw new Damage(offset + 14, 'reserved section header bytes are not 0');
+  const { kind } = section;
+  const usesComponent = kind === SECTION_KIND.present || kind === SECTION_KIND.column || kind === SECTION_KIND.strings;
+  const usesField = kind === SECTION_KIND.column || kind === SECTION_KIND.strings;
+  if (!usesComponent && section.componentIndex !== 0) throw new Damage(offset + 16, `a section of kind ${kind} has component index ${section.componentIndex}, not 0`);
+  if (!usesField && section.fieldIndex !== 0) throw new Damage(offset + 20, `a section of kind ${kind} has field index ${section.fieldIndex}, not 0`);
+  if ((kind === SECTION_KIND.schema || kind === SECTION_KIND.end) && section.firstSlot !== 0) throw new Damage(offset + 24, `a section of kind ${kind} has first slot ${section.firstSlot}, not 0`);
+  if (kind === SECTION_KIND.end && (section.slotCount !== 0 || section.storedSizeBytes !== 0 || section.rawSizeBytes !== 0 || section.compression !== COMPRESSION_NONE)) {
+    throw new Damage(offset, 'the end marker is not empty');
+  }
+}
+
+/** Deflate cannot expand data by more than about 1032:1; a raw length beyond that is a lie. */
+const DEFLATE_RATIO_MAX = 1032;
+
 function sectionPayload(bytes: Uint8Array, offset: number, section: SectionHeader): Uint8Array {
   const start = offset + SECTION_HEADER_SIZE_BYTES;
   if (section.storedSizeBytes > bytes.length - start) throw new Damage(offset, `section length ${section.storedSizeBytes} runs past the end of the file`);
   if (section.rawSizeBytes > SECTION_RAW_SIZE_BYTES_MAX) throw new Damage(offset + 8, `section raw length ${section.rawSizeBytes} is implausible`);
+  // Checked before the output buffer is allocated: the raw length is under no checksum, and a
+  // damaged one must not make the reader allocate up to SECTION_RAW_SIZE_BYTES_MAX.
+  if (section.compression === COMPRESSION_DEFLATE && section.rawSizeBytes > section.storedSizeBytes * DEFLATE_RATIO_MAX + 64) {
+    throw new Damage(offset + 8, `section raw length ${section.rawSizeBytes} is more than deflate can make of ${section.storedSizeBytes} stored bytes`);
+  }
   const stored = bytes.subarray(start, start + section.storedSizeBytes);
   if (crc32(stored) !== section.crc) throw new Damage(offset + 4, 'section checksum mismatch');
   if (section.compression === COMPRESSION_NONE) {
@@ -161,7 +218,7 @@ class ImageLoader {
   ) {}
 
   section(section: SectionHeader, raw: Uint8Array, offset: number): void {
-    if (section.kind === SECTION_KIND.schema) return this.schemaSection(raw, offset);
+    if (section.kind === SECTION_KIND.schema) return this.schemaSection(raw, offset, section.slotCount);
     if (section.kind === SECTION_KIND.end) return;
     const { firstSlot, slotCount } = section;
     if (firstSlot + slotCount > this.highWater) throw new Damage(offset + 24, `slots ${firstSlot}+${slotCount} exceed the high-water mark ${this.highWater}`);
@@ -188,7 +245,7 @@ class ImageLoader {
     }
   }
 
-  private schemaSection(raw: Uint8Array, offset: number): void {
+  private schemaSection(raw: Uint8Array, offset: number, slotCount: number): void {
     let value: { schema?: unknown; highWater?: unknown; base?: unknown; chunkSlots?: unknown };
     try {
       value = decode(raw) as typeof value;
@@ -211,6 +268,7 @@ class ImageLoader {
       throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `it builds on ${String(value.base)}, expected ${String(this.expectedBase ?? null)}`);
     }
     if (highWater < this.highWater) throw new Damage(offset + SECTION_HEADER_SIZE_BYTES, `high-water mark ${highWater} is below its base's ${this.highWater}`);
+    if (slotCount !== highWater) throw new Damage(offset + 28, `the schema section's slot count ${slotCount} differs from its high-water mark ${highWater}`);
     const generations = new Uint32Array(highWater);
     const alive = new Uint8Array(highWater);
     generations.set(this.generations);

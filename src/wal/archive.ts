@@ -12,7 +12,7 @@
  * - deletion: unlink, then directory fsync; a crash may bring the file back, harmless too.
  */
 import { deflateSync, inflateSync } from 'fflate';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import type { Storage } from '../storage/storage.js';
@@ -50,6 +50,14 @@ export async function listAllSegments(storage: Storage, walDir: string, archiveD
   return [...byLsn.values()].sort((a, b) => a.firstLsn - b.firstLsn);
 }
 
+/**
+ * The segment's file relative to the data directory (`wal/<name>` or `archive/<file>`): the
+ * segment and archive directories are the data directory's `wal/` and `archive/`.
+ */
+export function segmentFile(segment: SegmentLocation): string {
+  return `${basename(dirname(segment.path))}/${basename(segment.path)}`;
+}
+
 /** The bytes of a segment, inflated if it was archived compressed. */
 export async function readSegmentBytes(storage: Storage, segment: SegmentLocation): Promise<Uint8Array> {
   const bytes = await storage.readFile(segment.path);
@@ -57,7 +65,9 @@ export async function readSegmentBytes(storage: Storage, segment: SegmentLocatio
   try {
     return inflateSync(bytes);
   } catch (error) {
-    throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${segment.path} cannot be inflated (${(error as Error).message})`);
+    // fflate does not say where the stream broke; the whole file is unreadable from its start.
+    const file = segmentFile(segment);
+    throw new EcsdbError('CORRUPT_WAL', `archived WAL segment ${file} cannot be inflated (${(error as Error).message})`, { file, offset: 0 });
   }
 }
 

@@ -44,7 +44,7 @@ export interface SegmentScan {
 }
 
 export interface SegmentContext {
-  /** File name, for messages. */
+  /** The file relative to the data directory (e.g. `wal/<name>`), for messages and EcsdbError.file. */
   readonly name: string;
   readonly firstLsn: number;
   readonly databaseId: Uint8Array;
@@ -66,12 +66,14 @@ export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord
     throw new EcsdbError(
       'FORMAT_VERSION_UNSUPPORTED',
       `WAL segment ${context.name} has format version ${header.formatVersion}; this ecsdb reads version ${WAL_FORMAT_VERSION} (upgrade ecsdb to open this directory)`,
+      { file: context.name, offset: 8 },
     );
   }
   if (!sameBytes(header.databaseId, context.databaseId)) {
     throw new EcsdbError(
       'DATABASE_MISMATCH',
       `WAL segment ${context.name} belongs to another database (id ${hex(header.databaseId)}, this directory is ${hex(context.databaseId)}); remove the foreign file`,
+      { file: context.name, offset: 12 },
     );
   }
   if (header.firstLsn !== context.firstLsn) {
@@ -129,6 +131,7 @@ function corrupt(context: SegmentContext, offset: number, what: string): EcsdbEr
   return new EcsdbError(
     'CORRUPT_WAL',
     `WAL segment ${context.name} is corrupt at byte offset ${offset}: ${what}. Commits after this point cannot be replayed; nothing was changed on disk (keep a copy of the directory before any repair)`,
+    { file: context.name, offset },
   );
 }
 

@@ -117,6 +117,47 @@ describe('ecsdb validate', () => {
     expect(JSON.parse(result.stdout).problems[0].file).toBe('ecsdb.meta');
   });
 
+  test('a torn tail of the newest segment is a warning, not damage: exit 0, reported in the text and in --json', async () => {
+    const files = await walFiles();
+    const last = files[files.length - 1];
+    const path = join(dir, 'wal', last);
+    const intact = await readFile(path);
+    // What a crash in the middle of an append leaves: the start of a record.
+    await writeFile(path, Buffer.concat([intact, Buffer.from([40, 0, 0, 0, 9, 9])]));
+    const result = ecsdb('validate', '--dir', dir, '--json');
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe('');
+    const validation = JSON.parse(result.stdout);
+    expect(validation.ok).toBe(true);
+    expect(validation.problems).toEqual([]);
+    expect(validation.warnings).toHaveLength(1);
+    expect(validation.warnings[0]).toMatchObject({ file: `wal/${last}`, offset: intact.length });
+    expect(validation.warnings[0].message).toContain('torn tail of 6 bytes');
+    const text = ecsdb('validate', '--dir', dir);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain(`warning wal/${last} @${intact.length}: torn tail`);
+    expect(text.stdout).toContain('ok: no damage found (1 warning(s))');
+    // open() agrees: it cuts the tail as a normal crash outcome.
+    const db = await open({ dir, components: COMPONENTS, config: false });
+    try {
+      expect(db.lsn).toBe(300);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('damage in the newest segment with records after it is still damage: exit 1', async () => {
+    const files = await walFiles();
+    const last = join(dir, 'wal', files[files.length - 1]);
+    const size = (await stat(last)).size;
+    await flipByte(last, Math.floor(size / 3));
+    const result = ecsdb('validate', '--dir', dir, '--json');
+    expect(result.status).toBe(1);
+    const validation = JSON.parse(result.stdout);
+    expect(validation.problems[0].file).toBe(`wal/${files[files.length - 1]}`);
+    expect(validation.warnings).toEqual([]);
+  });
+
   test('a missing segment (an LSN gap) is found', async () => {
     const files = await walFiles();
     expect(files.length).toBeGreaterThan(2);

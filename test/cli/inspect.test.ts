@@ -42,6 +42,7 @@ describe('ecsdb inspect', () => {
     ]);
     expect(inspection.segments.length).toBeGreaterThan(1);
     expect(inspection.damage).toEqual([]);
+    expect(inspection.warnings).toEqual([]);
   });
 
   test('prints a readable report on a terminal-less run', () => {
@@ -59,6 +60,18 @@ describe('ecsdb inspect', () => {
     const result = ecsdb('inspect', '--dir', dir, '--json');
     expect(result.status).toBe(1);
     expect(JSON.parse(result.stdout).damage.join('\n')).toContain(names[0]);
+  });
+
+  test('a torn tail of the newest segment is a warning: exit 0', async () => {
+    const names = (await readdir(join(dir, 'wal'))).sort();
+    const path = join(dir, 'wal', names[names.length - 1]);
+    await writeFile(path, Buffer.concat([await readFile(path), Buffer.from([40, 0, 0])]));
+    const result = ecsdb('inspect', '--dir', dir, '--json');
+    expect(result.status).toBe(0);
+    const inspection = JSON.parse(result.stdout);
+    expect(inspection.damage).toEqual([]);
+    expect(inspection.warnings.join('\n')).toContain(`${names[names.length - 1]}: torn tail of 3 bytes`);
+    expect(ecsdb('inspect', '--dir', dir).stdout).toContain('warning: ');
   });
 
   test('refuses a directory that is not a database, exit 1 with a one-line message', async () => {

@@ -122,6 +122,19 @@ describe('open() options', () => {
     await configInvalid(resolveIn(dir.cwd, {}, { snapshot: 5 }), 'wrong-type');
   });
 
+  it('an unknown top-level key of open() names it and the closest valid key, before the directory is touched', async () => {
+    const data = join(dir.cwd, 'data');
+    const misspelt = await configInvalid(open({ components: [Position], cwd: dir.cwd, env: {}, dri: data } as never), 'unknown-key');
+    expect(misspelt.message).toContain('unknown open() option dri; did you mean dir?');
+    expect(existsSync(data)).toBe(false);
+    const other = await configInvalid(open({ components: [Position], dir: data, cwd: dir.cwd, env: {}, durabilty: 'strict' } as never), 'unknown-key');
+    expect(other.message).toContain('unknown open() option durabilty; did you mean durability?');
+    expect(existsSync(data)).toBe(false);
+    // Every key OpenOptions has is accepted (a database in memory needs no directory).
+    const db = await open({ components: [Position], cwd: dir.cwd, env: {}, config: false, durability: 'memory', wal: {}, snapshot: {}, archive: {}, now: () => 0 });
+    await db.close();
+  });
+
   it('through open() itself', async () => {
     await configInvalid(open({ components: [Position], cwd: dir.cwd, env: {}, durability: 'eventual' as never }), 'out-of-range');
     await configInvalid(open({ components: [Position], cwd: dir.cwd, env: { ECSDB_WAL_FLUSH_INTERVAL_MS: 'soon' } }), 'wrong-type');

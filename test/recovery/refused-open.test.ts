@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { EcsdbError, type ErrorCode } from '../../src/index.js';
-import { META_FILE_NAME, META_FORMAT_VERSION, encodeMeta, readMeta } from '../../src/meta/meta-file.js';
+import { EcsdbError, defineComponent, t, type ErrorCode } from '../../src/index.js';
+import { META_FILE_NAME, META_FORMAT_VERSION_EVOLVED, encodeMeta, readMeta } from '../../src/meta/meta-file.js';
 import { WAL_FORMAT_VERSION } from '../../src/wal/format.js';
 import {
   BOTH_STORAGES,
@@ -22,10 +22,12 @@ import {
   writeWholeFile,
   type DirFixture,
 } from '../helpers/db-dir.js';
-import { Health, Position } from '../helpers/fixtures.js';
+import { Health } from '../helpers/fixtures.js';
 import { WORKLOAD_COMPONENTS } from '../helpers/workload.js';
 
 const SEED = 23;
+/** The workload's components with Health.hp narrowed from i32 to i16: no safe conversion. */
+const NARROWED = WORKLOAD_COMPONENTS.map((def) => (def === Health ? defineComponent('Health', { hp: t.i16 }) : def));
 const COMMITS = 150;
 const FLUSH_EVERY = 5;
 
@@ -96,9 +98,9 @@ describe.each(BOTH_STORAGES)('open() refuses, changing nothing, on $name', (kind
 
   test('a meta file with a newer format version is FORMAT_VERSION_UNSUPPORTED', async () => {
     const version = new Uint8Array(2);
-    new DataView(version.buffer).setUint16(0, META_FORMAT_VERSION + 1, true);
+    new DataView(version.buffer).setUint16(0, META_FORMAT_VERSION_EVOLVED + 1, true);
     await patchFile(fixture.files, join(fixture.dir, META_FILE_NAME), 8, version);
-    await expectRefusedUnchanged('FORMAT_VERSION_UNSUPPORTED', [META_FILE_NAME, `version ${META_FORMAT_VERSION + 1}`]);
+    await expectRefusedUnchanged('FORMAT_VERSION_UNSUPPORTED', [META_FILE_NAME, `version ${META_FORMAT_VERSION_EVOLVED + 1}`]);
   });
 
   test('a meta file naming a newer WAL format version is FORMAT_VERSION_UNSUPPORTED', async () => {
@@ -118,12 +120,12 @@ describe.each(BOTH_STORAGES)('open() refuses, changing nothing, on $name', (kind
     await expectRefusedUnchanged('CORRUPT_WAL', ['no ecsdb.meta']);
   });
 
-  test('opening with other components is SCHEMA_MISMATCH', async () => {
-    await expectRefusedUnchanged('SCHEMA_MISMATCH', ['component #'], [Position, Health]);
+  test('opening with a field type that has no safe conversion is SCHEMA_MISMATCH naming it', async () => {
+    await expectRefusedUnchanged('SCHEMA_MISMATCH', ['component Health, field hp', 'i32 to i16'], NARROWED);
   });
 
   test('after a refused open the directory opens again once the cause is gone', async () => {
-    await expectRefusedUnchanged('SCHEMA_MISMATCH', [], [Position, Health]);
+    await expectRefusedUnchanged('SCHEMA_MISMATCH', [], NARROWED);
     const db = await openFixture(fixture);
     expect(db.recovery!.wal.tornTail).toBeUndefined();
     expect(db.lsn).toBeGreaterThan(0);

@@ -1,7 +1,8 @@
 /**
- * Random corruption of snapshot files (and now and then the MANIFEST): bit flips, random bytes,
- * random bytes inside section headers (which no checksum covers), zeroed runs, truncations and
- * appended garbage, to the newest snapshot, the older one, or both. The WAL is intact and every
+ * Random corruption of snapshot files (and now and then the MANIFEST) with the mutations of
+ * test/helpers/corruption.ts (bit flips, random bytes, random bytes inside section headers,
+ * which no checksum covers, zeroed and random runs, truncations, appended garbage, lying length
+ * fields), to the newest snapshot, the older one, or both. The WAL is intact and every
  * commit was acknowledged, so every case must either open to exactly the last commit's world
  * (from whichever snapshot survives) or fail with a typed EcsdbError that names a file — never
  * another exception type, never different data.
@@ -14,14 +15,13 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { EcsdbError } from '../../src/index.js';
-import { createRandom, randomInt, type Random } from '../../src/storage/random.js';
+import { createRandom, randomInt } from '../../src/storage/random.js';
 import { SimulatedStorage } from '../../src/storage/simulated-storage.js';
-import { SIMULATED, appendToFile, openFixture, patchFile, readBytes, truncateFile, type DirFixture } from '../helpers/db-dir.js';
+import { SIMULATED, openFixture, readBytes, type DirFixture } from '../helpers/db-dir.js';
+import { MUTATIONS } from '../helpers/corruption.js';
 import { dumpDatabase } from '../helpers/workload.js';
 import {
-  SECTION_HEADER_BYTES,
   manifestPathOf,
-  snapshotSections,
   snapshotsDirOf,
   twoSnapshotOptions,
   writeTwoSnapshots,
@@ -31,57 +31,6 @@ import {
 import { reportFamily } from '../helpers/proof-summary.js';
 
 const CASES = Number(process.env.ECSDB_FUZZ_SNAPSHOT_CASES ?? 100);
-
-
-type Mutation = (files: SimulatedStorage, path: string, random: Random) => Promise<string>;
-
-const MUTATIONS: Mutation[] = [
-  async (files, path, random) => {
-    const bytes = await readBytes(files, path);
-    const position = randomInt(random, bytes.length);
-    const bit = randomInt(random, 8);
-    await patchFile(files, path, position, new Uint8Array([bytes[position] ^ (1 << bit)]));
-    return `bit ${bit} flipped at ${position}`;
-  },
-  async (files, path, random) => {
-    const size = (await files.stat(path))!.sizeBytes;
-    const positions: number[] = [];
-    for (let i = 1 + randomInt(random, 4); i > 0; i--) {
-      const position = randomInt(random, size);
-      positions.push(position);
-      await patchFile(files, path, position, new Uint8Array([randomInt(random, 256)]));
-    }
-    return `random bytes at ${positions.join(', ')}`;
-  },
-  async (files, path, random) => {
-    const bytes = await readBytes(files, path);
-    if (!path.endsWith('.snap') || bytes.length < 64 + SECTION_HEADER_BYTES) return MUTATIONS[0](files, path, random);
-    const sections = snapshotSections(bytes);
-    const section = sections[randomInt(random, sections.length)];
-    const field = randomInt(random, SECTION_HEADER_BYTES);
-    const value = randomInt(random, 256);
-    await patchFile(files, path, section.offset + field, new Uint8Array([value]));
-    return `section header at ${section.offset} (kind ${section.kind}), byte ${field} set to ${value}`;
-  },
-  async (files, path, random) => {
-    const size = (await files.stat(path))!.sizeBytes;
-    const position = randomInt(random, size);
-    const length = 1 + randomInt(random, Math.min(512, size - position));
-    await patchFile(files, path, position, new Uint8Array(length));
-    return `${length} bytes zeroed at ${position}`;
-  },
-  async (files, path, random) => {
-    const size = (await files.stat(path))!.sizeBytes;
-    const length = randomInt(random, size);
-    await truncateFile(files, path, length);
-    return `truncated to ${length} of ${size}`;
-  },
-  async (files, path, random) => {
-    const garbage = Uint8Array.from({ length: 1 + randomInt(random, 64) }, () => randomInt(random, 256));
-    await appendToFile(files, path, garbage);
-    return `${garbage.length} bytes appended`;
-  },
-];
 
 describe.each<[string, TwoSnapshotSettings]>([
   ['full snapshots, plain sections', { segmentCountMax: 2 }],
@@ -131,6 +80,8 @@ describe.each<[string, TwoSnapshotSettings]>([
       } catch (error) {
         expect(error, `${label}: threw a foreign exception: ${String(error)}`).toBeInstanceOf(EcsdbError);
         expect((error as EcsdbError).message, `${label}: the error names no file`).toMatch(/\.snap|MANIFEST|\.wal/);
+        expect((error as EcsdbError).file, `${label}: no structured file`).toMatch(/^snapshots\/.*\.snap$|^MANIFEST$|\.wal/);
+        expect((error as EcsdbError).offset, `${label}: no structured offset`).toBeTypeOf('number');
         count(`failed ${(error as EcsdbError).code}`);
         continue;
       }
