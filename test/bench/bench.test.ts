@@ -299,7 +299,7 @@ describe('report and targets', () => {
     };
   }
 
-  function row(workload: 'W1' | 'W2', mode: ResultRow['mode'], ecsdb: ResultRow['ecsdb'], ecsdbNs: number, sqliteNs: number): ResultRow {
+  function row(workload: 'W1' | 'W2' | 'W2C', mode: ResultRow['mode'], ecsdb: ResultRow['ecsdb'], ecsdbNs: number, sqliteNs: number): ResultRow {
     const updatesPerOp = workload === 'W1' ? 1 : 10_000;
     return {
       workload,
@@ -346,7 +346,9 @@ describe('report and targets', () => {
   /** Every figure, each placed `good` or not relative to its target. */
   function everything(good: boolean): TargetInputs {
     const w1StrictNs = good ? 230_000 : 250_000; // the floor is 200 µs: 1.15x or 1.25x
-    const w2 = (mode: ResultRow['mode'], goodNs: number, badNs: number): ResultRow => row('W2', mode, figure(good ? goodNs : badNs, 10_000), good ? goodNs : badNs, 8e6);
+    const tick = (workload: 'W2' | 'W2C', mode: ResultRow['mode'], goodNs: number, badNs: number): ResultRow =>
+      row(workload, mode, figure(good ? goodNs : badNs, 10_000), good ? goodNs : badNs, 8e6);
+    const w2 = (mode: ResultRow['mode'], goodNs: number, badNs: number): ResultRow => tick('W2', mode, goodNs, badNs);
     const results = [
       row('W1', 'memory', figure(good ? 800 : 1_200, 1), good ? 800 : 1_200, 9_000),
       row('W1', 'buffered', figure(good ? 1_900 : 2_100, 1), good ? 1_900 : 2_100, 16_000),
@@ -354,6 +356,8 @@ describe('report and targets', () => {
       w2('memory', 500_000, 1_000_000),
       w2('buffered', 400_000, 600_000), // 25 M or 16.7 M updates/s
       w2('strict', 600_000, 700_000), // 16.7 M or 14.3 M updates/s
+      tick('W2C', 'buffered', 400_000, 600_000),
+      tick('W2C', 'strict', 600_000, 700_000),
     ];
     const w6Ns = good ? 1.9e6 : 2.1e6; // per 1,000 commits: 526 k or 476 k commits/s
     return {
@@ -553,6 +557,26 @@ describe('report and targets', () => {
     expect(text).toMatch(/MET +W1 memory: <= 1 µs per commit: measured 0\.8 µs per commit/);
     expect(text).toMatch(/NOT MET +WAL bytes per W1 commit: <= 40: no ecsdb figure \(EIO\)/);
     expect(text).toMatch(/n\/a +W4 replay: >= 2 M commits\/s: no ecsdb figure \(not run here\)/);
+  });
+
+  it('prints Redis beside the matching ecsdb mode with the ratio', () => {
+    const inputs = everything(true);
+    const timing = (medianNsPerOp: number) => ({ medianNsPerOp, minNsPerOp: medianNsPerOp, maxNsPerOp: medianNsPerOp, opsPerRun: 1, runs: 1, warmupRuns: 0, samplesNsPerOp: [medianNsPerOp] });
+    const redis = {
+      status: 'ok' as const,
+      serverPath: '/usr/bin/redis-server',
+      version: '7.0.15',
+      client: 'ioredis 6.0.0',
+      modes: [
+        { appendfsync: 'everysec' as const, ecsdbMode: 'buffered' as const, point: timing(57_000), tick: timing(120e6) },
+        { appendfsync: 'always' as const, ecsdbMode: 'strict' as const, point: timing(460_000), tick: timing(130e6), inFlight: timing(20e6) },
+      ],
+    };
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis, targets: evaluateTargets(inputs) });
+    expect(text).toMatch(/Redis 7\.0\.15 \(\/usr\/bin\/redis-server, client ioredis 6\.0\.0\)/);
+    expect(text).toMatch(/W1 point commit +everysec \(buffered\) +1\.9 µs\/commit ±0% +57 µs\/commit ±0% +30x faster/);
+    expect(text).toMatch(/W1 point commit +always \(strict\) +230 µs\/commit ±0% +460 µs\/commit ±0% +2x faster/);
+    expect(text).toMatch(/W6 [\d,]+ in flight +always \(strict\) +1\.9 ms\/round ±0% +20 ms\/round ±0% +10\.5x faster/);
   });
 
   it('prints every issue-3 figure with its better-sqlite3 counterpart and ratio', () => {
