@@ -8,7 +8,11 @@
  * 3. It reopens the directory (recovery loads the newest snapshot, replays the WAL after it and
  *    cuts any torn tail), checks that
  *    every acknowledged tick is there, rebuilds the same world in memory by rerunning the
- *    deterministic simulation to the recovered LSN, and compares the two entity by entity.
+ *    deterministic simulation to the recovered LSN, and compares the two entity by entity and
+ *    by state hash (db.stateHash()).
+ * 4. The worker reported the state hash of every tick it saw become durable; the demo opens a
+ *    read-only view of the recovered directory at the last of those ticks (time travel,
+ *    db.at({ lsn })) and checks that its hash is the one computed before the crash.
  *
  * Usage: npm run demo [-- --dir <path>] [-- --rounds <n>]
  */
@@ -33,7 +37,8 @@ async function runWorker(dir: string): Promise<void> {
     const strict = tickIndex % 10 === 9;
     const commit = db.transact((tx) => tick(tx, tickIndex), { durability: strict ? 'strict' : 'buffered' });
     const lsn = commit.lsn;
-    commit.durable.then(() => process.send!({ durableLsn: lsn }), () => undefined);
+    const hash = db.stateHash(); // the world as of this tick, before the crash
+    commit.durable.then(() => process.send!({ durableLsn: lsn, hash }), () => undefined);
     tickIndex++;
     // Yield now and then so the WAL writer can flush while the world keeps changing.
     if (tickIndex % 5 === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -42,6 +47,10 @@ async function runWorker(dir: string): Promise<void> {
 
 interface RoundResult {
   acknowledgedLsn: number;
+  /** The worker's hash of the acknowledged tick, and the hash of a view of it after recovery. */
+  hashBeforeCrash: string;
+  hashAfterRecovery: string;
+  recoveredHash: string;
   recoveredLsn: number;
   entities: number;
   tornBytes: number;
@@ -50,11 +59,11 @@ interface RoundResult {
   recoveryMs: number;
 }
 
-async function killRound(dir: string, killAfterMs: number): Promise<number> {
+async function killRound(dir: string, killAfterMs: number): Promise<{ lsn: number; hash: string }> {
   const worker = fork(process.argv[1], ['--worker', '--dir', dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  let acknowledged = 0;
-  worker.on('message', (message: { durableLsn: number }) => {
-    acknowledged = Math.max(acknowledged, message.durableLsn);
+  let acknowledged = { lsn: 0, hash: '' };
+  worker.on('message', (message: { durableLsn: number; hash: string }) => {
+    if (message.durableLsn > acknowledged.lsn) acknowledged = { lsn: message.durableLsn, hash: message.hash };
   });
   await new Promise((resolve) => setTimeout(resolve, killAfterMs));
   worker.kill('SIGKILL');
@@ -62,7 +71,8 @@ async function killRound(dir: string, killAfterMs: number): Promise<number> {
   return acknowledged;
 }
 
-async function verifyRound(dir: string, acknowledgedLsn: number): Promise<RoundResult> {
+async function verifyRound(dir: string, acknowledged: { lsn: number; hash: string }): Promise<RoundResult> {
+  const acknowledgedLsn = acknowledged.lsn;
   const db = await open({ dir, components: COMPONENTS });
   const recovery = db.recovery!;
   const recoveredLsn = db.lsn;
@@ -71,11 +81,24 @@ async function verifyRound(dir: string, acknowledgedLsn: number): Promise<RoundR
   }
   const model = await open({ components: COMPONENTS, durability: 'memory' });
   for (let tickIndex = 0; model.lsn < recoveredLsn; tickIndex++) model.transact((tx) => tick(tx, tickIndex));
-  if (!isDeepStrictEqual(dumpWorld(db), dumpWorld(model))) {
+  if (!isDeepStrictEqual(dumpWorld(db), dumpWorld(model)) || db.stateHash() !== model.stateHash()) {
     throw new Error(`MISMATCH: the recovered world at LSN ${recoveredLsn} differs from the simulation's world at that tick`);
+  }
+  // Time travel to the last tick the worker saw durable: its world must hash as it did then.
+  let hashAfterRecovery = '';
+  if (acknowledgedLsn > 0) {
+    const view = await db.at({ lsn: acknowledgedLsn });
+    hashAfterRecovery = view.stateHash();
+    view.close();
+    if (hashAfterRecovery !== acknowledged.hash) {
+      throw new Error(`MISMATCH: tick ${acknowledgedLsn} hashed ${acknowledged.hash} before the crash but ${hashAfterRecovery} after recovery`);
+    }
   }
   const result = {
     acknowledgedLsn,
+    hashBeforeCrash: acknowledged.hash,
+    hashAfterRecovery,
+    recoveredHash: db.stateHash(),
     recoveredLsn,
     entities: db.entityCount,
     tornBytes: recovery.wal.tornTail?.bytesCut ?? 0,
@@ -103,9 +126,20 @@ async function main(): Promise<void> {
         `recovered through tick ${r.recoveredLsn} (${r.snapshot} + ${r.replayed} WAL records, ${r.recoveryMs} ms, ` +
         `${r.tornBytes} torn bytes cut); ${r.entities} entities match the simulation exactly`,
     );
+    if (r.acknowledgedLsn > 0) {
+      console.log(
+        `  state hash of tick ${r.acknowledgedLsn}: ${short(r.hashBeforeCrash)} before the crash, ` +
+          `${short(r.hashAfterRecovery)} after recovery (time travel); tick ${r.recoveredLsn}: ${short(r.recoveredHash)} = re-simulation`,
+      );
+    }
   }
-  console.log('\nno acknowledged commit was lost, and every recovered world equals the simulation at its LSN.');
+  console.log('\nno acknowledged commit was lost, every recovered world equals the simulation at its LSN, and every');
+  console.log('acknowledged tick hashes after recovery exactly as it did before the crash.');
   if (values.dir === undefined) await rm(dir, { recursive: true, force: true });
+}
+
+function short(hash: string): string {
+  return `${hash.slice(0, 16)}…`;
 }
 
 main().catch((error) => {

@@ -8,6 +8,12 @@ export type { RecoveryReport, SnapshotRecoveryReport } from './recovery/recover.
 export type { WalRecoveryReport, TornTailReport } from './recovery/recover-wal.js';
 export type { Migration, OldWorld, SchemaMigrationReport } from './recovery/migrate.js';
 export type { SnapshotEntry } from './snapshot/manifest.js';
+export type { StateHashOptions } from './world/state-hash.js';
+export { openAt } from './history/open-at.js';
+export type { OpenAtOptions } from './history/open-at.js';
+export type { HistoricalView, ViewSource } from './history/view.js';
+export { diffViews } from './history/diff.js';
+export type { StateDiff, EntityState, EntityChange, ComponentChange, ComponentValues, DiffOptions } from './history/diff.js';
 export type { Transaction } from './txn/transaction.js';
 export { defineComponent } from './schema/component.js';
 export type { ComponentDef, ComponentValue, ComponentInput, ComponentColumns, FieldColumn, FieldsSpec } from './schema/component.js';

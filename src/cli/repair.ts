@@ -20,11 +20,12 @@ import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes, segmentFile } from '../wal/archive.js';
 import {
-  RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   WAL_FORMAT_VERSION,
   checkRecordAt,
   decodeSegmentHeader,
+  lsnAfterRecord,
+  recordKindProblem,
   recordLsnAt,
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
@@ -109,9 +110,10 @@ function findDamage(
       if (typeof end === 'string') return bad(`record ${expected} is damaged (${end})`);
       const lsn = recordLsnAt(view, offset);
       if (lsn !== expected) return bad(`record has LSN ${lsn} where ${expected} was expected`);
-      if (bytes[offset + 16] !== RECORD_KIND_WRITE_SET) return bad(`record ${lsn} has unknown kind ${bytes[offset + 16]}`);
+      const kindProblem = recordKindProblem(bytes, view, offset);
+      if (kindProblem !== undefined) return bad(`record ${lsn} ${kindProblem}`);
+      expected = lsnAfterRecord(bytes, offset, expected);
       offset = end;
-      expected++;
     }
     previous = expected - 1;
   }

@@ -32,7 +32,7 @@ import { schemaAt } from '../meta/meta-file.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes, type SegmentLocation } from '../wal/archive.js';
-import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, recordLsnAt } from '../wal/format.js';
+import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, lsnAfterRecord, recordKindProblem, recordLsnAt } from '../wal/format.js';
 import { World } from '../world/world.js';
 import { WAL_DIR_NAME, componentsOf, indexOfSegmentHolding, listSegmentFiles, requireMeta } from './common.js';
 import { beforeStep } from './interrupt.js';
@@ -124,11 +124,12 @@ export async function restoreDirectory(
           break;
         }
         const end = checkRecordAt(bytes, view, offset);
-        if (typeof end === 'string' || recordLsnAt(view, offset) !== expected) {
+        if (typeof end === 'string' || recordLsnAt(view, offset) !== expected || recordKindProblem(bytes, view, offset) !== undefined) {
           fail(`WAL segment ${segment.name} is damaged at byte offset ${offset} (record ${expected}), before LSN ${lsn}; run ecsdb repair first or restore an earlier state`);
         }
+        // A time record carries the LSN of the write set after it; the cut above goes before it.
+        expected = lsnAfterRecord(bytes, offset, expected);
         offset = end;
-        expected++;
       }
     }
     if (cut === undefined && expected - 1 < lsn) fail(`the WAL ends at LSN ${expected - 1}; cannot restore to LSN ${lsn}`);

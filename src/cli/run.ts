@@ -7,9 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EcsdbError } from '../errors.js';
+import type { Database } from '../db/database.js';
+import type { AnyComponentDef } from '../schema/component.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, openStored, plain, resolveDir, type CommonOptions } from './common.js';
 import { inspectDirectory, type Inspection } from './inspect.js';
 import { compactDirectory, formatCompact } from './compact.js';
+import { diffDirectory, formatDiff, openStoredAt, type HistoryPoint } from './diff.js';
 import { formatRepair, repairDirectory } from './repair.js';
 import { formatRestore, restoreDirectory } from './restore.js';
 import { formatValidation, validateDirectory } from './validate.js';
@@ -34,9 +37,20 @@ const COMMANDS: Record<string, { summary: string; usage: string; extra?: string 
     usage: 'ecsdb validate [options]',
   },
   dump: {
-    summary: 'the world as JSON lines, one entity per line (opens the database)',
-    usage: 'ecsdb dump [--component <Name>] [options]',
-    extra: '  --component <Name>  only entities that have this component, and only it',
+    summary: 'the world as JSON lines, one entity per line (opens the database; with --lsn/--time a read-only view of the past)',
+    usage: 'ecsdb dump [--component <Name>] [--lsn <n> | --time <t>] [options]',
+    extra:
+      '  --component <Name>  only entities that have this component, and only it\n' +
+      '  --lsn <n>           the world after commit n, from the retained snapshots and WAL (no lock, nothing changed)\n' +
+      '  --time <t>          the world after the last commit at or before t (ISO 8601, or ms since the epoch)',
+  },
+  diff: {
+    summary: 'entities and components added, removed and changed between two points of the history (read only)',
+    usage: 'ecsdb diff (--from-lsn <a> | --from-time <t>) (--to-lsn <b> | --to-time <t>) [--component <Name>] [options]',
+    extra:
+      '  --from-lsn <a>      the earlier point: the world after commit a (or --from-time <t>)\n' +
+      '  --to-lsn <b>        the later point: the world after commit b (or --to-time <t>)\n' +
+      '  --component <Name>  compare only this component',
   },
   snapshot: { summary: 'offline: recover, write a fresh snapshot, archive the WAL it covers', usage: 'ecsdb snapshot [options]' },
   restore: {
@@ -107,6 +121,11 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
         component: { type: 'string' },
         from: { type: 'string' },
         lsn: { type: 'string' },
+        time: { type: 'string' },
+        'from-lsn': { type: 'string' },
+        'to-lsn': { type: 'string' },
+        'from-time': { type: 'string' },
+        'to-time': { type: 'string' },
       },
     });
   } catch (error) {
@@ -129,9 +148,13 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
     return EXIT_OK;
   }
   if (rest.length > 0) throw new CliError(`ecsdb ${command}: unexpected argument ${JSON.stringify(rest[0])}`, EXIT_USAGE);
-  if (values.component !== undefined && command !== 'dump') throw new CliError(`ecsdb ${command}: --component is an option of dump only`, EXIT_USAGE);
-  if ((values.from !== undefined || values.lsn !== undefined) && command !== 'restore') {
-    throw new CliError(`ecsdb ${command}: --from and --lsn are options of restore only`, EXIT_USAGE);
+  if (values.component !== undefined && command !== 'dump' && command !== 'diff') throw new CliError(`ecsdb ${command}: --component is an option of dump and diff only`, EXIT_USAGE);
+  if (values.from !== undefined && command !== 'restore') throw new CliError(`ecsdb ${command}: --from is an option of restore only`, EXIT_USAGE);
+  if (values.lsn !== undefined && command !== 'restore' && command !== 'dump') throw new CliError(`ecsdb ${command}: --lsn is an option of restore and dump only`, EXIT_USAGE);
+  if (values.time !== undefined && command !== 'dump') throw new CliError(`ecsdb ${command}: --time is an option of dump only`, EXIT_USAGE);
+  const diffOptions = ['from-lsn', 'to-lsn', 'from-time', 'to-time'] as const;
+  for (const option of diffOptions) {
+    if (values[option] !== undefined && command !== 'diff') throw new CliError(`ecsdb ${command}: --${option} is an option of diff only`, EXIT_USAGE);
   }
   let restoreTarget: { from?: string; lsn?: number } = {};
   if (command === 'restore') {
@@ -163,8 +186,19 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
       }
       return EXIT_OK;
     }
-    case 'dump':
-      return dump(dir, common, values.component, out);
+    case 'dump': {
+      if (values.lsn !== undefined && values.time !== undefined) throw new CliError('ecsdb dump: give at most one of --lsn and --time', EXIT_USAGE);
+      const at = historyPoint('dump', values.lsn === undefined ? undefined : ['lsn', values.lsn], values.time === undefined ? undefined : ['time', values.time]);
+      return dump(dir, common, values.component, at, out);
+    }
+    case 'diff': {
+      const from = historyPoint('diff', optional('from-lsn', values['from-lsn']), optional('from-time', values['from-time']));
+      const to = historyPoint('diff', optional('to-lsn', values['to-lsn']), optional('to-time', values['to-time']));
+      if (from === undefined || to === undefined) throw new CliError('ecsdb diff: give --from-lsn or --from-time, and --to-lsn or --to-time', EXIT_USAGE);
+      const result = await diffDirectory(dir, from, to, values.component);
+      out.stdout(json ? `${JSON.stringify(result, null, 2)}\n` : formatDiff(result));
+      return EXIT_OK;
+    }
     case 'snapshot': {
       const result = await runChangingCommand('snapshot', async () => {
         const { db } = await openStored(dir, common);
@@ -203,8 +237,38 @@ async function run(argv: readonly string[], out: CliOutput): Promise<number> {
   }
 }
 
-async function dump(dir: string, common: CommonOptions, componentName: string | undefined, out: CliOutput): Promise<number> {
-  const { db, components } = await openStored(dir, common);
+function optional(name: string, value: string | undefined): [string, string] | undefined {
+  return value === undefined ? undefined : [name, value];
+}
+
+/**
+ * A point of the history from an LSN option (a whole number) or a time option (ISO 8601, or ms
+ * since the epoch); undefined when neither was given, usage when both were or one is malformed.
+ */
+function historyPoint(command: string, lsn: [string, string] | undefined, time: [string, string] | undefined): HistoryPoint | undefined {
+  if (lsn !== undefined && time !== undefined) throw new CliError(`ecsdb ${command}: give --${lsn[0]} or --${time[0]}, not both`, EXIT_USAGE);
+  if (lsn !== undefined) {
+    if (!/^\d+$/.test(lsn[1]) || !Number.isSafeInteger(Number(lsn[1]))) throw new CliError(`ecsdb ${command}: --${lsn[0]} needs a whole number, got ${JSON.stringify(lsn[1])}`, EXIT_USAGE);
+    return { lsn: Number(lsn[1]) };
+  }
+  if (time !== undefined) {
+    const timeMs = /^\d+$/.test(time[1]) ? Number(time[1]) : Date.parse(time[1]);
+    if (!Number.isFinite(timeMs)) throw new CliError(`ecsdb ${command}: --${time[0]} needs an ISO 8601 time or ms since the epoch, got ${JSON.stringify(time[1])}`, EXIT_USAGE);
+    return { timeMs };
+  }
+  return undefined;
+}
+
+/** What dump reads: the open database, or a read-only view of the past. */
+type DumpSource = { query: Database['query']; get: Database['get']; close(): unknown };
+
+async function dump(dir: string, common: CommonOptions, componentName: string | undefined, at: HistoryPoint | undefined, out: CliOutput): Promise<number> {
+  const openView = async (point: HistoryPoint) => {
+    const view = await openStoredAt(dir, point);
+    return { db: view, components: [...view.components] };
+  };
+  const { db, components }: { db: DumpSource; components: readonly AnyComponentDef[] } =
+    at === undefined ? await openStored(dir, common) : await openView(at);
   try {
     let selected = components;
     if (componentName !== undefined) {

@@ -16,6 +16,9 @@ import { entityIdOf } from '../world/entity-id.js';
 import { exists, getComponent, hasComponent, queryEntities, requireTable } from '../world/read.js';
 import type { Column } from '../world/table.js';
 import { World } from '../world/world.js';
+import { stateHash, type StateHashOptions } from '../world/state-hash.js';
+import { openAt } from '../history/open-at.js';
+import type { HistoricalView } from '../history/view.js';
 import { fileStorage, openPersistent, type PersistentParts } from './open-persistent.js';
 import { checkEvolutionOptions } from '../recovery/migrate.js';
 import type { RecoveryReport } from '../recovery/recover.js';
@@ -293,6 +296,34 @@ export class Database {
   columns<S extends FieldsSpec>(component: ComponentDef<S>): ColumnsOf<S> {
     this.#requireOpen();
     return requireTable(this.#world, component).columns as ColumnsOf<S>;
+  }
+
+  /**
+   * A canonical SHA-256 (64 hex digits) of the logical world: the schema, the live entity ids,
+   * their components and values. Equal for equal worlds whatever their history (order of
+   * changes, snapshots, replay); any value change changes it. `{ allocator: true }` also covers
+   * the state that decides future ids. Synchronous; see docs/api.md for what is included.
+   */
+  stateHash(options?: StateHashOptions): string {
+    this.#requireOpen();
+    return stateHash(this.#world, options);
+  }
+
+  /**
+   * A read-only view of the world after commit `lsn`, or after the last commit made at or
+   * before `timeMs`, built from the retained snapshots and WAL (see `openAt`): the database is
+   * not paused or changed. Commits that are not durable yet are flushed first, since the view
+   * reads them from disk. OUT_OF_RETENTION for a point no longer retained or not committed yet.
+   */
+  async at(target: { lsn: number } | { timeMs: number }): Promise<HistoricalView> {
+    this.#requireOpen();
+    const persistent = this.#persistent;
+    if (persistent === undefined) throw new EcsdbError('CONFIG_INVALID', 'a memory database keeps no history to travel back in; open it with a dir');
+    if (target === null || typeof target !== 'object') throw new EcsdbError('INVALID_ARGUMENT', 'db.at() needs { lsn } or { timeMs }');
+    const lsn = 'lsn' in target ? target.lsn : undefined;
+    if (lsn === undefined || (typeof lsn === 'number' && lsn > persistent.wal.durableLsn)) await persistent.wal.flush();
+    const components = this.#world.tables.map((table) => table.def);
+    return openAt({ dir: persistent.dir, storage: persistent.storage, components, ...target });
   }
 
   /** The entity id of the live entity in `row` (as returned by queryRows). */

@@ -55,6 +55,7 @@ export interface PersistentParts {
   readonly lock: DirectoryLock;
   readonly recovery: RecoveryReport;
   readonly dir: string;
+  readonly storage: Storage;
   /** db.configure() changes retention by changing this object in place. */
   readonly archive: MutableArchiveOptions;
 }
@@ -119,7 +120,7 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
       { storage, ...dirs, databaseId, now, policy, archive, walBytesWritten: () => wal.bytesAppended },
       recovered.manifest,
     );
-    return { world, wal, snapshotter, lock, dir, recovery: report, archive };
+    return { world, wal, snapshotter, lock, dir, storage, recovery: report, archive };
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;

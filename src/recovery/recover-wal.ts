@@ -95,6 +95,7 @@ export async function recoverWal(
   let tornTail: TornTailReport | undefined;
   let tail: WalTail = { lastLsn: plan.fromLsn - 1, segment: undefined };
   let cut: TailCut | undefined;
+  let timeMs: number | undefined;
   // Where the log read so far ends, for an error about records missing after it.
   let logEnd = { file: 'wal', offset: 0 };
   for (let i = 0; i < segments.length; i++) {
@@ -116,6 +117,7 @@ export async function recoverWal(
       applyRecord(world, reader, schema, { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES }, lsn);
       recordsReplayed++;
     });
+    timeMs = scan.lastTimeMs ?? timeMs;
     logEnd = { file, offset: scan.validEnd };
     expectedLsn = scan.lastLsn + 1;
     if (scan.tornBytes > 0 || scan.headerTorn) {
@@ -123,7 +125,7 @@ export async function recoverWal(
       cut = { name: segment.name, validEnd: scan.validEnd, dropFile: scan.headerTorn };
     }
     const continues = !segment.archived && !scan.headerTorn;
-    tail = { lastLsn: scan.lastLsn, segment: continues ? { firstLsn: segment.firstLsn, sizeBytes: scan.validEnd } : undefined };
+    tail = { lastLsn: scan.lastLsn, segment: continues ? { firstLsn: segment.firstLsn, sizeBytes: scan.validEnd } : undefined, timeMs };
   }
   if (tail.lastLsn < plan.throughLsnMin) {
     throw new EcsdbError(
@@ -143,7 +145,7 @@ export async function recoverWal(
   return { report, tail, world, cut };
 }
 
-function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, at: { file: string; offset: number }, lsn: number): void {
+export function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, at: { file: string; offset: number }, lsn: number): void {
   try {
     applyEncodedWriteSet(world, reader, schema);
   } catch (error) {

@@ -171,7 +171,7 @@ function withoutSkipped(entries: readonly SnapshotEntry[], skipped: readonly { f
 }
 
 /** The files of the chain ending in `entry`, full snapshot first. */
-async function readChain(storage: Storage, snapshotsDir: string, entries: readonly SnapshotEntry[], entry: SnapshotEntry) {
+export async function readChain(storage: Storage, snapshotsDir: string, entries: readonly SnapshotEntry[], entry: SnapshotEntry) {
   const chain: { bytes: Uint8Array; path: string }[] = [];
   let current: SnapshotEntry | undefined = entry;
   while (current !== undefined) {

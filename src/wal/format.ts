@@ -1,5 +1,5 @@
 /**
- * WAL on-disk format, version 1. The writer and the reader import only this module for layout.
+ * WAL on-disk format, version 2. The writer and the reader import only this module for layout.
  * Mirrored for users in docs/wal-format.md.
  *
  * A WAL is a sequence of segment files in `<dir>/wal/`, each named by the LSN of its first
@@ -11,7 +11,7 @@
  *
  *   offset size field
  *   0      8    magic "ECSDBWAL"
- *   8      2    format version (1)
+ *   8      2    format version (2)
  *   10     2    flags (0, reserved)
  *   12     16   database id (random at creation; a segment of another database is rejected)
  *   28     8    first LSN (must match the file name)
@@ -23,17 +23,32 @@
  *   0      4    payload length in bytes (1 .. RECORD_PAYLOAD_SIZE_BYTES_MAX)
  *   4      4    CRC-32 of bytes 8 .. end of payload (LSN, kind and payload)
  *   8      8    LSN
- *   16     1    kind (1 = write set, see src/txn/write-set.ts)
+ *   16     1    kind (1 = write set, see src/txn/write-set.ts; 2 = time)
  *   17     n    payload
  *
  * The length is not covered by the checksum: a damaged length shows up as a record whose
  * checksum fails over the span the length claims, or that runs past the end of the file.
  * Telling a torn tail from corruption is the reader's job (see segment-reader.ts).
+ *
+ * LSNs: a write set's LSN is its commit's, previous write set's + 1 (also across segments). A
+ * time record (kind 2, TIME_RECORD_SIZE_BYTES = 25) takes no LSN of its own: it carries the LSN
+ * of the write set that follows it, and its payload is a u64 wall-clock time in ms since the
+ * epoch: the commit time of that write set and of every later one up to the next time record.
+ * The writer adds one in front of a commit whenever the clock (in whole ms) has moved past the
+ * last one it wrote, at the start of every segment, and before its first commit after open, and
+ * keeps the times non-decreasing (a clock that steps back repeats the last time). So the
+ * recorded time of commit L is the largest clock reading at any commit up to L, and each
+ * segment can be read for times on its own. Several time records in a row (a torn tail cut
+ * after one) are allowed: the last one counts.
+ *
+ * Version 2 added time records (version 1 had only write sets). A version-1 reader fails on a
+ * version-2 segment with FORMAT_VERSION_UNSUPPORTED rather than calling the unknown kind
+ * corruption; no version-1 data was ever released, so this reader reads version 2 only.
  */
 import { crc32 } from 'node:zlib';
 import { crc32Range } from '../encoding/crc32.js';
 
-export const WAL_FORMAT_VERSION = 1;
+export const WAL_FORMAT_VERSION = 2;
 export const SEGMENT_MAGIC = new Uint8Array([0x45, 0x43, 0x53, 0x44, 0x42, 0x57, 0x41, 0x4c]); // "ECSDBWAL"
 export const DATABASE_ID_SIZE_BYTES = 16;
 export const SEGMENT_HEADER_SIZE_BYTES = 8 + 2 + 2 + DATABASE_ID_SIZE_BYTES + 8 + 4;
@@ -42,6 +57,9 @@ export const RECORD_HEADER_SIZE_BYTES = 4 + 4 + 8 + 1;
 export const RECORD_PAYLOAD_SIZE_BYTES_MAX = 256 * 1024 * 1024;
 
 export const RECORD_KIND_WRITE_SET = 1;
+export const RECORD_KIND_TIME = 2;
+export const TIME_PAYLOAD_SIZE_BYTES = 8;
+export const TIME_RECORD_SIZE_BYTES = RECORD_HEADER_SIZE_BYTES + TIME_PAYLOAD_SIZE_BYTES;
 
 export const SEGMENT_SUFFIX = '.wal';
 const SEGMENT_NAME_PATTERN = /^(\d{20})\.wal$/;
@@ -102,6 +120,45 @@ export function sealRecord(bytes: Uint8Array, view: DataView, offset: number, ls
   bytes[offset + 16] = kind;
   const end = offset + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
   view.setUint32(offset + 4, crc32Range(bytes, offset + 8, end), true);
+}
+
+/** Writes a whole time record at `offset` (TIME_RECORD_SIZE_BYTES must be free there). */
+export function sealTimeRecord(bytes: Uint8Array, view: DataView, offset: number, lsn: number, timeMs: number): void {
+  const payload = offset + RECORD_HEADER_SIZE_BYTES;
+  view.setUint32(payload, timeMs % 0x1_0000_0000, true);
+  view.setUint32(payload + 4, Math.floor(timeMs / 0x1_0000_0000), true);
+  sealRecord(bytes, view, offset, lsn, RECORD_KIND_TIME, TIME_PAYLOAD_SIZE_BYTES);
+}
+
+export function encodeTimeRecord(lsn: number, timeMs: number): Uint8Array {
+  const bytes = new Uint8Array(TIME_RECORD_SIZE_BYTES);
+  sealTimeRecord(bytes, new DataView(bytes.buffer), 0, lsn, timeMs);
+  return bytes;
+}
+
+/** The time (ms) a time record at `offset` holds (checked by checkRecordAt and recordKindProblem first). */
+export function recordTimeMsAt(view: DataView, offset: number): number {
+  const payload = offset + RECORD_HEADER_SIZE_BYTES;
+  return view.getUint32(payload, true) + view.getUint32(payload + 4, true) * 0x1_0000_0000;
+}
+
+/**
+ * What is wrong with the kind or payload size of a record whose checksum matched, or undefined.
+ * The bytes are as written, so a problem here is a writer of another kind: corruption, never a
+ * torn tail.
+ */
+export function recordKindProblem(bytes: Uint8Array, view: DataView, offset: number): string | undefined {
+  const kind = bytes[offset + 16];
+  if (kind === RECORD_KIND_WRITE_SET) return undefined;
+  if (kind !== RECORD_KIND_TIME) return `has unknown kind ${kind}`;
+  const length = view.getUint32(offset, true);
+  if (length !== TIME_PAYLOAD_SIZE_BYTES) return `is a time record with a ${length}-byte payload (expected ${TIME_PAYLOAD_SIZE_BYTES})`;
+  return recordTimeMsAt(view, offset) > Number.MAX_SAFE_INTEGER ? 'is a time record with an impossible time' : undefined;
+}
+
+/** The LSN the next write set carries after the record at `offset`: time records take none. */
+export function lsnAfterRecord(bytes: Uint8Array, offset: number, lsn: number): number {
+  return bytes[offset + 16] === RECORD_KIND_TIME ? lsn : lsn + 1;
 }
 
 export function encodeRecord(lsn: number, kind: number, payload: Uint8Array): Uint8Array {

@@ -15,13 +15,17 @@
  */
 import { EcsdbError } from '../errors.js';
 import {
+  RECORD_KIND_TIME,
   RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   WAL_FORMAT_VERSION,
   RECORD_HEADER_SIZE_BYTES,
   checkRecordAt,
   decodeSegmentHeader,
+  lsnAfterRecord,
+  recordKindProblem,
   recordLsnAt,
+  recordTimeMsAt,
 } from './format.js';
 
 /**
@@ -29,6 +33,9 @@ import {
  * the segment bytes given to scanSegment. No object is made per record.
  */
 export type RecordHandler = (lsn: number, payloadStart: number, payloadEnd: number) => void;
+
+/** Called for each time record: the commit time (ms) of write set `lsn` and those after it. */
+export type TimeHandler = (lsn: number, timeMs: number) => void;
 
 export interface SegmentScan {
   /** LSN of the last valid record, or firstLsn - 1 when there is none. */
@@ -41,6 +48,8 @@ export interface SegmentScan {
   readonly tornReason: string | undefined;
   /** True when even the header is torn: the whole file is to be dropped. */
   readonly headerTorn: boolean;
+  /** The time of the last time record read (undefined when there was none). */
+  readonly lastTimeMs: number | undefined;
 }
 
 export interface SegmentContext {
@@ -50,15 +59,20 @@ export interface SegmentContext {
   readonly databaseId: Uint8Array;
   /** Only the last segment may end in a torn tail. */
   readonly isLast: boolean;
+  /**
+   * Stop after the write set with this LSN, without looking further (a read-only view of the
+   * past reads no more than it needs, and a writer may be appending behind it).
+   */
+  readonly stopAfterLsn?: number;
 }
 
-export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord: RecordHandler): SegmentScan {
+export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord: RecordHandler, onTime?: TimeHandler): SegmentScan {
   const header = decodeSegmentHeader(bytes);
   if (typeof header === 'string') {
     // A short header in the last segment is a crash during its creation: the segment holds no
     // acknowledged commit (records are acknowledged only after the header is durable).
     if (context.isLast && (header === 'short' || bytes.length <= SEGMENT_HEADER_SIZE_BYTES)) {
-      return { lastLsn: context.firstLsn - 1, validEnd: 0, tornBytes: bytes.length, tornReason: `segment header ${header}`, headerTorn: true };
+      return { lastLsn: context.firstLsn - 1, validEnd: 0, tornBytes: bytes.length, tornReason: `segment header ${header}`, headerTorn: true, lastTimeMs: undefined };
     }
     throw corrupt(context, 0, `segment header is damaged (${header})`);
   }
@@ -79,39 +93,45 @@ export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord
   if (header.firstLsn !== context.firstLsn) {
     throw corrupt(context, 28, `header says first LSN ${header.firstLsn} but the file name says ${context.firstLsn}`);
   }
-  return scanRecords(bytes, context, onRecord);
+  return scanRecords(bytes, context, onRecord, onTime);
 }
 
-function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: RecordHandler): SegmentScan {
+function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: RecordHandler, onTime: TimeHandler | undefined): SegmentScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const stopAfterLsn = context.stopAfterLsn ?? Number.MAX_SAFE_INTEGER;
   let offset = SEGMENT_HEADER_SIZE_BYTES;
   let expectedLsn = context.firstLsn;
-  while (offset < bytes.length) {
+  let lastTimeMs: number | undefined;
+  while (offset < bytes.length && expectedLsn <= stopAfterLsn) {
     const end = checkRecordAt(bytes, view, offset);
     if (typeof end === 'string') {
       if (!context.isLast || hasValidRecordAfter(bytes, view, offset, expectedLsn)) {
         const where = context.isLast ? 'and later records follow it' : 'in a segment that is not the last';
         throw corrupt(context, offset, `record ${expectedLsn} is damaged (${end}) ${where}`);
       }
-      return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: bytes.length - offset, tornReason: `record ${expectedLsn}: ${end}`, headerTorn: false };
+      const tornReason = `record ${expectedLsn}: ${end}`;
+      return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: bytes.length - offset, tornReason, headerTorn: false, lastTimeMs };
     }
     const lsn = recordLsnAt(view, offset);
     if (lsn !== expectedLsn) {
       throw corrupt(context, offset, `record has LSN ${lsn} where ${expectedLsn} was expected`);
     }
-    const kind = bytes[offset + 16];
-    if (kind !== RECORD_KIND_WRITE_SET) {
-      throw corrupt(context, offset, `record ${lsn} has unknown kind ${kind}`);
+    const kindProblem = recordKindProblem(bytes, view, offset);
+    if (kindProblem !== undefined) throw corrupt(context, offset, `record ${lsn} ${kindProblem}`);
+    if (bytes[offset + 16] === RECORD_KIND_TIME) {
+      lastTimeMs = recordTimeMsAt(view, offset);
+      onTime?.(lsn, lastTimeMs);
+    } else {
+      onRecord(lsn, offset + RECORD_HEADER_SIZE_BYTES, end);
     }
-    onRecord(lsn, offset + RECORD_HEADER_SIZE_BYTES, end);
+    expectedLsn = lsnAfterRecord(bytes, offset, lsn);
     offset = end;
-    expectedLsn++;
   }
-  return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, tornReason: undefined, headerTorn: false };
+  return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, tornReason: undefined, headerTorn: false, lastTimeMs };
 }
 
 /**
- * Whether a checksummed record with a later LSN than `damagedLsn` starts anywhere after `offset`:
+ * Whether a checksummed record with an LSN at or after `damagedLsn` starts anywhere after `offset`:
  * proof that the damaged bytes were once followed by more log, so they are not a torn tail.
  * Every offset is tried (the damaged region may be any length); a candidate must carry a
  * plausible LSN and length before its checksum is computed, which keeps the scan cheap.
@@ -119,9 +139,11 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
 function hasValidRecordAfter(bytes: Uint8Array, view: DataView, offset: number, damagedLsn: number): boolean {
   const lsnMax = damagedLsn + Math.floor((bytes.length - offset) / RECORD_HEADER_SIZE_BYTES);
   for (let start = offset + 1; start + RECORD_HEADER_SIZE_BYTES <= bytes.length; start++) {
-    if (bytes[start + 16] !== RECORD_KIND_WRITE_SET) continue;
+    const kind = bytes[start + 16];
+    if (kind !== RECORD_KIND_WRITE_SET && kind !== RECORD_KIND_TIME) continue;
+    // The damaged entry may be a time record, followed by the write set with the same LSN.
     const lsn = recordLsnAt(view, start);
-    if (lsn <= damagedLsn || lsn > lsnMax) continue;
+    if (lsn < damagedLsn || lsn > lsnMax) continue;
     if (typeof checkRecordAt(bytes, view, start) === 'number') return true;
   }
   return false;

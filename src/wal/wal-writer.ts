@@ -19,10 +19,13 @@ import { ByteWriter } from '../encoding/bytes.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import {
   RECORD_HEADER_SIZE_BYTES,
+  RECORD_KIND_TIME,
   RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
+  TIME_RECORD_SIZE_BYTES,
   encodeSegmentHeader,
   sealRecord,
+  sealTimeRecord,
   segmentFileName,
 } from './format.js';
 
@@ -56,6 +59,8 @@ export interface WalTail {
   readonly lastLsn: number;
   /** The segment to keep appending to, or undefined to start a new one at lastLsn + 1. */
   readonly segment: { readonly firstLsn: number; readonly sizeBytes: number } | undefined;
+  /** The last commit time the log records (ms): new times never go below it. */
+  readonly timeMs?: number;
 }
 
 interface Batch {
@@ -66,6 +71,8 @@ interface Batch {
   lastLsn: number;
   /** Flush as soon as possible (a strict commit, the interval passed, or close). */
   due: boolean;
+  /** The recorded commit time of its first write set (repeated at the start of a new segment). */
+  readonly timeMs: number;
 }
 
 interface OpenSegment {
@@ -89,6 +96,10 @@ export class WalWriter {
   #failure: EcsdbError | undefined;
   #closed = false;
   #bytesAppended = 0;
+  /** The time of the last time record appended; -1 before the first (one always comes first). */
+  #timeMs = -1;
+  /** Times never go below the last one the log recorded before this writer opened. */
+  readonly #timeFloorMs: number;
   /** The options' limits as changed at run time; read from here, never from `options`. */
   #limits: WalLimits;
 
@@ -101,6 +112,7 @@ export class WalWriter {
     this.#limits = { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax };
     this.#lastLsn = tail.lastLsn;
     this.#durableLsn = tail.lastLsn;
+    this.#timeFloorMs = tail.timeMs ?? 0;
     this.#segment = segment;
   }
 
@@ -148,19 +160,23 @@ export class WalWriter {
   append(encodePayload: (writer: ByteWriter) => void, strict: boolean): { lsn: number; durable: Promise<void> } {
     const pending = this.#pending;
     const start = pending.length;
+    const lsn = this.#lastLsn + 1;
+    const timeBefore = this.#timeMs;
+    this.#stampTime(lsn);
+    const recordStart = pending.length;
     pending.ensure(RECORD_HEADER_SIZE_BYTES);
     pending.length += RECORD_HEADER_SIZE_BYTES;
     try {
       encodePayload(pending);
     } catch (error) {
       pending.length = start;
+      this.#timeMs = timeBefore;
       throw error;
     }
-    const lsn = this.#lastLsn + 1;
-    sealRecord(pending.bytes, pending.view, start, lsn, RECORD_KIND_WRITE_SET, pending.length - start - RECORD_HEADER_SIZE_BYTES);
+    sealRecord(pending.bytes, pending.view, recordStart, lsn, RECORD_KIND_WRITE_SET, pending.length - recordStart - RECORD_HEADER_SIZE_BYTES);
     this.#lastLsn = lsn;
     this.#bytesAppended += pending.length - start;
-    const batch = this.#batch ?? (this.#batch = newBatch(lsn));
+    const batch = this.#batch ?? (this.#batch = newBatch(lsn, this.#timeMs));
     batch.lastLsn = lsn;
     if (strict) {
       batch.due = true;
@@ -171,6 +187,21 @@ export class WalWriter {
       this.#armTimer();
     }
     return { lsn, durable: batch.promise };
+  }
+
+  /**
+   * Puts a time record in front of write set `lsn` when the clock (whole ms) has moved past the
+   * last recorded time: one record per millisecond with commits, so the bytes per commit stay
+   * near zero under load and the recorded time of each commit is exact to the millisecond.
+   */
+  #stampTime(lsn: number): void {
+    const nowMs = this.options.now();
+    if (nowMs <= this.#timeMs) return;
+    this.#timeMs = Math.max(nowMs, this.#timeFloorMs);
+    const pending = this.#pending;
+    pending.ensure(TIME_RECORD_SIZE_BYTES);
+    sealTimeRecord(pending.bytes, pending.view, pending.length, lsn, this.#timeMs);
+    pending.length += TIME_RECORD_SIZE_BYTES;
   }
 
   /** The current limits (those given to open, as changed by setLimits since). */
@@ -267,7 +298,7 @@ export class WalWriter {
       this.#inFlight = batch;
       const bytes = this.#takePending();
       try {
-        await this.#writeBatch(bytes, batch.firstLsn);
+        await this.#writeBatch(bytes, batch);
       } catch (error) {
         this.#fail(error, batch);
         return;
@@ -287,10 +318,11 @@ export class WalWriter {
     return pending.bytes.subarray(0, pending.length);
   }
 
-  async #writeBatch(bytes: Uint8Array, firstLsn: number): Promise<void> {
+  async #writeBatch(bytes: Uint8Array, batch: Batch): Promise<void> {
     let segment = this.#segment;
     if (segment === undefined || this.#shouldRotate(segment, bytes.length)) {
-      segment = await this.#rotate(firstLsn);
+      // Every segment starts with a time record, so that it tells its commits' times alone.
+      segment = await this.#rotate(batch.firstLsn, bytes[16] === RECORD_KIND_TIME ? undefined : batch.timeMs);
     }
     // Crash during the write or before the fsync: the segment may end in a torn record, which
     // recovery cuts; none of this batch was acknowledged yet.
@@ -302,7 +334,8 @@ export class WalWriter {
   }
 
   #shouldRotate(segment: OpenSegment, batchSizeBytes: number): boolean {
-    if (segment.sizeBytes <= SEGMENT_HEADER_SIZE_BYTES) return false; // never leave an empty segment behind
+    // Never leave a segment without a write set behind: the next one would have the same name.
+    if (this.#durableLsn < segment.firstLsn) return false;
     const { segmentSizeBytesMax, segmentAgeMsMax } = this.#limits;
     const now = this.options.now;
     return segment.sizeBytes + batchSizeBytes > segmentSizeBytesMax || now() - segment.openedAtMs >= segmentAgeMsMax;
@@ -312,7 +345,7 @@ export class WalWriter {
    * Starts a new segment. The previous one was fsynced by its last flush, so only the last
    * segment can ever end in a torn record.
    */
-  async #rotate(firstLsn: number): Promise<OpenSegment> {
+  async #rotate(firstLsn: number, timeMs: number | undefined): Promise<OpenSegment> {
     const { storage, walDir, databaseId, now } = this.options;
     const previous = this.#segment;
     this.#segment = undefined;
@@ -321,8 +354,14 @@ export class WalWriter {
     const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create', { syncEachWrite });
     const segment: OpenSegment = { file, firstLsn, sizeBytes: 0, openedAtMs: now() };
     this.#segment = segment;
-    await file.write(encodeSegmentHeader(databaseId, firstLsn), 0);
-    segment.sizeBytes = SEGMENT_HEADER_SIZE_BYTES;
+    // The header and, unless the batch starts with one, a time record for its first commit.
+    const start = new Uint8Array(SEGMENT_HEADER_SIZE_BYTES + (timeMs === undefined ? 0 : TIME_RECORD_SIZE_BYTES));
+    start.set(encodeSegmentHeader(databaseId, firstLsn), 0);
+    if (timeMs !== undefined) sealTimeRecord(start, new DataView(start.buffer), SEGMENT_HEADER_SIZE_BYTES, firstLsn, timeMs);
+    // Crash before the fsync: a short header drops the file at recovery; a torn time record is
+    // cut as a torn tail; either way no record of the batch was acknowledged.
+    await file.write(start, 0);
+    segment.sizeBytes = start.length;
     if (file.syncsEachWrite !== true) await file.sync();
     // Crash before the directory fsync: the new name may vanish with everything in it; its
     // first batch is acknowledged only after this fsync, so nothing acknowledged is lost.
@@ -351,7 +390,7 @@ function rejected(error: Error): Promise<void> {
   return promise;
 }
 
-function newBatch(firstLsn: number): Batch {
+function newBatch(firstLsn: number, timeMs: number): Batch {
   let resolve!: () => void;
   let reject!: (error: Error) => void;
   const promise = new Promise<void>((res, rej) => {
@@ -361,5 +400,5 @@ function newBatch(firstLsn: number): Batch {
   // A caller that ignores `durable` must not crash the process with an unhandled rejection;
   // the failure also surfaces as IO_FAILED on the next transact.
   promise.catch(() => undefined);
-  return { promise, resolve, reject, firstLsn, lastLsn: firstLsn, due: false };
+  return { promise, resolve, reject, firstLsn, lastLsn: firstLsn, due: false, timeMs };
 }

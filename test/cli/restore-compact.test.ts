@@ -82,7 +82,7 @@ describe('ecsdb restore', () => {
     expect(ecsdb('restore', '--dir', dir).status).toBe(2);
     expect(ecsdb('restore', '--dir', dir, '--lsn', 'x').status).toBe(2);
     expect(ecsdb('restore', '--dir', dir, '--lsn', '1', '--from', firstSnapshot).status).toBe(2);
-    expect(ecsdb('dump', '--dir', dir, '--lsn', '1').status).toBe(2);
+    expect(ecsdb('snapshot', '--dir', dir, '--lsn', '1').status).toBe(2);
   });
 
   test('refuses while the directory is open', async () => {

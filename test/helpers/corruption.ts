@@ -22,7 +22,7 @@ import { EcsdbError, type Database, type OpenOptions } from '../../src/index.js'
 import { createRandom, randomInt, type Random } from '../../src/storage/random.js';
 import { SimulatedStorage } from '../../src/storage/simulated-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { RECORD_HEADER_SIZE_BYTES } from '../../src/wal/format.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_TIME } from '../../src/wal/format.js';
 import { SMALL_WAL, appendToFile, openFixture, patchFile, readBytes, recordStarts, truncateFile, type DirFixture } from './db-dir.js';
 import {
   HERMETIC,
@@ -154,7 +154,7 @@ export interface BaseFile {
   readonly bytes: Uint8Array;
   /** For WAL segments: the bytes records live in (inflated for a `.deflate` archive). */
   readonly content: Uint8Array;
-  readonly records: readonly { lsn: number; start: number; end: number }[];
+  readonly records: readonly { lsn: number; proves: number; start: number; end: number }[];
 }
 
 export interface CorruptionBaseSpec {
@@ -235,13 +235,16 @@ function baseFiles(storage: SimulatedStorage, dir: string): BaseFile[] {
   return files;
 }
 
-function recordsOf(segment: Uint8Array): { lsn: number; start: number; end: number }[] {
+/**
+ * The records of a segment with the last commit each one proves: a write set its own LSN; a
+ * time record (WAL format 2) carries the LSN of the write set after it, so it proves the one before.
+ */
+function recordsOf(segment: Uint8Array): { lsn: number; proves: number; start: number; end: number }[] {
   const view = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
-  return recordStarts(segment).map((start) => ({
-    lsn: view.getUint32(start + 8, true) + view.getUint32(start + 12, true) * 2 ** 32,
-    start,
-    end: start + RECORD_HEADER_SIZE_BYTES + view.getUint32(start, true),
-  }));
+  return recordStarts(segment).map((start) => {
+    const lsn = view.getUint32(start + 8, true) + view.getUint32(start + 12, true) * 2 ** 32;
+    return { lsn, proves: segment[start + 16] === RECORD_KIND_TIME ? lsn - 1 : lsn, start, end: start + RECORD_HEADER_SIZE_BYTES + view.getUint32(start, true) };
+  });
 }
 
 /** What a case did to a base directory. */
@@ -317,7 +320,7 @@ export async function corrupt(base: CorruptionBase, seed: number): Promise<Corru
     if (content === undefined || !sameBytes(content, file.content)) damaged.add(file.file);
     for (const record of file.records) {
       const intact = content !== undefined && sameRange(content, file.content, record.start, record.end);
-      if (intact && record.lsn > provenLsn) provenLsn = record.lsn;
+      if (intact && record.proves > provenLsn) provenLsn = record.proves;
       if (!intact && file.kind === 'wal') liveIntactLsn = Math.min(liveIntactLsn, record.lsn - 1);
     }
     // A live segment without its header loses all of its records.

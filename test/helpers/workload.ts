@@ -70,8 +70,11 @@ function allTypesValue(random: Random, ref: number | undefined) {
   };
 }
 
+/** What dumpDatabase reads: a database or a view of its past. */
+export type WorldReader = Pick<Database, 'query' | 'has' | 'get'>;
+
 /** The database's whole logical content, for deep equality. */
-export function dumpDatabase(db: Database): unknown[] {
+export function dumpDatabase(db: WorldReader): unknown[] {
   return db.query().map((entity) => [
     entity,
     ...WORKLOAD_COMPONENTS.map((component) => (db.has(entity, component) ? db.get(entity, component) : null)),

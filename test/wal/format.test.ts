@@ -11,12 +11,18 @@ import { defineComponent, t } from '../../src/index.js';
 import { encodeWriteSet, type WriteSet } from '../../src/txn/write-set.js';
 import {
   RECORD_HEADER_SIZE_BYTES,
+  RECORD_KIND_TIME,
   RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
+  TIME_RECORD_SIZE_BYTES,
   WAL_FORMAT_VERSION,
   decodeSegmentHeader,
   encodeRecord,
   encodeSegmentHeader,
+  encodeTimeRecord,
+  lsnAfterRecord,
+  recordKindProblem,
+  recordTimeMsAt,
   parseSegmentFileName,
   readRecordAt,
   segmentFileName,
@@ -31,11 +37,20 @@ const DATABASE_ID = Uint8Array.from({ length: 16 }, (_, i) => i);
 
 const SEGMENT_HEADER_HEX = [
   '454353444257414c', // 0   magic "ECSDBWAL"
-  '0100', //             8   format version 1
+  '0200', //             8   format version 2
   '0000', //             10  flags 0
   '000102030405060708090a0b0c0d0e0f', // 12 database id
   '0100000000000000', // 28  first LSN 1
-  'f6a2df02', //         36  CRC-32 of bytes 0..35 (0x02dfa2f6)
+  'd1a50100', //         36  CRC-32 of bytes 0..35 (0x0001a5d1)
+].join('');
+
+/** A time record: the write set with LSN 5 and those after it were committed at 1700000000123 ms. */
+const TIME_RECORD_HEX = [
+  '08000000', // 0   payload length 8
+  'c514824c', // 4   CRC-32 of bytes 8..24 (0x4c8214c5)
+  '0500000000000000', // 8 LSN 5 (of the write set it stamps; takes no LSN itself)
+  '02', //        16  kind 2 = time
+  '7b68e5cf8b010000', // 17 u64 ms 1700000000123
 ].join('');
 
 /** One new entity (slot 0, generation 0, alive) with Position { x: 1, y: 2, z: 3 }. */
@@ -67,8 +82,10 @@ describe('WAL format golden bytes', () => {
   test('the layout constants match the table in format.ts', () => {
     expect(SEGMENT_HEADER_SIZE_BYTES).toBe(40);
     expect(RECORD_HEADER_SIZE_BYTES).toBe(17);
-    expect(WAL_FORMAT_VERSION).toBe(1);
+    expect(WAL_FORMAT_VERSION).toBe(2);
     expect(RECORD_KIND_WRITE_SET).toBe(1);
+    expect(RECORD_KIND_TIME).toBe(2);
+    expect(TIME_RECORD_SIZE_BYTES).toBe(25);
   });
 
   test('a segment header (database id 0..15, first LSN 1) encodes to the pinned 40 bytes', () => {
@@ -78,7 +95,30 @@ describe('WAL format golden bytes', () => {
   });
 
   test('the pinned segment header decodes to its fields', () => {
-    expect(decodeSegmentHeader(fromHex(SEGMENT_HEADER_HEX))).toEqual({ formatVersion: 1, databaseId: DATABASE_ID, firstLsn: 1 });
+    expect(decodeSegmentHeader(fromHex(SEGMENT_HEADER_HEX))).toEqual({ formatVersion: 2, databaseId: DATABASE_ID, firstLsn: 1 });
+  });
+
+  test('a time record (LSN 5, 1700000000123 ms) encodes to the pinned 25 bytes and reads back', () => {
+    const bytes = encodeTimeRecord(5, 1_700_000_000_123);
+    expect(hex(bytes)).toBe(TIME_RECORD_HEX);
+    const view = new DataView(bytes.buffer);
+    expect(readRecordAt(bytes, view, 0)).toMatchObject({ lsn: 5, kind: 2, end: 25 });
+    expect(recordKindProblem(bytes, view, 0)).toBeUndefined();
+    expect(recordTimeMsAt(view, 0)).toBe(1_700_000_000_123);
+  });
+
+  test('a time record takes no LSN: the write set after it has the same one', () => {
+    const time = encodeTimeRecord(5, 1);
+    const record = encodeRecord(5, RECORD_KIND_WRITE_SET, payload());
+    expect(lsnAfterRecord(time, 0, 5)).toBe(5);
+    expect(lsnAfterRecord(record, 0, 5)).toBe(6);
+  });
+
+  test('a checksummed record of an unknown kind, or a time record of another size, is named', () => {
+    const unknown = encodeRecord(5, 3, new Uint8Array([1]));
+    expect(recordKindProblem(unknown, new DataView(unknown.buffer), 0)).toBe('has unknown kind 3');
+    const longTime = encodeRecord(5, RECORD_KIND_TIME, new Uint8Array(9));
+    expect(recordKindProblem(longTime, new DataView(longTime.buffer), 0)).toMatch(/time record with a 9-byte payload/);
   });
 
   test('the small write set payload encodes to the pinned 22 bytes', () => {
