@@ -56,6 +56,8 @@ function runnerFor(workload: WorkloadId, db: Database, entities: readonly Entity
       return pointRunner(db, entities, plan, mode.durableWait);
     case 'W2':
       return tickRunner(db, entities, plan, mode.durableWait);
+    case 'W2C':
+      return columnTickRunner(db, entities, plan, mode.durableWait);
     case 'W6':
       if (mode.name !== 'strict') throw new RangeError(`W6 is a strict-mode workload, not ${mode.name}`);
       return groupCommitRunner(db, entities, plan);
@@ -120,6 +122,39 @@ export function tickRunner(db: Database, entities: readonly Entity[], plan: Plan
     return db.transact((tx) => {
       for (let k = 0; k < count; k++) tx.set(entities[tickIndex(start, k, plan)], Position, { x, y, z });
     });
+  };
+  return {
+    run: loopWaiting(db, wait, tickOne),
+    verify() {
+      const index = tickIndex(tickStart(seq, plan), count - 1, plan);
+      checkReadBack('ecsdb', index, db.get(entities[index], Position), positionAt(seq));
+    },
+  };
+}
+
+/**
+ * W2 through `tx.setColumns`: the tick's entity ids and x, y, z columns are filled in place
+ * (Float32Array, the field's own kind, as a physics step would hand them over), then one call
+ * writes them all. The same writes, journal records and WAL record as W2.
+ */
+function columnTickRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait): Runner {
+  const count = plan.tickEntityCount;
+  const ids = new Float64Array(count);
+  const xs = new Float32Array(count);
+  const ys = new Float32Array(count);
+  const zs = new Float32Array(count);
+  let seq = 0;
+  const tickOne = (): Commit<void> => {
+    seq++;
+    const start = tickStart(seq, plan);
+    const x = valueBase(seq);
+    for (let k = 0; k < count; k++) {
+      ids[k] = entities[tickIndex(start, k, plan)];
+      xs[k] = x;
+      ys[k] = x + 0.5;
+      zs[k] = x + 0.25;
+    }
+    return db.transact((tx) => tx.setColumns(ids, Position, { x: xs, y: ys, z: zs }));
   };
   return {
     run: loopWaiting(db, wait, tickOne),

@@ -27,7 +27,7 @@ export function openRaw(plan: Plan): Engine {
   return {
     runner: (workload: WorkloadId) => {
       if (workload === 'W6') throw new RangeError('W6 (group commit) has no raw-array counterpart: there is nothing to make durable');
-      return workload === 'W1' ? pointRunner(columns, plan) : tickRunner(columns, plan);
+      return workload === 'W1' ? pointRunner(columns, plan) : tickRunner(columns, plan); // W2C is W2's twin
     },
     close: async () => undefined,
   };

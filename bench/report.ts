@@ -17,6 +17,8 @@ import type {
   StrictOverFsyncFloor,
   WalBytesRow,
 } from './run.js';
+import type { RedisModeTimings } from './redis.js';
+import type { Timing } from './stats.js';
 import type { TargetResult } from './targets.js';
 import type { WorkloadId } from './workloads.js';
 
@@ -24,6 +26,7 @@ import type { WorkloadId } from './workloads.js';
 const TIME_UNIT: Record<WorkloadId, { label: string; ns: number }> = {
   W1: { label: 'µs', ns: 1e3 },
   W2: { label: 'ms', ns: 1e6 },
+  W2C: { label: 'ms', ns: 1e6 },
   W6: { label: 'ms', ns: 1e6 },
 };
 
@@ -57,7 +60,8 @@ export function formatReport(report: BenchReport): string {
     ...walNotes(report),
     ...formatEncryptionCost(report.encryption),
     ...formatSnapshots(report),
-    `targets (SPEC.md Performance, issues 2, 3 and 4)${
+    ...formatRedis(report),
+    `targets (SPEC.md Performance, issues 2, 3, 4 and 7)${
       plan.scale === 1 ? '' : `, judged at scale ${plan.scale} (not the spec's sizes, and short runs): indicative only`
     }:`,
     ...report.targets.map(formatTarget),
@@ -353,4 +357,50 @@ function sig3(value: number): string {
 
 function count(value: number): string {
   return value.toLocaleString('en-US');
+}
+
+const REDIS_HEADERS = ['workload', 'Redis AOF (ecsdb mode)', 'ecsdb', 'Redis', 'ecsdb vs Redis'];
+
+/**
+ * Redis beside ecsdb: each Redis fsync setting against the ecsdb mode with the same guarantee,
+ * W1 against one awaited HSET, W2 against one MULTI/EXEC of the tick's HSETs, W6 against as
+ * many HSETs in flight. "ecsdb vs Redis" is Redis's time / ecsdb's.
+ */
+function formatRedis(report: BenchReport): string[] {
+  const redis = report.redis;
+  if (redis.status !== 'ok') return [`Redis: ${redis.status === 'skipped' ? 'skipped' : 'FAILED'}: ${redis.reason}`, ''];
+  const rows: Cell[][] = [];
+  const ecsdbRow = (workload: WorkloadId, mode: string): ResultRow | undefined =>
+    report.results.find((row) => row.workload === workload && row.mode === mode);
+  for (const mode of redis.modes) {
+    rows.push(redisCells('W1 point commit', 'W1', 1, 'commit', mode, mode.point, ecsdbRow('W1', mode.ecsdbMode)?.ecsdb));
+    rows.push(redisCells('W2 tick (MULTI/EXEC)', 'W2', report.plan.tickEntityCount, 'tick', mode, mode.tick, ecsdbRow('W2', mode.ecsdbMode)?.ecsdb));
+    if (mode.inFlight !== undefined) {
+      const w6 = 'ecsdb' in report.groupCommit ? report.groupCommit.ecsdb : undefined;
+      rows.push(redisCells(`W6 ${count(report.plan.groupCommitInFlight)} in flight`, 'W6', report.plan.groupCommitInFlight, 'round', mode, mode.inFlight, w6, 'commits/s'));
+    }
+  }
+  return [
+    `Redis ${redis.version} (${redis.serverPath}, client ${redis.client}) on loopback, AOF on, RDB off; ` +
+      'everysec ~ ecsdb buffered, always ~ ecsdb strict:',
+    ...formatTable(REDIS_HEADERS, rows),
+    '',
+  ];
+}
+
+function redisCells(
+  title: string,
+  workload: WorkloadId,
+  updatesPerOp: number,
+  opUnit: string,
+  mode: RedisModeTimings,
+  redis: Timing,
+  ecsdb: Figure | Missing | undefined,
+  rateUnit?: string,
+): Cell[] {
+  const shape = { workload, opUnit, updatesPerOp };
+  const redisFigure: Figure = { ...redis, status: 'ok', opsPerSecond: 1e9 / redis.medianNsPerOp, updatesPerSecond: (1e9 * updatesPerOp) / redis.medianNsPerOp };
+  const ecsdbCell = ecsdb === undefined ? ['not run', ''] : figureCell(shape, ecsdb, rateUnit);
+  const ratio = ecsdb?.status === 'ok' ? speedup(redis.medianNsPerOp / ecsdb.medianNsPerOp) : '-';
+  return [[title, ''], [`${mode.appendfsync} (${mode.ecsdbMode})`, ''], ecsdbCell, figureCell(shape, redisFigure, rateUnit), [ratio, '']];
 }

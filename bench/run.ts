@@ -4,6 +4,7 @@
  * snapshot figures (W4 open() from a snapshot, W5 snapshot while ticking), as one JSON-ready
  * document. `runBench` is what `main.ts` prints and what the test calls at a tiny scale.
  */
+import { createRequire } from 'node:module';
 import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { isEcsdbError } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
@@ -16,9 +17,10 @@ import { fsyncFloorOf, sampleFsyncFloor, type FsyncFloor, type FsyncFloorPass } 
 import { planFor, type Mode, type Plan, type SqliteSynchronous } from './plan.js';
 import { openRaw } from './raw.js';
 import { measureSqliteWalBytes, openSqlite, sqliteVersions, type SqliteWalBytes } from './sqlite.js';
+import { findRedisServer, measureRedis, type RedisSkipped, type RedisTimings } from './redis.js';
 import { measure, withDeadline, type Timing } from './stats.js';
 import { evaluateTargets, type TargetResult } from './targets.js';
-import { GROUP_COMMIT, WORKLOADS, type Workload, type WorkloadId } from './workloads.js';
+import { GROUP_COMMIT, PEER_WORKLOADS, WORKLOADS, type Workload, type WorkloadId } from './workloads.js';
 
 export interface Machine {
   cpuModel: string;
@@ -134,6 +136,8 @@ export interface BenchReport {
   snapshotWhileTicking: SnapshotWhileTickingRow | Missing;
   /** W1 and W2 buffered in the clear and encrypted (bench/encryption.ts); empty when buffered mode was not run. */
   encryption?: EncryptionCostRow[];
+  /** Redis with AOF (only when redis-server is on PATH; see redis.ts). */
+  redis: RedisTimings | RedisSkipped;
   targets: TargetResult[];
 }
 
@@ -143,6 +147,8 @@ export interface RunOptions {
   modes?: readonly Mode[];
   /** Told what is about to be measured (the CLI shows it on a terminal). */
   onProgress?: (message: string) => void;
+  /** Where to look for `redis-server` (default: process.env.PATH); '' skips Redis. */
+  redisPath?: string;
 }
 
 type Timings = Partial<Record<WorkloadId, Timing | Missing>>;
@@ -158,7 +164,7 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
   const loadAverage1mAtStart = loadavg()[0];
 
   progress('raw Float32Array columns');
-  const raw = mustHave('raw arrays', await measureEngine(openRaw(plan), plan, WORKLOADS), WORKLOADS);
+  const raw = mustHave('raw arrays', await measureEngine(openRaw(plan), plan, PEER_WORKLOADS), PEER_WORKLOADS);
   const rowsByMode: ResultRow[][] = [];
   let groupCommit: GroupCommitRow | Missing = { status: 'n/a', reason: 'strict mode was not run' };
   // Sampled in passes around strict mode (else the first mode that writes files): before ecsdb,
@@ -178,9 +184,10 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     const ecsdb = await measureEcsdb(plan, mode, workloads);
     await sampleFloor(mode);
     progress(`better-sqlite3 synchronous=${mode.sqliteSynchronous}`);
-    const sqlite = mustHave('better-sqlite3', await measureEngine(openSqlite(plan, mode.sqliteSynchronous), plan, workloads), workloads);
+    const peerWorkloads = workloads.filter((workload) => workload.sameWorkAs === undefined);
+    const sqlite = mustHave('better-sqlite3', await measureEngine(openSqlite(plan, mode.sqliteSynchronous), plan, peerWorkloads), peerWorkloads);
     await sampleFloor(mode);
-    rowsByMode.push(WORKLOADS.map((workload) => rowOf(workload, mode, plan, ecsdb[workload.id]!, raw[workload.id], sqlite[workload.id])));
+    rowsByMode.push(WORKLOADS.map((workload) => rowOf(workload, mode, plan, ecsdb[workload.id]!, raw[workload.sameWorkAs ?? workload.id], sqlite[workload.sameWorkAs ?? workload.id])));
     if (mode.name === 'strict') groupCommit = groupCommitRowOf(mode, plan, ecsdb.W6!, sqlite.W6);
   }
   const fsyncFloor: FsyncFloor | Missing =
@@ -215,6 +222,15 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     snapshotWhileTicking = { workload: 'W5', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureSnapshotWhileTicking(plan)) };
   }
 
+  const redisPath = options.redisPath ?? process.env.PATH;
+  if (findRedisServer(redisPath) !== undefined) progress('Redis (AOF appendfsync everysec, then always)');
+  let redis: RedisTimings | RedisSkipped;
+  try {
+    redis = await measureRedis(plan, redisPath, packageVersion('ioredis'));
+  } catch (error) {
+    redis = { status: 'failed', reason: messageOf(error) };
+  }
+
   const strictRow = results.find((row) => row.workload === 'W1' && row.mode === 'strict');
   const floorNs = fsyncFloor.status === 'ok' ? fsyncFloor.medianNs : undefined;
   const strictOverFsyncFloor: StrictOverFsyncFloor = {
@@ -228,6 +244,7 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     machine: { ...machine(), loadAverage1mAtStart, loadAverage1mAtEnd: loadavg()[0] },
     plan,
     ...measured,
+    redis,
     targets: evaluateTargets(measured),
   };
 }
@@ -364,4 +381,10 @@ function machine(): Omit<Machine, 'loadAverage1mAtStart' | 'loadAverage1mAtEnd'>
     tempDir: tmpdir(),
     ...sqliteVersions(),
   };
+}
+
+/** The installed version of a dev dependency (from its package.json). */
+function packageVersion(name: string): string {
+  const require = createRequire(import.meta.url);
+  return (require(`${name}/package.json`) as { version: string }).version;
 }

@@ -54,6 +54,7 @@ function runnerFor(workload: WorkloadId, db: SqliteDatabase, update: Update, rea
     case 'W1':
       return pointRunner(db, update, read, plan);
     case 'W2':
+    case 'W2C':
       return tickRunner(db, update, read, plan);
     case 'W6': {
       // A round of W6 is `groupCommitInFlight` W1 transactions, one after the other.

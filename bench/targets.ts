@@ -19,7 +19,7 @@ type Reading = number | Missing;
 interface Target {
   readonly id: string;
   /** The issue that set the target. */
-  readonly issue: 2 | 3 | 4;
+  readonly issue: 2 | 3 | 4 | 7;
   /** What the figure is: a workload, or 'WAL' for bytes per commit. */
   readonly figure: 'W1' | 'W2' | 'W4' | 'W5' | 'W6' | 'WAL';
   readonly mode: 'memory' | 'buffered' | 'strict';
@@ -34,7 +34,7 @@ interface Target {
 
 export interface TargetResult {
   id: string;
-  issue: 2 | 3 | 4;
+  issue: 2 | 3 | 4 | 7;
   description: string;
   figure: Target['figure'];
   mode: Target['mode'];
@@ -152,6 +152,30 @@ export const TARGETS: readonly Target[] = [
     mode: 'strict',
     description: 'W2 strict: >= 15 M entity-updates/s',
     read: fromRow('W2', 'strict', millionUpdatesPerSecond),
+    unit: 'M entity-updates/s',
+    bound: 'atLeast',
+    threshold: 15,
+  },
+  // The same two targets with the tick written by one tx.setColumns call (issue 7): the bulk API
+  // is judged on its own line, so the per-entity figure above stays visible as it is.
+  {
+    id: 'w2c-buffered-updates',
+    issue: 7,
+    figure: 'W2',
+    mode: 'buffered',
+    description: 'W2 buffered with setColumns: >= 20 M entity-updates/s',
+    read: fromRow('W2C', 'buffered', millionUpdatesPerSecond),
+    unit: 'M entity-updates/s',
+    bound: 'atLeast',
+    threshold: 20,
+  },
+  {
+    id: 'w2c-strict-updates',
+    issue: 7,
+    figure: 'W2',
+    mode: 'strict',
+    description: 'W2 strict with setColumns: >= 15 M entity-updates/s',
+    read: fromRow('W2C', 'strict', millionUpdatesPerSecond),
     unit: 'M entity-updates/s',
     bound: 'atLeast',
     threshold: 15,

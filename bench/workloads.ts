@@ -17,7 +17,7 @@
  */
 import type { Plan } from './plan.js';
 
-export type WorkloadId = 'W1' | 'W2' | 'W6';
+export type WorkloadId = 'W1' | 'W2' | 'W2C' | 'W6';
 
 export interface Workload {
   readonly id: WorkloadId;
@@ -26,13 +26,23 @@ export interface Workload {
   readonly opUnit: string;
   /** Entity updates in one operation. */
   updatesPerOp(plan: Plan): number;
+  /**
+   * The same logical workload as this one, written through another ecsdb API: the raw arrays and
+   * SQLite are measured once, under that id, and their figures reused for this row.
+   */
+  readonly sameWorkAs?: WorkloadId;
 }
 
 /** The workloads of the main table: every engine, every mode. */
 export const WORKLOADS: readonly Workload[] = [
   { id: 'W1', title: 'point commit', opUnit: 'commit', updatesPerOp: () => 1 },
   { id: 'W2', title: 'tick', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount },
+  // W2 written with tx.setColumns (one call per tick, columns instead of an object per entity).
+  { id: 'W2C', title: 'tick, setColumns', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount, sameWorkAs: 'W2' },
 ];
+
+/** The workloads the yardsticks (raw arrays, SQLite) run: those that are not another's twin. */
+export const PEER_WORKLOADS: readonly Workload[] = WORKLOADS.filter((workload) => workload.sameWorkAs === undefined);
 
 /** W6: strict mode (better-sqlite3 FULL) only; one entity update per commit. */
 export const GROUP_COMMIT: Workload = {

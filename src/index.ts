@@ -4,6 +4,7 @@ export type { OpenOptions, TransactOptions, Commit, Durability, ColumnsOf, Snaps
 export type { WalOptions, SnapshotOptions, ArchiveSettings, EncryptionOptions } from './db/options.js';
 export { rekey } from './crypto/rekey.js';
 export type { RekeyOptions, RekeyResult } from './crypto/rekey.js';
+export type { SyncMethod } from './config/types.js';
 export type { ConfigReport, ConfigSetting, ConfigSource, ConfigChange } from './config/types.js';
 export type { RecoveryReport, SnapshotRecoveryReport } from './recovery/recover.js';
 export type { WalRecoveryReport, TornTailReport } from './recovery/recover-wal.js';
@@ -17,7 +18,7 @@ export { diffViews } from './history/diff.js';
 export type { StateDiff, EntityState, EntityChange, ComponentChange, ComponentValues, DiffOptions } from './history/diff.js';
 export type { Transaction } from './txn/transaction.js';
 export { defineComponent } from './schema/component.js';
-export type { ComponentDef, ComponentValue, ComponentInput, FieldsSpec } from './schema/component.js';
+export type { ComponentDef, ComponentValue, ComponentInput, ComponentColumns, FieldColumn, FieldsSpec } from './schema/component.js';
 export { t } from './schema/types.js';
 export type {
   Entity,

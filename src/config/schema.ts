@@ -17,6 +17,10 @@
 export type Durability = 'memory' | 'buffered' | 'strict';
 export const DURABILITIES: readonly Durability[] = ['memory', 'buffered', 'strict'];
 
+/** How the WAL makes a batch durable; see the `wal.syncMethod` setting. */
+export type SyncMethod = 'fdatasync' | 'dsync';
+export const SYNC_METHODS: readonly SyncMethod[] = ['fdatasync', 'dsync'];
+
 export type SectionName = 'storage' | 'wal' | 'snapshot' | 'archive' | 'encryption';
 export const SECTIONS: readonly SectionName[] = ['storage', 'wal', 'snapshot', 'archive', 'encryption'];
 
@@ -107,6 +111,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: MiB,
     runtime: true,
     description: 'A buffered batch is written and fsynced early once it holds this many bytes.',
+  },
+  {
+    section: 'wal',
+    key: 'syncMethod',
+    type: { kind: 'enum', values: SYNC_METHODS },
+    default: 'dsync',
+    runtime: false,
+    description: 'How a WAL batch is made durable: "fdatasync" (a write, then fdatasync) or "dsync" (segments opened with O_DSYNC: one durable write).',
   },
   {
     section: 'snapshot',

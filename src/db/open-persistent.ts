@@ -109,8 +109,10 @@ export async function openPersistent(options: OpenOptions, settings: PersistentS
     const opened = await settleSchema(storage, dirs, meta, recovered, options, schemaVersion, cipher);
     meta = opened.meta;
     const databaseId = meta.databaseId;
+    const { syncMethod, ...walLimits } = walOptions;
+    const syncEachWrite = syncMethod === 'dsync';
     const wal = await io(
-      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walOptions, cipher }, recovered.tail),
+      () => WalWriter.open({ storage, walDir: dirs.walDir, databaseId, now, ...walLimits, syncEachWrite, cipher }, recovered.tail),
       `opening the WAL in ${dirs.walDir}`,
     );
     let report = recovered.report;

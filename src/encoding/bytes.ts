@@ -56,12 +56,24 @@ export class ByteWriter {
 
   varint(value: number): void {
     this.ensure(8);
+    const bytes = this.bytes;
+    let length = this.length;
     let rest = value;
-    while (rest >= 0x80) {
-      this.bytes[this.length++] = (rest % 0x80) | 0x80;
-      rest = Math.floor(rest / 0x80);
+    // Below 2^32 the unsigned 32-bit operators are exact and much cheaper than % and floor
+    // (slot numbers, counts and masks, which is nearly every varint on the commit path).
+    if (rest <= 0xffff_ffff) {
+      while (rest >= 0x80) {
+        bytes[length++] = (rest & 0x7f) | 0x80;
+        rest >>>= 7;
+      }
+    } else {
+      while (rest >= 0x80) {
+        bytes[length++] = (rest % 0x80) | 0x80;
+        rest = Math.floor(rest / 0x80);
+      }
     }
-    this.bytes[this.length++] = rest;
+    bytes[length++] = rest;
+    this.length = length;
   }
 
   u16(value: number): void {
@@ -145,6 +157,14 @@ export class ByteReader {
 
   varint(): number {
     const start = this.offset;
+    // One byte (counts, masks, component indices, small slots) is most varints in a W1 record.
+    if (start < this.end) {
+      const first = this.bytes[start];
+      if (first < 0x80) {
+        this.offset = start + 1;
+        return first;
+      }
+    }
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {

@@ -8,9 +8,13 @@ import {
   ARRAY_FIELD_LENGTH_MAX,
   describeFieldType,
   isNumericKind,
+  type BoolFieldType,
+  type Entity,
+  type EntityFieldType,
   type FieldInput,
   type FieldType,
   type FieldValue,
+  type StringFieldType,
 } from './types.js';
 
 export type FieldsSpec = Readonly<Record<string, FieldType>>;
@@ -88,3 +92,18 @@ function checkFieldType(componentName: string, fieldName: string, type: FieldTyp
     throw new EcsdbError('INVALID_SCHEMA', `${where}: unknown field type ${describeFieldType(type)}`);
   }
 }
+
+/**
+ * What `tx.setColumns` takes: for each field written, one value per entity, in the order of the
+ * entities (array fields: `length` numbers per entity, flattened). Numeric columns may be any
+ * array-like of numbers; a typed array of the field's own storage kind skips the range checks.
+ */
+export type ComponentColumns<S extends FieldsSpec> = { [K in keyof S]?: FieldColumn<S[K]> };
+
+export type FieldColumn<F extends FieldType> = F extends BoolFieldType
+  ? ArrayLike<boolean>
+  : F extends StringFieldType
+    ? ArrayLike<string>
+    : F extends EntityFieldType
+      ? ArrayLike<Entity | null>
+      : ArrayLike<number>;

@@ -31,9 +31,13 @@ const DIRECTORY_OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_DIRECTORY ?? 
 
 export class FileStorage implements Storage {
   async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile> {
-    const flags = options?.syncEachWrite === true ? numericFlags(mode) | fsConstants.O_DSYNC : OPEN_FLAGS[mode];
+    const syncEachWrite = options?.syncEachWrite === true;
+    // Where the platform has no O_DSYNC (Windows), each write is followed by an fdatasync
+    // instead, so "durable when write returns" holds either way.
+    const dsync = fsConstants.O_DSYNC as number | undefined;
+    const flags = syncEachWrite && dsync !== undefined ? numericFlags(mode) | dsync : OPEN_FLAGS[mode];
     const handle = await open(path, flags, FILE_MODE);
-    return new FileStorageFile(path, handle);
+    return new FileStorageFile(path, handle, syncEachWrite, syncEachWrite && dsync === undefined);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -87,6 +91,8 @@ class FileStorageFile implements StorageFile {
   constructor(
     readonly path: string,
     private readonly handle: FileHandle,
+    readonly syncsEachWrite: boolean,
+    private readonly syncAfterWrite: boolean,
   ) {}
 
   async write(data: Uint8Array, position: number): Promise<void> {
@@ -103,6 +109,7 @@ class FileStorageFile implements StorageFile {
       if (bytesWritten === 0) throw zeroProgressError(this.path, 'write');
       writtenBytes += bytesWritten;
     }
+    if (this.syncAfterWrite) await this.handle.datasync();
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {

@@ -372,6 +372,10 @@ class SimulatedFile implements StorageFile {
     private readonly syncEachWrite: boolean,
   ) {}
 
+  get syncsEachWrite(): boolean {
+    return this.syncEachWrite;
+  }
+
   async write(data: Uint8Array, position: number): Promise<void> {
     this.gate('write', this.path, (appliedBytes) => {
       if (this.closed || !this.writable) return;

@@ -27,6 +27,12 @@ export interface FileStat {
 
 export interface StorageFile {
   readonly path: string;
+  /**
+   * True when every write is durable when it returns (opened with `syncEachWrite` by a storage
+   * that honours it). Callers that asked for it still call `sync()` unless this says so, so a
+   * storage (or a test wrapper) that ignores the option costs an fsync, never durability.
+   */
+  readonly syncsEachWrite?: boolean;
   /** Writes all of `data` at `position`. */
   write(data: Uint8Array, position: number): Promise<void>;
   /** Reads up to `length` bytes at `position`; shorter at the end of the file. */

@@ -165,13 +165,37 @@ export class Journal {
     if (journal.stamps[slot] === this.epoch) return;
     journal.stamps[slot] = this.epoch;
     this.world.dirtyChunks?.markCell(table.index, slot);
+    recordFirstTouch(table, this.layouts[table.index], journal, slot);
+  }
+
+  /**
+   * `touchCell` for each of `slots` with one `fieldMask` (the bulk write path): the same records
+   * in the same order, with the per-table lookups done once.
+   */
+  touchCells(table: ComponentTable, slots: Uint32Array, fieldMask: number): void {
+    if (slots.length === 0) return;
+    this.touchCell(table, slots[0], fieldMask);
+    const journal = this.tables[table.index];
     const layout = this.layouts[table.index];
-    const index = journal.count++;
-    if (index >= journal.touched.length) growTableJournal(journal, layout);
-    journal.touched[index] = slot;
-    const had = slot < table.capacity && table.present[slot] === 1;
-    journal.hadBefore[index] = had ? 1 : 0;
-    if (had) copyBeforeImage(table, layout, journal, index, slot, true);
+    const epoch = this.epoch;
+    const dirtyChunks = this.world.dirtyChunks;
+    const firstIndex = journal.count;
+    let stamps = journal.stamps;
+    for (let i = 1; i < slots.length; i++) {
+      const slot = slots[i];
+      if (slot >= stamps.length) stamps = journal.stamps = growStamps(stamps, slot + 1);
+      if (stamps[slot] === epoch) continue;
+      stamps[slot] = epoch;
+      dirtyChunks?.markCell(table.index, slot);
+      const index = journal.count++;
+      if (index >= journal.touched.length) growTableJournal(journal, layout);
+      journal.touched[index] = slot;
+      // Every slot given to the bulk path has the component (setColumns checked it).
+      // The message is built only on failure: this loop runs once per entity of a bulk write.
+      if (slot >= table.capacity || table.present[slot] !== 1) assert(false, `touchCells: slot ${slot} has no ${table.def.name}`);
+      journal.hadBefore[index] = 1;
+    }
+    saveBeforeImagesByColumn(table, layout, journal, firstIndex, journal.count);
   }
 
   /** Restores every before-image; the world is as it was at `begin`. */
@@ -284,6 +308,16 @@ export class Journal {
   }
 }
 
+/** Appends a slot's first touch of a table: its place, whether it had the component, its values. */
+function recordFirstTouch(table: ComponentTable, layout: TableLayout, journal: TableJournal, slot: number): void {
+  const index = journal.count++;
+  if (index >= journal.touched.length) growTableJournal(journal, layout);
+  journal.touched[index] = slot;
+  const had = slot < table.capacity && table.present[slot] === 1;
+  journal.hadBefore[index] = had ? 1 : 0;
+  if (had) copyBeforeImage(table, layout, journal, index, slot, true);
+}
+
 function upsertOf(table: ComponentTable, fieldMask: number, slots: number[]): Upsert {
   return new LiveUpsert(table.columnList as (ArrayLike<number> | string[])[], table.fields, fieldMask, slots);
 }
@@ -327,6 +361,39 @@ function copyBeforeImage(table: ComponentTable, layout: TableLayout, journal: Ta
       numbers.set(values.subarray(slot * stride, slot * stride + stride), at);
     } else {
       values.set(numbers.subarray(at, at + stride), slot * stride);
+    }
+  }
+}
+
+/**
+ * Saves the before-images of touched records [from, to), all of which had the component, one
+ * field at a time: for scalar numeric fields a tight loop per column instead of a call per slot.
+ */
+function saveBeforeImagesByColumn(table: ComponentTable, layout: TableLayout, journal: TableJournal, from: number, to: number): void {
+  const fields = table.fields;
+  const touched = journal.touched;
+  const numbers = journal.beforeNumbers;
+  const width = layout.numericWidth;
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f];
+    if (field.storage === undefined || field.stride !== 1) continue;
+    const values = table.columnList[f] as NumericArray;
+    const offset = layout.offsets[f];
+    for (let index = from; index < to; index++) numbers[index * width + offset] = values[touched[index]];
+  }
+  if (layout.stringFieldCount === 0 && fields.every((field) => field.stride === 1)) return;
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f];
+    const column = table.columnList[f];
+    const offset = layout.offsets[f];
+    for (let index = from; index < to; index++) {
+      const slot = touched[index];
+      if (field.storage === undefined) {
+        journal.beforeStrings[index * layout.stringFieldCount + offset] = (column as string[])[slot];
+      } else if (field.stride !== 1) {
+        const stride = field.stride;
+        numbers.set((column as NumericArray).subarray(slot * stride, slot * stride + stride), index * width + offset);
+      }
     }
   }
 }

@@ -7,11 +7,12 @@
  * `await` gets TRANSACTION_CLOSED instead of writing into a later transaction.
  */
 import { EcsdbError } from '../errors.js';
-import type { AnyComponentDef, ComponentDef, ComponentInput, ComponentValue, FieldsSpec } from '../schema/component.js';
+import type { AnyComponentDef, ComponentColumns, ComponentDef, ComponentInput, ComponentValue, FieldsSpec } from '../schema/component.js';
 import type { Entity } from '../schema/types.js';
 import { exists, getComponent, hasComponent, queryEntities, requireLiveSlot, requireTable } from '../world/read.js';
 import type { World } from '../world/world.js';
 import type { Journal } from './journal.js';
+import { setColumns } from './set-columns.js';
 
 export class Transaction {
   #active = true;
@@ -75,6 +76,17 @@ export class Transaction {
     const mask = access.check(values, world.isAlive);
     this.journal.touchCell(table, slot, mask);
     access.writeGiven(slot, values);
+  }
+
+  /**
+   * Sets fields of many entities from columns: `columns.x[i]` is entity `entities[i]`'s x (array
+   * fields: `length` values per entity). The same as calling `set` for each entity in order,
+   * logged the same way, but with no object per entity; every entity and value is checked
+   * before anything is written.
+   */
+  setColumns<S extends FieldsSpec>(entities: ArrayLike<Entity>, component: ComponentDef<S>, columns: ComponentColumns<S>): void {
+    this.#requireActive();
+    setColumns(this.world, this.journal, entities, requireTable(this.world, component), columns);
   }
 
   /** Removes a component; removing one the entity does not have is a no-op. */

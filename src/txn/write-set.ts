@@ -186,7 +186,15 @@ function encodeColumn(writer: ByteWriter, field: FieldInfo, column: ArrayLike<nu
   const width = WIDTH_OF[storage];
   writer.ensure(count * width);
   const view = writer.view;
-  let offset = writer.length;
+  const start = writer.length;
+  // The common case, a scalar f32 column read at the upsert's slots, gets its own loop: the
+  // general one below pays for the kind switch and the stride arithmetic on every value.
+  if (storage === 'f32' && stride === 1 && slots !== undefined) {
+    for (let i = 0; i < count; i++) view.setFloat32(start + 4 * i, values[slots[i]], true);
+    writer.length = start + 4 * count;
+    return;
+  }
+  let offset = start;
   for (let i = 0; i < count; i++, offset += width) {
     const value = stride === 1 ? values[slots === undefined ? i : slots[i]] : values[at(Math.floor(i / stride), i % stride)];
     switch (storage) {

@@ -46,7 +46,8 @@ export interface WalWriterOptions {
   readonly now: () => number;
   /**
    * Open segments with O_DSYNC so that each batch is one durable write (one trip to the thread
-   * pool) rather than a write and an fdatasync. Default false (write + fdatasync).
+   * pool) rather than a write and an fdatasync. Default false here; `open()` sets it from
+   * `wal.syncMethod`, whose default is "dsync" (true).
    */
   readonly syncEachWrite?: boolean;
   /** Seals every record's payload (src/crypto/wal-records.ts); undefined: records in the clear. */
@@ -335,7 +336,7 @@ export class WalWriter {
     await segment.file.write(bytes, segment.sizeBytes);
     segment.sizeBytes += bytes.length;
     // With O_DSYNC (syncEachWrite) the write above was already durable when it returned.
-    if (!(this.options.syncEachWrite ?? false)) await segment.file.sync();
+    if (segment.file.syncsEachWrite !== true) await segment.file.sync();
     // From here every record of the batch survives a crash.
   }
 
@@ -368,7 +369,7 @@ export class WalWriter {
     // cut as a torn tail; either way no record of the batch was acknowledged.
     await file.write(start, 0);
     segment.sizeBytes = start.length;
-    if (!syncEachWrite) await file.sync();
+    if (file.syncsEachWrite !== true) await file.sync();
     // Crash before the directory fsync: the new name may vanish with everything in it; its
     // first batch is acknowledged only after this fsync, so nothing acknowledged is lost.
     await storage.syncDirectory(walDir);

@@ -12,6 +12,7 @@ import type { FsyncFloor } from '../../bench/fsync-floor.js';
 import { MODES, modesNamed, planFor } from '../../bench/plan.js';
 import { formatReport } from '../../bench/report.js';
 import { runBench, type BenchReport, type Figure, type Machine, type Missing, type ResultRow } from '../../bench/run.js';
+import { findRedisServer } from '../../bench/redis.js';
 import { TARGETS, evaluateTargets, type TargetInputs, type TargetResult } from '../../bench/targets.js';
 import { WORKLOADS } from '../../bench/workloads.js';
 
@@ -179,12 +180,33 @@ function expectCompleteReport(report: BenchReport): void {
   report.results.forEach(expectRow);
   expectDurabilityFigures(report);
   expectSnapshotFigures(report);
+  expectRedisFigures(report);
   expect(report.targets.map((target) => target.id)).toEqual(TARGETS.map((target) => target.id));
   for (const target of report.targets) {
     expect(target.status, `${target.id}: ${target.reason ?? ''}`).not.toBe('n/a'); // every mode ran
     if (WHOLE_MS_TARGETS.has(target.id)) expectWholeMs(target.measured, `target ${target.id}`);
     else expectPositiveFinite(target.measured, `target ${target.id}`);
   }
+}
+
+const REDIS_SKIPPED = { status: 'skipped', reason: 'redis-server is not on PATH' } as const;
+
+/** Redis runs only where redis-server is installed (CI has none): then every figure is there. */
+function expectRedisFigures(report: BenchReport): void {
+  const redis = report.redis;
+  if (findRedisServer(process.env.PATH) === undefined) {
+    expect(redis.status).toBe('skipped');
+    return;
+  }
+  expect(redis.status, `redis: ${'reason' in redis ? redis.reason : ''}`).toBe('ok');
+  if (redis.status !== 'ok') return;
+  expect(redis.modes.map((mode) => mode.appendfsync)).toEqual(['everysec', 'always']);
+  for (const mode of redis.modes) {
+    for (const timing of [mode.point, mode.tick, ...(mode.inFlight === undefined ? [] : [mode.inFlight])]) {
+      expectPositiveFinite(timing.medianNsPerOp, `redis ${mode.appendfsync} medianNsPerOp`);
+    }
+  }
+  expect(redis.modes[1].inFlight, 'W6 counterpart under appendfsync always').toBeDefined();
 }
 
 describe('runBench()', () => {
@@ -212,7 +234,8 @@ describe('runBench()', () => {
   });
 
   it('reports the durability figures as n/a when only memory mode runs', async () => {
-    const report = await runBench({ scale: TINY_SCALE, modes: modesNamed('memory') });
+    const report = await runBench({ scale: TINY_SCALE, modes: modesNamed('memory'), redisPath: '' });
+    expect(report.redis).toEqual({ status: 'skipped', reason: expect.stringMatching(/redis-server is not on PATH/) });
     expect(report.fsyncFloor.status).toBe('n/a');
     expect(report.strictOverFsyncFloor).toEqual({ ecsdb: null, sqlite: null });
     for (const missing of [report.groupCommit, report.walBytes, report.replay, report.snapshotOpen, report.snapshotWhileTicking]) {
@@ -226,6 +249,7 @@ describe('runBench()', () => {
     const text = formatReport(report);
     expect(text).toMatch(/n\/a: W6: strict mode was not run/);
     expect(text).toMatch(/n\/a: W5: buffered mode was not run/);
+    expect(text).toMatch(/Redis: skipped: redis-server is not on PATH/);
   });
 });
 
@@ -277,7 +301,7 @@ describe('report and targets', () => {
     };
   }
 
-  function row(workload: 'W1' | 'W2', mode: ResultRow['mode'], ecsdb: ResultRow['ecsdb'], ecsdbNs: number, sqliteNs: number): ResultRow {
+  function row(workload: 'W1' | 'W2' | 'W2C', mode: ResultRow['mode'], ecsdb: ResultRow['ecsdb'], ecsdbNs: number, sqliteNs: number): ResultRow {
     const updatesPerOp = workload === 'W1' ? 1 : 10_000;
     return {
       workload,
@@ -324,7 +348,9 @@ describe('report and targets', () => {
   /** Every figure, each placed `good` or not relative to its target. */
   function everything(good: boolean): TargetInputs {
     const w1StrictNs = good ? 230_000 : 250_000; // the floor is 200 µs: 1.15x or 1.25x
-    const w2 = (mode: ResultRow['mode'], goodNs: number, badNs: number): ResultRow => row('W2', mode, figure(good ? goodNs : badNs, 10_000), good ? goodNs : badNs, 8e6);
+    const tick = (workload: 'W2' | 'W2C', mode: ResultRow['mode'], goodNs: number, badNs: number): ResultRow =>
+      row(workload, mode, figure(good ? goodNs : badNs, 10_000), good ? goodNs : badNs, 8e6);
+    const w2 = (mode: ResultRow['mode'], goodNs: number, badNs: number): ResultRow => tick('W2', mode, goodNs, badNs);
     const results = [
       row('W1', 'memory', figure(good ? 800 : 1_200, 1), good ? 800 : 1_200, 9_000),
       row('W1', 'buffered', figure(good ? 1_900 : 2_100, 1), good ? 1_900 : 2_100, 16_000),
@@ -332,6 +358,8 @@ describe('report and targets', () => {
       w2('memory', 500_000, 1_000_000),
       w2('buffered', 400_000, 600_000), // 25 M or 16.7 M updates/s
       w2('strict', 600_000, 700_000), // 16.7 M or 14.3 M updates/s
+      tick('W2C', 'buffered', 400_000, 600_000),
+      tick('W2C', 'strict', 600_000, 700_000),
     ];
     const w6Ns = good ? 1.9e6 : 2.1e6; // per 1,000 commits: 526 k or 476 k commits/s
     return {
@@ -519,7 +547,7 @@ describe('report and targets', () => {
       groupCommit: { status: 'failed', reason: 'W6 setup failed' },
       walBytes: { ...(everything(true).walBytes as Exclude<TargetInputs['walBytes'], Missing>), ecsdb: { status: 'failed', reason: 'EIO' } },
     };
-    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis: REDIS_SKIPPED, targets: evaluateTargets(inputs) });
     expect(text).toMatch(/Test CPU, 2 cores, node v20\.0\.0/);
     expect(text).toMatch(/0\.8 µs\/commit/);
     expect(text).toMatch(/11\.3x faster/);
@@ -533,9 +561,29 @@ describe('report and targets', () => {
     expect(text).toMatch(/n\/a +W4 replay: >= 2 M commits\/s: no ecsdb figure \(not run here\)/);
   });
 
+  it('prints Redis beside the matching ecsdb mode with the ratio', () => {
+    const inputs = everything(true);
+    const timing = (medianNsPerOp: number) => ({ medianNsPerOp, minNsPerOp: medianNsPerOp, maxNsPerOp: medianNsPerOp, opsPerRun: 1, runs: 1, warmupRuns: 0, samplesNsPerOp: [medianNsPerOp] });
+    const redis = {
+      status: 'ok' as const,
+      serverPath: '/usr/bin/redis-server',
+      version: '7.0.15',
+      client: 'ioredis 6.0.0',
+      modes: [
+        { appendfsync: 'everysec' as const, ecsdbMode: 'buffered' as const, point: timing(57_000), tick: timing(120e6) },
+        { appendfsync: 'always' as const, ecsdbMode: 'strict' as const, point: timing(460_000), tick: timing(130e6), inFlight: timing(20e6) },
+      ],
+    };
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis, targets: evaluateTargets(inputs) });
+    expect(text).toMatch(/Redis 7\.0\.15 \(\/usr\/bin\/redis-server, client ioredis 6\.0\.0\)/);
+    expect(text).toMatch(/W1 point commit +everysec \(buffered\) +1\.9 µs\/commit ±0% +57 µs\/commit ±0% +30x faster/);
+    expect(text).toMatch(/W1 point commit +always \(strict\) +230 µs\/commit ±0% +460 µs\/commit ±0% +2x faster/);
+    expect(text).toMatch(/W6 [\d,]+ in flight +always \(strict\) +1\.9 ms\/round ±0% +20 ms\/round ±0% +10\.5x faster/);
+  });
+
   it('prints every issue-3 figure with its better-sqlite3 counterpart and ratio', () => {
     const inputs = everything(true);
-    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis: REDIS_SKIPPED, targets: evaluateTargets(inputs) });
     expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync on a file in \/tmp .*median 200 µs/);
     expect(text).toMatch(/through node:fs\/promises.*median 260 µs \(p90 300\)/);
     expect(text).toMatch(/sampled in 2 pass\(es\) around the strict figures, whose medians were 190, 210 µs/);
@@ -551,7 +599,7 @@ describe('report and targets', () => {
 
   it('prints the snapshot figures: W4 from a snapshot and W5 with its pauses, ticks and baseline', () => {
     const inputs = everything(false);
-    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, targets: evaluateTargets(inputs) });
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis: REDIS_SKIPPED, targets: evaluateTargets(inputs) });
     expect(text).toMatch(/snapshot chunkSlots 16,384, compress off/);
     expect(text).toMatch(/W4 open\(\) from a snapshot +buffered +open 1,200 ms \(median of 5; min 1,100, max 1,300\)/);
     expect(text).toMatch(/snapshot load 1,150 ms of it/);

@@ -4,10 +4,10 @@
  * microtask, so the order of I/O calls is deterministic and no test depends on timing. The one
  * test that needs a timer to fire (flushIntervalMs) awaits it without asserting how long it took.
  */
-import { describe, expect, test } from 'vitest';
-import { EcsdbError, open, type Database, type Durability } from '../../src/index.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { EcsdbError, open, type Database, type Durability, type SyncMethod } from '../../src/index.js';
 import { SimulatedStorage, type StorageCallInfo } from '../../src/storage/simulated-storage.js';
-import type { OpenMode, Storage, StorageFile } from '../../src/storage/storage.js';
+import type { OpenMode, OpenOptions, Storage, StorageFile } from '../../src/storage/storage.js';
 import { settle } from '../helpers/db-dir.js';
 import { Position } from '../helpers/fixtures.js';
 import { WORKLOAD_COMPONENTS, dumpDatabase, modelDumps, workloadStep } from '../helpers/workload.js';
@@ -23,9 +23,20 @@ interface Options {
   batchSizeBytesMax?: number;
 }
 
+/**
+ * The file runs under both ways of making a WAL batch durable (wal.syncMethod): write, then
+ * fdatasync (the sync is the durable point) and O_DSYNC (the write is).
+ */
+let syncMethod: SyncMethod = 'fdatasync';
+
 function openOn(storage: Storage, { durability, flushIntervalMs = NEVER_MS, batchSizeBytesMax = HUGE_BATCH_BYTES }: Options): Promise<Database> {
-  return open({ dir: DIR, storage, components: [Position], durability, wal: { flushIntervalMs, batchSizeBytesMax } });
+  return open({ dir: DIR, storage, components: [Position], durability, wal: { flushIntervalMs, batchSizeBytesMax, syncMethod } });
 }
+
+/** The I/O calls one batch makes on its segment: a write, and under fdatasync the sync after it. */
+const batchOps = (): string[] => (syncMethod === 'dsync' ? ['write'] : ['write', 'sync']);
+/** The call that makes a WAL batch durable. */
+const isWalDurablePoint = (call: StorageCallInfo): boolean => (syncMethod === 'dsync' ? isWalWrite(call) : isWalSync(call));
 
 let nextX = 0;
 
@@ -67,18 +78,24 @@ class SyncGate implements Storage {
     for (const release of this.held.splice(0)) release();
   }
 
-  async open(path: string, mode: OpenMode): Promise<StorageFile> {
-    const file = await this.inner.open(path, mode);
+  async open(path: string, mode: OpenMode, options?: OpenOptions): Promise<StorageFile> {
+    const file = await this.inner.open(path, mode, options);
+    // Under O_DSYNC the write is the fsync, so it is the call held.
+    const holdWrites = file.syncsEachWrite === true;
     return {
       path: file.path,
-      write: (data, position) => file.write(data, position),
+      syncsEachWrite: file.syncsEachWrite,
+      write: async (data, position) => {
+        await file.write(data, position);
+        if (this.hold && holdWrites) await new Promise<void>((resolve) => this.held.push(resolve));
+      },
       read: (position, length) => file.read(position, length),
       truncate: (sizeBytes) => file.truncate(sizeBytes),
       sizeBytes: () => file.sizeBytes(),
       close: () => file.close(),
       sync: async () => {
         await file.sync();
-        if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
+        if (this.hold && !holdWrites) await new Promise<void>((resolve) => this.held.push(resolve));
       },
     };
   }
@@ -91,6 +108,11 @@ class SyncGate implements Storage {
   list = (path: string) => this.inner.list(path);
   stat = (path: string) => this.inner.stat(path);
 }
+
+describe.each<SyncMethod>(['fdatasync', 'dsync'])('wal.syncMethod %s', (method) => {
+beforeAll(() => {
+  syncMethod = method;
+});
 
 describe('strict durability', () => {
   test('durable stays pending while the fsync covering the record is in progress', async () => {
@@ -105,8 +127,8 @@ describe('strict durability', () => {
     let resolved = false;
     void commit.durable.then(() => (resolved = true));
     await settle();
-    expect(calls.map((call) => call.op)).toEqual(['write', 'sync']);
-    expect(calls[1].path).toBe(calls[0].path);
+    expect(calls.map((call) => call.op)).toEqual(batchOps());
+    expect(calls.at(-1)!.path).toBe(calls[0].path);
     expect(gate.held.length, 'the fsync is in progress').toBe(1);
     expect(resolved).toBe(false);
     expect(db.durableLsn).toBe(commit.lsn - 1);
@@ -126,9 +148,15 @@ describe('strict durability', () => {
       const writes = calls.slice(0, durableAtCall).map((call, index) => (isWalWrite(call) ? index : -1));
       const lastWrite = Math.max(...writes);
       expect(lastWrite, `commit ${commit.lsn} was written`).toBeGreaterThanOrEqual(0);
-      const syncAfter = calls.findIndex((call, index) => index > lastWrite && isWalSync(call) && call.path === calls[lastWrite].path);
-      expect(syncAfter, `commit ${commit.lsn}: its segment was synced after the write`).toBeGreaterThan(lastWrite);
-      expect(syncAfter).toBeLessThan(durableAtCall);
+      if (syncMethod === 'fdatasync') {
+        const syncAfter = calls.findIndex((call, index) => index > lastWrite && isWalSync(call) && call.path === calls[lastWrite].path);
+        expect(syncAfter, `commit ${commit.lsn}: its segment was synced after the write`).toBeGreaterThan(lastWrite);
+        expect(syncAfter).toBeLessThan(durableAtCall);
+      }
+      // Whatever the method, a power loss right when durable resolved keeps the commit.
+      const survivor = await open({ dir: DIR, storage: storage.clone().crash({ tear: 'none' }), components: [Position] });
+      expect(survivor.lsn, `commit ${commit.lsn} survives a power loss`).toBe(commit.lsn);
+      await survivor.close();
     }
     await db.close();
   });
@@ -137,7 +165,9 @@ describe('strict durability', () => {
     const storage = new SimulatedStorage();
     const db = await openOn(storage, { durability: 'strict' });
     await pointCommit(db).durable;
-    storage.failNextSync('EIO');
+    // Under O_DSYNC the durable point is the batch's write, the next I/O call.
+    if (syncMethod === 'dsync') storage.failAt(storage.ioCount, 'EIO');
+    else storage.failNextSync('EIO');
     await expect(pointCommit(db).durable).rejects.toMatchObject({ code: 'IO_FAILED' });
     await db.close().catch(() => undefined);
   });
@@ -151,7 +181,7 @@ describe('strict durability', () => {
     for (let i = 0; i < 1000; i++) commits.push(pointCommit(db, undefined, e));
     await Promise.all(commits.map((commit) => commit.durable));
     expect(db.durableLsn).toBe(commits[commits.length - 1].lsn);
-    expect(calls.filter(isWalSync).length).toBeLessThanOrEqual(3);
+    expect(calls.filter(isWalDurablePoint).length).toBeLessThanOrEqual(3);
     await db.close();
   });
 
@@ -174,7 +204,7 @@ describe('strict durability', () => {
     gate.releaseAll();
     await first.durable;
     await Promise.all(waiting.map((commit) => commit.durable));
-    expect(calls.filter(isWalSync).length).toBe(2);
+    expect(calls.filter(isWalDurablePoint).length).toBe(2);
     await db.close();
   });
 });
@@ -197,7 +227,7 @@ describe('buffered durability', () => {
     const commits = [pointCommit(db), pointCommit(db), pointCommit(db)];
     await commits[2].durable;
     expect(db.durableLsn).toBe(commits[2].lsn);
-    expect(calls.some(isWalSync)).toBe(true);
+    expect(calls.some(isWalDurablePoint)).toBe(true);
     await Promise.all(commits.map((commit) => commit.durable));
     await db.close();
   });
@@ -233,6 +263,8 @@ describe('buffered durability', () => {
     await crossing!.durable;
     await db.close();
   });
+});
+
 });
 
 describe('per-transaction durability', () => {

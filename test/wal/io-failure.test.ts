@@ -13,8 +13,8 @@
  * unsynced directory entries). No single one of these is "the" right state: all three must
  * recover, so the test reopens all three.
  */
-import { describe, expect, test } from 'vitest';
-import { EcsdbError, open, type Database } from '../../src/index.js';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { EcsdbError, open, type Database, type SyncMethod } from '../../src/index.js';
 import { SimulatedStorage, type InjectedErrorCode, type StorageCallInfo } from '../../src/storage/simulated-storage.js';
 import { settle } from '../helpers/db-dir.js';
 import { WORKLOAD_COMPONENTS, dumpDatabase, modelDumps, workloadStep } from '../helpers/workload.js';
@@ -24,7 +24,15 @@ const WAL_DIR = `${DIR}/wal`;
 const SEED = 41;
 const COMMITS = 40;
 /** Small segments and batches: the workload rotates and flushes by size, not by timer. */
-const WAL = { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 600 };
+const walOf = (syncMethod: SyncMethod) => ({ segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 600, syncMethod });
+/**
+ * Every test runs under both ways of making a WAL batch durable (wal.syncMethod): write +
+ * fdatasync, where the fsync is the durable point, and O_DSYNC, where the write is.
+ */
+let WAL = walOf('fdatasync');
+const SYNC_METHODS: readonly SyncMethod[] = ['fdatasync', 'dsync'];
+/** The call that makes a WAL batch durable under the method in force. */
+const isDurablePoint = (call: StorageCallInfo): boolean => isWal(call) && call.op === (WAL.syncMethod === 'dsync' ? 'write' : 'sync');
 
 interface Failure {
   readonly index: number;
@@ -107,6 +115,11 @@ async function expectRecovers(survivor: SimulatedStorage, run: Run, model: unkno
   }
 }
 
+describe.each(SYNC_METHODS)('wal.syncMethod %s', (syncMethod) => {
+beforeAll(() => {
+  WAL = walOf(syncMethod);
+});
+
 describe('I/O failures after open', () => {
   test('a dry run of the workload rotates segments and flushes several batches', async () => {
     const run = await runWorkload(new SimulatedStorage({ seed: SEED }));
@@ -114,7 +127,7 @@ describe('I/O failures after open', () => {
     expect(run.outcomes.every((outcome) => outcome.state === 'durable')).toBe(true);
     const segmentCreations = run.calls.filter((call) => call.op === 'open' && call.path.endsWith('.wal')).length;
     expect(segmentCreations).toBeGreaterThanOrEqual(2);
-    expect(run.calls.filter((call) => call.op === 'sync' && isWal(call)).length).toBeGreaterThanOrEqual(6);
+    expect(run.calls.filter(isDurablePoint).length).toBeGreaterThanOrEqual(6);
   });
 
   const failures: [string, InjectedErrorCode, number | undefined][] = [
@@ -167,17 +180,20 @@ describe('I/O failures after open', () => {
   });
 });
 
-describe('after a failed fsync', () => {
+// With O_DSYNC the write is the fsync: its failure is the one that must latch.
+describe('after a failed fsync (O_DSYNC: a failed durable write)', () => {
   async function failFirstWalSync(code: InjectedErrorCode): Promise<{ storage: SimulatedStorage; db: Database; calls: StorageCallInfo[]; failedAt: number }> {
     const storage = new SimulatedStorage();
     const db = await open({ dir: DIR, storage, components: WORKLOAD_COMPONENTS, durability: 'strict', wal: WAL });
     await db.transact((tx) => workloadStep(tx, SEED, 0)).durable; // the segment exists
     const calls: StorageCallInfo[] = [];
     storage.onCall = (info) => calls.push(info);
-    storage.failNextSync(code);
+    // The failing commit's first I/O call is its batch's write; under fdatasync the sync follows.
+    if (WAL.syncMethod === 'dsync') storage.failAt(storage.ioCount, code);
+    else storage.failNextSync(code);
     const failing = db.transact((tx) => workloadStep(tx, SEED, 1));
     await expect(failing.durable).rejects.toMatchObject({ code: 'IO_FAILED' });
-    const failedAt = calls.findIndex((call) => call.op === 'sync');
+    const failedAt = calls.findIndex(isDurablePoint);
     expect(failedAt).toBeGreaterThanOrEqual(0);
     return { storage, db, calls, failedAt };
   }
@@ -218,4 +234,5 @@ describe('after a failed fsync', () => {
     await reopened.transact((tx) => tx.create(), { durability: 'strict' }).durable;
     await reopened.close();
   });
+});
 });

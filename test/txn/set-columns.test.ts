@@ -1,0 +1,257 @@
+/**
+ * `tx.setColumns` is a sequence of `tx.set` calls written column-wise: these tests hold it to
+ * exactly that (same world, same write set bytes, same replay), to all-or-nothing on bad input,
+ * and to rollback; a property test runs random column writes against the plain model.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EcsdbError, open, type Entity } from '../../src/index.js';
+import { ByteReader } from '../../src/encoding/bytes.js';
+import { applyEncodedWriteSet } from '../../src/txn/apply.js';
+import { encodeWriteSet } from '../../src/txn/write-set.js';
+import { expectEcsdbError } from '../helpers/errors.js';
+import { AllTypes, Health, Position } from '../helpers/fixtures.js';
+import { InternalDb } from '../helpers/internal-tx.js';
+import { Model } from '../helpers/model.js';
+import { dumpWorld } from '../helpers/world-dump.js';
+
+const COMPONENTS = [Position, Health, AllTypes] as const;
+
+/** A world of `count` entities, each with Position and Health, and every other one AllTypes. */
+function worldOf(count: number): { db: InternalDb; entities: Entity[] } {
+  const db = new InternalDb(COMPONENTS);
+  const entities = db.transact((tx) => {
+    const created: Entity[] = [];
+    for (let i = 0; i < count; i++) {
+      const e = tx.create();
+      tx.add(e, Position, { x: i, y: -i, z: 0.5 });
+      tx.add(e, Health, { hp: i });
+      if (i % 2 === 0) tx.add(e, AllTypes, { string: `s${i}` });
+      created.push(e);
+    }
+    return created;
+  }).value;
+  return { db, entities };
+}
+
+describe('Transaction#setColumns()', () => {
+  it('writes what the same sets would, with the same write set bytes', () => {
+    const bulk = worldOf(6);
+    const single = worldOf(6);
+    const ids = [bulk.entities[4], bulk.entities[1], bulk.entities[2]];
+    const xs = new Float32Array([1.5, 2.5, 3.5]);
+    const hps = [7, -8, 9];
+    const bulkCommit = bulk.db.transact((tx) => {
+      tx.setColumns(ids, Position, { x: xs });
+      tx.setColumns(ids, Health, { hp: hps });
+    });
+    const singleCommit = single.db.transact((tx) => {
+      ids.forEach((e, i) => tx.set(e, Position, { x: xs[i] }));
+      ids.forEach((e, i) => tx.set(e, Health, { hp: hps[i] }));
+    });
+    expect(dumpWorld(bulk.db.world)).toEqual(dumpWorld(single.db.world));
+    expect(encodeWriteSet(bulkCommit.writeSet, bulk.db.schema)).toEqual(encodeWriteSet(singleCommit.writeSet, single.db.schema));
+    const reader = bulk.db.transact((tx) => tx.get(ids[1], Position));
+    expect(reader.value).toEqual({ x: 2.5, y: -1, z: 0.5 });
+  });
+
+  it('takes array fields as length values per entity, flattened, and every field kind', () => {
+    const { db, entities } = worldOf(4);
+    const ids = [entities[0], entities[2]];
+    db.transact((tx) =>
+      tx.setColumns(ids, AllTypes, {
+        vec3: [1, 2, 3, 4, 5, 6],
+        bytes: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]),
+        bool: [true, false],
+        string: ['a', 'b'],
+        entity: [entities[3], null],
+        i8: new Int8Array([-1, 1]),
+        f64: [0.1, 0.2],
+      }),
+    );
+    const first = db.transact((tx) => tx.get(entities[0], AllTypes)).value!;
+    const second = db.transact((tx) => tx.get(entities[2], AllTypes)).value!;
+    expect(first).toMatchObject({ vec3: [1, 2, 3], bytes: [1, 2, 3, 4], bool: true, string: 'a', entity: entities[3], i8: -1, f64: 0.1 });
+    expect(second).toMatchObject({ vec3: [4, 5, 6], bytes: [5, 6, 7, 8], bool: false, string: 'b', entity: null, i8: 1, f64: 0.2 });
+  });
+
+  it('lets a later value for the same entity win, as sets in order would', () => {
+    const { db, entities } = worldOf(2);
+    db.transact((tx) => tx.setColumns([entities[1], entities[1]], Health, { hp: [1, 2] }));
+    expect(db.transact((tx) => tx.get(entities[1], Health)).value).toEqual({ hp: 2 });
+  });
+
+  it('checks everything before writing anything: a bad value or entity anywhere leaves the world unchanged', () => {
+    const { db, entities } = worldOf(4);
+    const before = dumpWorld(db.world);
+    const cases: [() => void, string][] = [
+      [() => db.transact((tx) => catching(() => tx.setColumns(entities, Health, { hp: [1, 2, 3, 2 ** 31] }))), 'INVALID_VALUE'],
+      [() => db.transact((tx) => catching(() => tx.setColumns(entities, Position, { x: [1, 2, 3, 1e39] }))), 'INVALID_VALUE'],
+      [() => db.transact((tx) => catching(() => tx.setColumns(entities, Health, { hp: [1, 2, 3] }))), 'INVALID_VALUE'],
+      [() => db.transact((tx) => catching(() => tx.setColumns(entities, AllTypes, { i8: [1, 2, 3, 4] }))), 'COMPONENT_MISSING'],
+      [() => db.transact((tx) => catching(() => tx.setColumns([entities[0], 12345], Health, { hp: [1, 2] }))), 'NO_SUCH_ENTITY'],
+      [() => db.transact((tx) => catching(() => tx.setColumns(entities, Health, { mp: [1, 2, 3, 4] } as never))), 'UNKNOWN_FIELD'],
+      [() => db.transact((tx) => catching(() => tx.setColumns([entities[0]], AllTypes, { entity: [99999] }))), 'INVALID_VALUE'],
+      [() => db.transact((tx) => catching(() => tx.setColumns([entities[0]], AllTypes, { vec3: [1, 2] }))), 'INVALID_VALUE'],
+    ];
+    for (const [run, code] of cases) {
+      expect(run, code).not.toThrow();
+      expect(lastCaught?.code, String(lastCaught?.message)).toBe(code);
+      expect(dumpWorld(db.world)).toEqual(before);
+    }
+  });
+
+  it('is rolled back with the transaction', () => {
+    const { db, entities } = worldOf(5);
+    const before = dumpWorld(db.world);
+    expect(() =>
+      db.transact((tx) => {
+        tx.setColumns(entities, Position, { x: new Float32Array(5).fill(9), z: [1, 2, 3, 4, 5] });
+        throw new Error('user abort');
+      }),
+    ).toThrow('user abort');
+    expect(dumpWorld(db.world)).toEqual(before);
+  });
+
+  it('replays from the WAL to the same world after a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ecsdb-set-columns-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const db = await open({ dir, components: [...COMPONENTS], durability: 'buffered', snapshot: { everyCommits: 0, everyMs: 0, walBytesMax: 0 } });
+    const entities = db.transact((tx) => Array.from({ length: 100 }, () => {
+      const e = tx.create();
+      tx.add(e, Position);
+      return e;
+    })).value;
+    const xs = Float32Array.from(entities, (_, i) => i * 1.5);
+    db.transact((tx) => tx.setColumns(entities, Position, { x: xs, y: xs }));
+    const expected = entities.map((e) => db.get(e, Position));
+    await db.close();
+    const reopened = await open({ dir, components: [...COMPONENTS] });
+    try {
+      expect(entities.map((e) => reopened.get(e, Position))).toEqual(expected);
+      expect(expected[3]).toEqual({ x: 4.5, y: 4.5, z: 0 });
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('rejects entities or columns that are not arrays', () => {
+    const { db, entities } = worldOf(1);
+    expectEcsdbError(() => db.transact((tx) => tx.setColumns(5 as never, Health, { hp: [1] })), 'INVALID_VALUE');
+    expectEcsdbError(() => db.transact((tx) => tx.setColumns(entities, Health, null as never)), 'INVALID_VALUE');
+    expectEcsdbError(() => db.transact((tx) => tx.setColumns(entities, Health, { hp: 3 as never })), 'INVALID_VALUE');
+  });
+});
+
+describe('Transaction#setColumns() against the model (property)', () => {
+  const FIELDS = ['i16', 'u8', 'f32', 'bool', 'string', 'vec3'] as const;
+  type Field = (typeof FIELDS)[number];
+  const goodValue: Record<Field, fc.Arbitrary<unknown>> = {
+    i16: fc.integer({ min: -32768, max: 32767 }),
+    u8: fc.integer({ min: 0, max: 255 }),
+    f32: fc.float({ noNaN: true }),
+    bool: fc.boolean(),
+    string: fc.string({ maxLength: 3 }),
+    vec3: fc.tuple(fc.float({ noNaN: true }), fc.float({ noNaN: true }), fc.float({ noNaN: true })),
+  };
+  const badValue: Record<Field, fc.Arbitrary<unknown>> = {
+    i16: fc.constantFrom(40000, 0.5, '1'),
+    u8: fc.constantFrom(-1, 256),
+    f32: fc.constantFrom(1e39, null),
+    bool: fc.constantFrom(0, 'true'),
+    string: fc.constantFrom(5, '\uD83D'),
+    vec3: fc.constant([1, 1e39, 2]),
+  };
+  const write = fc.record({
+    picks: fc.array(fc.nat(9), { maxLength: 8 }),
+    fields: fc.subarray([...FIELDS], { minLength: 1 }),
+    bad: fc.option(fc.nat(), { freq: 4 }),
+    seed: fc.integer(),
+  });
+
+  it('matches the model, the per-entity sets and WAL replay for random column writes', () => {
+    fc.assert(
+      fc.property(fc.array(write, { minLength: 1, maxLength: 6 }), fc.infiniteStream(fc.tuple(...FIELDS.map((f) => fc.tuple(goodValue[f], badValue[f])))), (writes, valueStream) => {
+        const bulk = new InternalDb([AllTypes]);
+        const single = new InternalDb([AllTypes]);
+        const replica = new InternalDb([AllTypes]);
+        let model = Model.empty([AllTypes]);
+        const setup = (tx: Parameters<Parameters<InternalDb['transact']>[0]>[0]): Entity[] =>
+          Array.from({ length: 10 }, (_, i) => {
+            const e = tx.create();
+            if (i !== 9) tx.add(e, AllTypes); // entity 9 lacks the component: COMPONENT_MISSING
+            return e;
+          });
+        const setupCommit = bulk.transact(setup);
+        const entities = setupCommit.value;
+        single.transact(setup);
+        // The replica only ever sees write sets, as recovery does.
+        applyEncodedWriteSet(replica.world, new ByteReader(encodeWriteSet(setupCommit.writeSet, bulk.schema)), replica.schema);
+        for (let i = 0; i < 10; i++) model.create();
+        for (let i = 0; i < 9; i++) model.add(entities[i], AllTypes, {});
+        const values = valueStream[Symbol.iterator]();
+        for (const { picks, fields, bad } of writes) {
+          const ids = picks.map((p) => entities[p]);
+          const columns: Record<string, unknown[]> = {};
+          const rows = picks.map(() => values.next().value as [unknown, unknown][]);
+          for (const field of fields) {
+            const f = FIELDS.indexOf(field);
+            columns[field] = rows.flatMap((row, r) => {
+              const value = bad !== null && bad % Math.max(1, rows.length) === r && field === fields[0] ? row[f][1] : row[f][0];
+              return field === 'vec3' ? (value as unknown[]) : [value];
+            });
+          }
+          const perEntity = ids.map((_, r) =>
+            Object.fromEntries(fields.map((field) => [field, field === 'vec3' ? columns[field].slice(r * 3, r * 3 + 3) : columns[field][r]])),
+          );
+          const next = model.clone();
+          let modelFailed = false;
+          try {
+            ids.forEach((e, r) => next.set(e, AllTypes, perEntity[r]));
+          } catch {
+            modelFailed = true;
+          }
+          let bulkFailed = false;
+          let commit;
+          try {
+            commit = bulk.transact((tx) => tx.setColumns(ids, AllTypes, columns as never));
+          } catch (error) {
+            expect(error).toBeInstanceOf(EcsdbError);
+            bulkFailed = true;
+          }
+          expect(bulkFailed).toBe(modelFailed);
+          if (bulkFailed || commit === undefined) continue;
+          model = next;
+          const singleCommit = single.transact((tx) => ids.forEach((e, r) => tx.set(e, AllTypes, perEntity[r] as never)));
+          const bytes = encodeWriteSet(commit.writeSet, bulk.schema);
+          expect(bytes).toEqual(encodeWriteSet(singleCommit.writeSet, single.schema));
+          applyEncodedWriteSet(replica.world, new ByteReader(bytes), replica.schema);
+        }
+        expect(dumpWorld(bulk.world)).toEqual(model.dump());
+        expect(dumpWorld(single.world)).toEqual(model.dump());
+        expect(dumpWorld(replica.world)).toEqual(model.dump());
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+let lastCaught: EcsdbError | undefined;
+/** Runs a write inside a transaction and keeps its error, so the transaction itself commits. */
+function catching(write: () => void): void {
+  lastCaught = undefined;
+  try {
+    write();
+  } catch (error) {
+    if (!(error instanceof EcsdbError)) throw error;
+    lastCaught = error;
+  }
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
