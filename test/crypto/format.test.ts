@@ -16,7 +16,7 @@ const DATABASE_ID = new Uint8Array(16).map((_, i) => 0xa0 + i);
 const zeros = (bytes: Buffer) => bytes.fill(0);
 
 describe('a sealed WAL record', () => {
-  test('has kind 2, the nonce (prefix + counter), the ciphertext and the tag, pinned to golden bytes', () => {
+  test('has kind 3, the nonce (prefix + counter), the ciphertext and the tag, pinned to golden bytes', () => {
     const cipher = new DataCipher(KEY, DATABASE_ID, zeros);
     const plainSegment = new Uint8Array([...encodeSegmentHeader(DATABASE_ID, 7), ...encodeRecord(7, RECORD_KIND_WRITE_SET, new Uint8Array([1, 2, 3, 4, 5]))]);
     const sealed = resealSegment(plainSegment, undefined, cipher, 'golden');
@@ -58,5 +58,5 @@ test('the key check value: HKDF-SHA256 of the key over the database id, 16 bytes
   await expect(unlock(stored, { kind: 'key', text: Buffer.from(KEY.map((b) => b ^ 1)).toString('hex'), origin: 'test' }, DATABASE_ID, 'dir')).rejects.toMatchObject({ code: 'KEY_INVALID' });
 });
 
-const GOLDEN_RECORD = '2100000039983aba0700000000000000020000000000000000000000000fbeb6dab01872a928b6ef2918d82afa0266fe297e';
+const GOLDEN_RECORD = '210000000fc9b89e0700000000000000030000000000000000000000000fbeb6dab01872a928b6ef2918d82afa0266fe297e';
 const GOLDEN_KEY_CHECK_HASH = 'c892ca2aaaf425b6';

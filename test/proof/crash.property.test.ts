@@ -41,6 +41,7 @@ const DIR = '/data/db';
 
 interface Config {
   readonly durability: 'strict' | 'buffered';
+  readonly syncMethod: 'fdatasync' | 'dsync';
   readonly segmentSizeBytesMax: number;
   readonly batchSizeBytesMax: number;
   readonly everyCommits: number;
@@ -77,6 +78,7 @@ interface Segment {
 
 const configArb: fc.Arbitrary<Config> = fc.record({
   durability: fc.constantFrom('strict' as const, 'buffered' as const),
+  syncMethod: fc.constantFrom('fdatasync' as const, 'dsync' as const),
   segmentSizeBytesMax: fc.integer({ min: 4096, max: 16_384 }),
   batchSizeBytesMax: fc.integer({ min: 1, max: 8192 }),
   everyCommits: fc.oneof(fc.constant(0), fc.integer({ min: 3, max: 40 })),
@@ -128,7 +130,7 @@ function optionsOf(config: Config, storage: SimulatedStorage): OpenOptions {
     storage,
     components: WORKLOAD_COMPONENTS,
     durability: config.durability,
-    wal: { segmentSizeBytesMax: config.segmentSizeBytesMax, batchSizeBytesMax: config.batchSizeBytesMax, flushIntervalMs: 60_000 },
+    wal: { syncMethod: config.syncMethod, segmentSizeBytesMax: config.segmentSizeBytesMax, batchSizeBytesMax: config.batchSizeBytesMax, flushIntervalMs: 60_000 },
     snapshot: {
       ...MANUAL_SNAPSHOTS,
       everyCommits: config.everyCommits,

@@ -3,7 +3,11 @@
  * crash-during-recovery test starts from too: seeded and deterministic, each with what its
  * complete run must be seen doing so that its crash states cover it.
  *
- * Size: ECSDB_CRASH_MATRIX_COMMITS commits per workload (default 200).
+ * Size: ECSDB_CRASH_MATRIX_COMMITS commits per workload (default 260).
+ *
+ * Most workloads use `wal.syncMethod: 'fdatasync'`: its written-but-unsynced bytes are what
+ * power loss tears and reorders, so it has the most crash states; the two strict group-commit
+ * workloads use the default 'dsync' (O_DSYNC), whose writes are durable when they return.
  */
 import { MANUAL_SNAPSHOTS, bulkThenWorkload } from '../helpers/snapshot-dir.js';
 import { workloadStep } from '../helpers/workload.js';
@@ -28,7 +32,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       id: 'matrix-buffered-bigbatch-s21',
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 21, index),
-      options: { wal: { segmentSizeBytesMax: 6000, flushIntervalMs: 60_000, batchSizeBytesMax: 1500 } },
+      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 6000, flushIntervalMs: 60_000, batchSizeBytesMax: 1500 } },
       strict: () => false,
       yieldAfter: (index) => index % 4 === 0,
     },
@@ -39,7 +43,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       id: 'matrix-mixed-reopen-s22',
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 22, index),
-      options: { wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 600 } },
+      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 600 } },
       strict: (index) => index % 5 === 2,
       reopenAt: at(0.3, 0.65),
       yieldAfter: (index) => index % 3 === 1,
@@ -52,7 +56,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       step: bulkThenWorkload(23, 600),
       options: {
-        wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1200 },
+        wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1200 },
         snapshot: { ...MANUAL_SNAPSHOTS, chunkSlots: 256, keep: 1, fullEvery: 3, compress: true },
         archive: { compress: true, segmentCountMax: 0, sizeBytesMax: 1500 },
       },
@@ -68,7 +72,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       step: bulkThenWorkload(24, 200),
       options: {
-        wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 800 },
+        wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 800 },
         snapshot: { ...MANUAL_SNAPSHOTS, everyCommits: Math.floor(MATRIX_COMMITS / 4), chunkSlots: 256, keep: 2, fullEvery: 1 },
         archive: { compress: false, segmentCountMax: 1 },
       },
@@ -83,7 +87,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       step: bulkThenWorkload(25, 300),
       options: {
-        wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 2048 },
+        wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 2048 },
         snapshot: { ...MANUAL_SNAPSHOTS, chunkSlots: 256, keep: 2, fullEvery: 2 },
         archive: { compress: false, segmentCountMax: 2 },
       },
@@ -99,7 +103,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       id: 'matrix-buffered-smallbatch-s26',
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 26, index),
-      options: { wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 250 } },
+      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 250 } },
       strict: () => false,
       yieldAfter: (index) => index % 2 === 0,
     },
@@ -111,7 +115,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 27, index),
       // Strict commits made in one turn share a write and an fsync (group commit).
-      options: { durability: 'strict', wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 << 20 } },
+      options: { durability: 'strict', wal: { syncMethod: 'dsync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 << 20 } },
       strict: () => true,
       yieldAfter: (index) => index % 6 === 5,
     },
@@ -123,7 +127,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       step: bulkThenWorkload(28, 300),
       options: {
-        wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1000 },
+        wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1000 },
         snapshot: { ...MANUAL_SNAPSHOTS, everyCommits: Math.floor(MATRIX_COMMITS / 5), chunkSlots: 256, keep: 2, fullEvery: 2 },
         archive: { compress: true, segmentCountMax: 1 },
       },
@@ -138,7 +142,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       step: bulkThenWorkload(29, 260),
       options: {
-        wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 700 },
+        wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 700 },
         snapshot: { ...MANUAL_SNAPSHOTS, walBytesMax: 5000, chunkSlots: 256, keep: 3, fullEvery: 4, compress: true },
         archive: { compress: false, segmentCountMax: 0, sizeBytesMax: 6000 },
       },
@@ -153,7 +157,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       step: bulkThenWorkload(30, 300),
       options: {
-        wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1500 },
+        wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1500 },
         snapshot: { ...MANUAL_SNAPSHOTS, chunkSlots: 256, keep: 2, fullEvery: 1 },
         archive: { compress: false, segmentCountMax: 1 },
       },
@@ -171,7 +175,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 31, index),
       // Every buffered commit is its own batch: one write and one fsync each, in the background.
-      options: { wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 } },
+      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 } },
       strict: () => false,
       yieldAfter: (index) => index % 5 !== 4,
     },
@@ -182,7 +186,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       id: 'matrix-strict-reopen-often-s32',
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 32, index),
-      options: { durability: 'strict', wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 << 20 } },
+      options: { durability: 'strict', wal: { syncMethod: 'dsync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 << 20 } },
       strict: () => true,
       reopenAt: at(0.15, 0.3, 0.45, 0.6, 0.75, 0.9),
       yieldAfter: (index) => index % 4 === 0,
@@ -195,7 +199,7 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       commits: MATRIX_COMMITS,
       // Every 50th transaction creates 120 entities: one record larger than a whole segment.
       step: (tx, index) => (index % 50 === 0 ? bulkThenWorkload(33 + index, 120)(tx, 0) : workloadStep(tx, 33, index)),
-      options: { wal: { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 900 } },
+      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 900 } },
       strict: (index) => index % 4 === 1,
       yieldAfter: (index) => index % 3 === 0,
     },

@@ -24,7 +24,7 @@ import { CRASH_DIR, checkEveryCrashState, namesIn, runWorkload, workloadModel, l
 
 const COMMITS = Number(process.env.ECSDB_CRASH_SNAPSHOT_COMMITS ?? 150);
 const SEED = 41;
-const WAL = { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 2048 };
+const WAL = { syncMethod: 'fdatasync' as const, segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 2048 };
 
 interface Variant {
   readonly name: string;

@@ -16,7 +16,7 @@ import { WORKLOAD_COMPONENTS, workloadStep } from '../helpers/workload.js';
 import { checkEveryCrashState, namesIn, runWorkload, workloadModel, lastLsnOf, type CrashWorkload } from '../helpers/crash-harness.js';
 
 const COMMITS = Number(process.env.ECSDB_CRASH_WORKLOAD_COMMITS ?? 300);
-const WAL_OPTIONS = { segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 400 };
+const WAL_OPTIONS = { syncMethod: 'fdatasync' as const, segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 400 };
 
 type Mode = Exclude<Durability, 'memory'> | 'mixed';
 

@@ -115,8 +115,8 @@ describe('WAL format golden bytes', () => {
   });
 
   test('a checksummed record of an unknown kind, or a time record of another size, is named', () => {
-    const unknown = encodeRecord(5, 3, new Uint8Array([1]));
-    expect(recordKindProblem(unknown, new DataView(unknown.buffer), 0)).toBe('has unknown kind 3');
+    const unknown = encodeRecord(5, 4, new Uint8Array([1]));
+    expect(recordKindProblem(unknown, new DataView(unknown.buffer), 0)).toBe('has unknown kind 4');
     const longTime = encodeRecord(5, RECORD_KIND_TIME, new Uint8Array(9));
     expect(recordKindProblem(longTime, new DataView(longTime.buffer), 0)).toMatch(/time record with a 9-byte payload/);
   });
