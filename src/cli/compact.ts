@@ -15,7 +15,7 @@
 import { join } from 'node:path';
 import { fileStorage } from '../db/open-persistent.js';
 import { readManifest, writeManifest, type SnapshotEntry } from '../snapshot/manifest.js';
-import { SNAPSHOT_DIR_NAME } from '../snapshot/format.js';
+import { SNAPSHOT_DIR_NAME, isSnapshotTempFileName, parseSnapshotFileName } from '../snapshot/format.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { ARCHIVE_DIR_NAME, listAllSegments } from '../wal/archive.js';
 import { WAL_DIR_NAME, indexOfSegmentHolding, listSegmentFiles, openStored, type CommonOptions } from './common.js';
@@ -65,7 +65,7 @@ export async function compactDirectory(dir: string, options: CommonOptions): Pro
     const kept = new Set(keep.map((e) => e.file));
     if ((await storage.stat(snapshotsDir)) !== undefined) {
       for (const name of await storage.list(snapshotsDir)) {
-        if (/^\d{20}\.snap(\.tmp)?$/.test(name) && !kept.has(name)) await remove(snapshotsDir, name, `${SNAPSHOT_DIR_NAME}/${name}`);
+        if ((parseSnapshotFileName(name) !== undefined && !kept.has(name)) || isSnapshotTempFileName(name)) await remove(snapshotsDir, name, `${SNAPSHOT_DIR_NAME}/${name}`);
       }
     }
     // Archived segments recovery from the newest snapshot never reads (see recover-wal.ts): every

@@ -91,6 +91,16 @@ export function parseSnapshotFileName(name: string): number | undefined {
   return Number.isSafeInteger(lsn) ? lsn : undefined;
 }
 
+/** The temp file a snapshot is written to before its rename: `<E>.snap.<createdAtMs>.tmp`. */
+export function snapshotTempFileName(endLsn: number, createdAtMs: number): string {
+  return `${snapshotFileName(endLsn)}.${createdAtMs}.tmp`;
+}
+
+/** A snapshot temp file (a stray once no snapshot is being written). */
+export function isSnapshotTempFileName(name: string): boolean {
+  return name.endsWith('.tmp') && name.includes(SNAPSHOT_SUFFIX);
+}
+
 export const SNAPSHOT_FLAG_INCREMENTAL = 1;
 
 export interface SnapshotHeader {

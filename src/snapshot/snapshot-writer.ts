@@ -7,7 +7,7 @@
  * on repair everything that changed since (see format.ts).
  *
  * Publication, and what a crash at each step leaves:
- * 1. chunks are written to `<E>.snap.tmp` → a crash leaves a stray temp file, ignored and
+ * 1. chunks are written to `<E>.snap.<createdAtMs>.tmp` → a crash leaves a stray temp file, ignored and
  *    removed later; nothing refers to it.
  * 2. the WAL is made durable through E (the LSN when copying ended) → without this a crash
  *    could recover the image with effects of commits that the WAL then lacks.
@@ -34,6 +34,7 @@ import {
   encodeSectionHeader,
   encodeSnapshotHeader,
   snapshotFileName,
+  snapshotTempFileName,
   type SectionKind,
 } from './format.js';
 import type { SnapshotEntry } from './manifest.js';
@@ -87,7 +88,7 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
   const { storage, snapshotsDir, now } = options;
   const startLsn = source.currentLsn();
   const createdAtMs = now();
-  const tempPath = join(snapshotsDir, `${snapshotFileName(startLsn)}.${createdAtMs}.tmp`);
+  const tempPath = join(snapshotsDir, snapshotTempFileName(startLsn, createdAtMs));
   const file = await storage.open(tempPath, 'create');
   let longestStepMs = 0;
   let chunkCount = 0;

@@ -13,7 +13,7 @@ import type { Storage } from '../storage/storage.js';
 import type { DataCipher } from '../crypto/cipher.js';
 import { archiveSegments, pruneArchive, type ArchiveOptions } from '../wal/archive.js';
 import { readManifest, writeManifest, type SnapshotEntry } from './manifest.js';
-import { SNAPSHOT_SUFFIX, parseSnapshotFileName } from './format.js';
+import { isSnapshotTempFileName, parseSnapshotFileName } from './format.js';
 import { writeSnapshot, type SnapshotSource, type SnapshotStats } from './snapshot-writer.js';
 import { DirtyChunks } from './dirty-chunks.js';
 
@@ -188,7 +188,7 @@ export class Snapshotter {
     for (const name of await storage.list(snapshotsDir)) {
       const isSnapshot = parseSnapshotFileName(name) !== undefined;
       // Only one snapshot runs at a time and ours is renamed by now: any temp file is a stray.
-      const isTemp = name.endsWith('.tmp') && name.includes(SNAPSHOT_SUFFIX);
+      const isTemp = isSnapshotTempFileName(name);
       if ((isSnapshot && !names.has(name)) || isTemp) {
         await storage.unlink(join(snapshotsDir, name));
         removed++;

@@ -1,6 +1,6 @@
 /** `ecsdb restore` and `ecsdb compact`, run as the built bin on real directories. */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,15 @@ describe('ecsdb compact', () => {
     expect(await reopen()).toEqual({ lsn: 320, count: 320, lastX: 1019 });
     expect(ecsdb('validate', '--dir', dir).status).toBe(0);
     expect(ecsdb('compact', '--dir', dir).stdout).toContain('bytes freed');
+  });
+
+  test('deletes a stray snapshot temp file (the writer names them <E>.snap.<createdAtMs>.tmp)', async () => {
+    expect(ecsdb('compact', '--dir', dir).status).toBe(0);
+    const [kept] = await readdir(join(dir, 'snapshots'));
+    await writeFile(join(dir, 'snapshots', `${kept}.1764000000000.tmp`), 'half a snapshot');
+    const result = ecsdb('compact', '--dir', dir, '--json');
+    expect(result.status, result.stderr).toBe(0);
+    expect(await readdir(join(dir, 'snapshots'))).toEqual([kept]);
   });
 
   test('refuses while the directory is open', async () => {
