@@ -49,11 +49,6 @@ export function sealPendingPayload(cipher: DataCipher | undefined, pending: Byte
   return RECORD_KIND_SEALED_WRITE_SET;
 }
 
-/** Whether `kind` is a record kind the reader accepts (plain or sealed write set). */
-export function isWriteSetKind(kind: number): boolean {
-  return kind === RECORD_KIND_WRITE_SET || kind === RECORD_KIND_SEALED_WRITE_SET;
-}
-
 /**
  * The plaintext payload of the record whose payload is `bytes[payloadStart, payloadEnd)`. A plain
  * record in an encrypted database (or the reverse) is refused: accepting it would let anyone

@@ -9,16 +9,12 @@
  * lists again.
  */
 import { EcsdbError } from '../errors.js';
-import { ByteReader } from '../encoding/bytes.js';
 import type { Storage } from '../storage/storage.js';
-import { applyRecord } from '../recovery/recover-wal.js';
-import type { WriteSetSchema } from '../txn/write-set.js';
+import { RecordApplier, type SchemaChange } from '../recovery/recover-wal.js';
 import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
-import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_WRITE_SET } from '../wal/format.js';
 import { scanSegment, type TimeHandler } from '../wal/segment-reader.js';
 import type { World } from '../world/world.js';
 import type { DataCipher } from '../crypto/cipher.js';
-import { openRecordPayload } from '../crypto/wal-records.js';
 
 export interface LogDirs {
   readonly walDir: string;
@@ -114,31 +110,11 @@ export async function replayLog(
   databaseId: Uint8Array,
   worldGiven: World,
   range: { fromLsn: number; throughLsn: number },
-  schemaChanges: readonly { readonly fromLsn: number; convert(world: World): World }[] = [],
+  schemaChanges: readonly SchemaChange[] = [],
 ): Promise<LogRange & { readonly world: World }> {
-  // Records after a schema change were written in the new schema: convert the world before the
-  // first of them, as recovery does (src/recovery/recover-wal.ts).
-  let world = worldGiven;
-  let schema: WriteSetSchema = world.tables.map((table) => table.fields);
-  let changeIndex = 0;
-  let reader = new ByteReader(new Uint8Array(0));
-  const walked = await walkLog(storage, dirs, databaseId, range, (lsn, bytes, payloadStart, payloadEnd, file) => {
-    while (changeIndex < schemaChanges.length && lsn >= schemaChanges[changeIndex].fromLsn) {
-      world = schemaChanges[changeIndex++].convert(world);
-      schema = world.tables.map((table) => table.fields);
-    }
-    const at = { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES };
-    if (dirs.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
-      if (reader.bytes !== bytes) reader = new ByteReader(bytes);
-      reader.offset = payloadStart;
-      reader.end = payloadEnd;
-      applyRecord(world, reader, schema, at, lsn);
-    } else {
-      // Sealed (or, in the clear, a sealed record that must be refused): as recovery reads it.
-      applyRecord(world, new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, dirs.cipher, file)), schema, at, lsn);
-    }
-  });
-  return { ...walked, world };
+  const applier = new RecordApplier(worldGiven, schemaChanges, dirs.cipher);
+  const walked = await walkLog(storage, dirs, databaseId, range, (lsn, bytes, payloadStart, payloadEnd, file) => applier.apply(lsn, bytes, payloadStart, payloadEnd, file));
+  return { ...walked, world: applier.world };
 }
 
 /**

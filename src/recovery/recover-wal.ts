@@ -56,6 +56,12 @@ export async function listSegments(storage: Storage, walDir: string): Promise<Se
   return segments.sort((a, b) => a.firstLsn - b.firstLsn);
 }
 
+/** A conversion of the world before the first record written in a later schema. */
+export interface SchemaChange {
+  readonly fromLsn: number;
+  convert(world: World): World;
+}
+
 export interface ReplayPlan {
   readonly walDir: string;
   readonly archiveDir: string;
@@ -66,7 +72,7 @@ export interface ReplayPlan {
   /** The database's cipher when it is encrypted: every record must then be sealed. */
   readonly cipher?: DataCipher;
   /** Conversions of the world before the first record of each later schema, ascending. */
-  readonly schemaChanges?: readonly { readonly fromLsn: number; convert(world: World): World }[];
+  readonly schemaChanges?: readonly SchemaChange[];
 }
 
 /** A torn tail to remove before the log is continued. */
@@ -84,10 +90,7 @@ export async function recoverWal(
   now: () => number,
 ): Promise<{ report: WalRecoveryReport; tail: WalTail; world: World; cut: TailCut | undefined }> {
   const startedMs = now();
-  let world = worldGiven;
-  let schema: WriteSetSchema = world.tables.map((table) => table.fields);
-  const changes = plan.schemaChanges ?? [];
-  let changeIndex = 0;
+  const applier = new RecordApplier(worldGiven, plan.schemaChanges ?? [], plan.cipher);
   const all = await listAllSegments(storage, plan.walDir, plan.archiveDir);
   // Start with the last segment that begins at or before the first LSN to apply.
   let startIndex = 0;
@@ -106,24 +109,12 @@ export async function recoverWal(
     const segment = segments[i];
     if (segment.firstLsn !== expectedLsn) throw missingRecords(segment, expectedLsn, segments[i - 1], logEnd);
     const bytes = await readSegmentBytes(storage, segment, plan.cipher);
-    const reader = new ByteReader(bytes);
     const isLast = i === segments.length - 1;
     const file = segmentFile(segment);
     const context = { name: file, firstLsn: segment.firstLsn, databaseId, isLast: isLast && !segment.archived };
     const scan = scanSegment(bytes, context, (lsn, payloadStart, payloadEnd) => {
       if (lsn < plan.fromLsn) return;
-      while (changeIndex < changes.length && lsn >= changes[changeIndex].fromLsn) {
-        world = changes[changeIndex++].convert(world);
-        schema = world.tables.map((table) => table.fields);
-      }
-      const at = { file, offset: payloadStart - RECORD_HEADER_SIZE_BYTES };
-      if (plan.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
-        reader.offset = payloadStart;
-        reader.end = payloadEnd;
-        applyRecord(world, reader, schema, at, lsn);
-      } else {
-        applyRecord(world, new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, plan.cipher, file)), schema, at, lsn);
-      }
+      applier.apply(lsn, bytes, payloadStart, payloadEnd, file);
       recordsReplayed++;
     });
     timeMs = scan.lastTimeMs ?? timeMs;
@@ -155,17 +146,60 @@ export async function recoverWal(
     tornTail,
     replayMs: now() - startedMs,
   };
-  return { report, tail, world, cut };
+  return { report, tail, world: applier.world, cut };
 }
 
-export function applyRecord(world: World, reader: ByteReader, schema: WriteSetSchema, at: { file: string; offset: number }, lsn: number): void {
-  try {
-    applyEncodedWriteSet(world, reader, schema);
-  } catch (error) {
-    // The checksum matched, so the bytes are as written: a write set this schema cannot read.
-    const typed = asCorruptWal(error);
-    if (!(typed instanceof EcsdbError)) throw error;
-    throw new EcsdbError('CORRUPT_WAL', `WAL segment ${at.file}, record ${lsn} at byte offset ${at.offset}: ${typed.message}`, { cause: error, ...at });
+/**
+ * Applies WAL write sets to a world in LSN order, as recovery and read-only views of the past
+ * (src/history/) both replay: the world is converted before the first record of each later
+ * schema (records are written in the schema of their epoch), a plain record is read in place,
+ * a sealed one is opened first (and a record of the wrong kind for the database is refused).
+ */
+export class RecordApplier {
+  #world: World;
+  #schema: WriteSetSchema;
+  #changeIndex = 0;
+  #reader = new ByteReader(new Uint8Array(0));
+
+  constructor(
+    world: World,
+    private readonly schemaChanges: readonly SchemaChange[],
+    private readonly cipher: DataCipher | undefined,
+  ) {
+    this.#world = world;
+    this.#schema = world.tables.map((table) => table.fields);
+  }
+
+  /** The world replayed into: a new one after a schema change. */
+  get world(): World {
+    return this.#world;
+  }
+
+  /** Applies the write set whose payload is `bytes[payloadStart, payloadEnd)` of segment `file`. */
+  apply(lsn: number, bytes: Uint8Array, payloadStart: number, payloadEnd: number, file: string): void {
+    const changes = this.schemaChanges;
+    while (this.#changeIndex < changes.length && lsn >= changes[this.#changeIndex].fromLsn) {
+      this.#world = changes[this.#changeIndex++].convert(this.#world);
+      this.#schema = this.#world.tables.map((table) => table.fields);
+    }
+    let reader: ByteReader;
+    if (this.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
+      if (this.#reader.bytes !== bytes) this.#reader = new ByteReader(bytes);
+      reader = this.#reader;
+      reader.offset = payloadStart;
+      reader.end = payloadEnd;
+    } else {
+      reader = new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, this.cipher, file));
+    }
+    try {
+      applyEncodedWriteSet(this.#world, reader, this.#schema);
+    } catch (error) {
+      // The checksum matched, so the bytes are as written: a write set this schema cannot read.
+      const typed = asCorruptWal(error);
+      if (!(typed instanceof EcsdbError)) throw error;
+      const offset = payloadStart - RECORD_HEADER_SIZE_BYTES;
+      throw new EcsdbError('CORRUPT_WAL', `WAL segment ${file}, record ${lsn} at byte offset ${offset}: ${typed.message}`, { cause: error, file, offset });
+    }
   }
 }
 

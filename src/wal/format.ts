@@ -152,11 +152,16 @@ export function recordTimeMsAt(view: DataView, offset: number): number {
  */
 export function recordKindProblem(bytes: Uint8Array, view: DataView, offset: number): string | undefined {
   const kind = bytes[offset + 16];
-  if (kind === RECORD_KIND_WRITE_SET || kind === RECORD_KIND_SEALED_WRITE_SET) return undefined;
-  if (kind !== RECORD_KIND_TIME) return `has unknown kind ${kind}`;
+  if (!isKnownRecordKind(kind)) return `has unknown kind ${kind}`;
+  if (kind !== RECORD_KIND_TIME) return undefined;
   const length = view.getUint32(offset, true);
   if (length !== TIME_PAYLOAD_SIZE_BYTES) return `is a time record with a ${length}-byte payload (expected ${TIME_PAYLOAD_SIZE_BYTES})`;
   return recordTimeMsAt(view, offset) > Number.MAX_SAFE_INTEGER ? 'is a time record with an impossible time' : undefined;
+}
+
+/** Every record kind this version writes: plain and sealed write sets, time records. */
+export function isKnownRecordKind(kind: number): boolean {
+  return kind === RECORD_KIND_WRITE_SET || kind === RECORD_KIND_SEALED_WRITE_SET || kind === RECORD_KIND_TIME;
 }
 
 /** The LSN the next write set carries after the record at `offset`: time records take none. */

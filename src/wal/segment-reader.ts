@@ -15,14 +15,13 @@
  */
 import { EcsdbError } from '../errors.js';
 import {
-  RECORD_KIND_SEALED_WRITE_SET,
   RECORD_KIND_TIME,
-  RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   WAL_FORMAT_VERSION,
   RECORD_HEADER_SIZE_BYTES,
   checkRecordAt,
   decodeSegmentHeader,
+  isKnownRecordKind,
   lsnAfterRecord,
   recordKindProblem,
   recordLsnAt,
@@ -140,8 +139,7 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
 function hasValidRecordAfter(bytes: Uint8Array, view: DataView, offset: number, damagedLsn: number): boolean {
   const lsnMax = damagedLsn + Math.floor((bytes.length - offset) / RECORD_HEADER_SIZE_BYTES);
   for (let start = offset + 1; start + RECORD_HEADER_SIZE_BYTES <= bytes.length; start++) {
-    const kind = bytes[start + 16];
-    if (kind !== RECORD_KIND_WRITE_SET && kind !== RECORD_KIND_SEALED_WRITE_SET && kind !== RECORD_KIND_TIME) continue;
+    if (!isKnownRecordKind(bytes[start + 16])) continue;
     // The damaged entry may be a time record, followed by the write set with the same LSN.
     const lsn = recordLsnAt(view, start);
     if (lsn < damagedLsn || lsn > lsnMax) continue;
