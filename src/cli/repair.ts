@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { fileStorage } from '../db/open-persistent.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
-import { replaceFileDurably } from '../storage/atomic-file.js';
+import { moveFile, replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes, segmentFile } from '../wal/archive.js';
 import {
   SEGMENT_HEADER_SIZE_BYTES,
@@ -214,8 +214,9 @@ export async function repairDirectory(dir: string, progress: Progress = NO_PROGR
       const name = `${later.name}.0.cut`;
       await beforeStep(`move wal/${later.name} to ${REPAIR_DIR_NAME}/${name}`);
       await makeRepairDir();
-      // A crash between the rename and the fsyncs leaves the file under one name or the other.
-      await storage.rename(join(walDir, later.name), join(repairDir, name));
+      // A crash before the fsyncs leaves the file under one name, the other, or both (a rerun's
+      // moveFile then drops the wal/ name, which a plain rename between two links would not).
+      await moveFile(storage, join(walDir, later.name), join(repairDir, name));
       await storage.syncDirectory(repairDir);
       await storage.syncDirectory(walDir);
       moved.unshift({ segment: later.name, sideFile: `${REPAIR_DIR_NAME}/${name}`, sizeBytes: later.bytes.length });
@@ -223,7 +224,7 @@ export async function repairDirectory(dir: string, progress: Progress = NO_PROGR
     await beforeStep(whole ? `move wal/${damaged.name} to ${REPAIR_DIR_NAME}/${sideName}` : `truncate wal/${damaged.name} at byte offset ${damage.offset}`);
     if (whole) {
       await makeRepairDir();
-      await storage.rename(join(walDir, damaged.name), join(repairDir, sideName));
+      await moveFile(storage, join(walDir, damaged.name), join(repairDir, sideName));
       await storage.syncDirectory(repairDir);
       await storage.syncDirectory(walDir);
     } else {

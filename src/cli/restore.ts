@@ -24,6 +24,7 @@
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
+import { moveFile } from '../storage/atomic-file.js';
 import { fileStorage } from '../db/open-persistent.js';
 import { readManifest, writeManifest, type SnapshotEntry } from '../snapshot/manifest.js';
 import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
@@ -177,11 +178,12 @@ async function removeFuture(
     await storage.syncDirectory(dir);
     sideMade = true;
   };
-  // A crash between the rename and the fsyncs leaves the file under one name or the other.
+  // A crash before the fsyncs leaves the file under one name, the other, or both (moveFile drops
+  // a source name left beside the moved one).
   const moveAside = async (file: { path: string; parent: string; relative: string }) => {
     await beforeStep(`move ${file.relative} to ${keptIn}/`);
     await side();
-    await storage.rename(file.path, join(sideDir, file.relative.replace('/', '_')));
+    await moveFile(storage, file.path, join(sideDir, file.relative.replace('/', '_')));
     await storage.syncDirectory(sideDir);
     await storage.syncDirectory(file.parent);
     movedAside.push(file.relative);

@@ -15,6 +15,7 @@
 import { join } from 'node:path';
 import { META_FILE_NAME } from '../meta/meta-file.js';
 import type { Storage } from '../storage/storage.js';
+import { moveFile } from '../storage/atomic-file.js';
 
 export const REKEY_DIR_NAME = 'rekey';
 /** Top-level directories whose files a rotation rewrites, in the order they move into place. */
@@ -47,11 +48,9 @@ export async function finishPendingRekey(storage: Storage, dir: string): Promise
     if (target === undefined) continue; // not a staged file (e.g. a temp file of a crashed write)
     const staged = join(rekeyDir, name);
     await storage.mkdir(target.dir);
-    await storage.rename(staged, join(target.dir, target.name));
-    // After a crash between this rename and the sync of rekey/, the staged name can come back
-    // beside the moved one: two names of one file, which rename leaves as they are (POSIX).
-    // The staged name is then only a second name of the file in place: drop it.
-    if ((await storage.stat(staged)) !== undefined) await storage.unlink(staged);
+    // After a crash between this move and the sync of rekey/, the staged name can come back
+    // beside the moved one: moveFile drops it on the next roll-forward.
+    await moveFile(storage, staged, join(target.dir, target.name));
     await storage.syncDirectory(target.dir);
   }
   await storage.syncDirectory(rekeyDir);

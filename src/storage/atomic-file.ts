@@ -20,3 +20,15 @@ export async function replaceFileDurably(storage: Storage, dir: string, name: st
   await storage.rename(temp, path); // crash after this: old or new name, as the directory says
   await storage.syncDirectory(dir); // from here the new file is durable under its name
 }
+
+/**
+ * Moves `from` to `to` (the caller fsyncs both directories after). A crash between those two
+ * directory fsyncs can leave the file under both names, two links to one file, and rename()
+ * between two links to one file does nothing and succeeds (POSIX): a rerun would keep the old
+ * name forever. So a source name still present after the rename is dropped. A crash after the
+ * rename and before the unlink leaves both names again, which the next move repairs the same way.
+ */
+export async function moveFile(storage: Storage, from: string, to: string): Promise<void> {
+  await storage.rename(from, to);
+  if ((await storage.stat(from)) !== undefined) await storage.unlink(from);
+}

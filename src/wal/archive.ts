@@ -15,7 +15,7 @@
 import { deflateSync, inflateSync } from 'fflate';
 import { basename, dirname, join } from 'node:path';
 import { EcsdbError } from '../errors.js';
-import { replaceFileDurably } from '../storage/atomic-file.js';
+import { moveFile, replaceFileDurably } from '../storage/atomic-file.js';
 import type { Storage } from '../storage/storage.js';
 import { parseSegmentFileName } from './format.js';
 import type { DataCipher } from '../crypto/cipher.js';
@@ -113,11 +113,9 @@ export async function archiveSegments(
       await replaceFileDurably(storage, archiveDir, `${segment.name}${COMPRESSED_SUFFIX}`, stored);
       await storage.unlink(segment.path);
     } else {
-      await storage.rename(segment.path, join(archiveDir, segment.name));
-      // A crash between the two directory fsyncs can leave the segment under both names, two
-      // links to one file, and rename() between links to one file does nothing (POSIX): the
-      // live name would stay, and its archived copy could never be pruned. Drop it here.
-      if ((await storage.stat(segment.path)) !== undefined) await storage.unlink(segment.path);
+      // A crash before the fsyncs below leaves the segment live, archived, or under both names
+      // (moveFile drops a live name left beside the archived one by an earlier crash).
+      await moveFile(storage, segment.path, join(archiveDir, segment.name));
       await storage.syncDirectory(archiveDir);
     }
     await storage.syncDirectory(walDir);

@@ -1,6 +1,6 @@
 /** `ecsdb validate`, `dump`, `snapshot` and `repair`, run as the built bin on real directories. */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile, stat } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, readdir, rm, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -276,6 +276,21 @@ describe('ecsdb repair', () => {
       await db.close();
     }
     expect(ecsdb('validate', '--dir', dir).status).toBe(0);
+  });
+
+  test('a segment a crashed repair left under both its wal/ and repair/ names leaves wal/ on the rerun', async () => {
+    const files = await walFiles();
+    const later = files[files.length - 1];
+    await flipByte(join(dir, 'wal', files[1]), 100);
+    // What a crash between the two directory fsyncs of a move can leave: two links to one file,
+    // between which rename() does nothing.
+    await mkdir(join(dir, 'repair'), { recursive: true });
+    await link(join(dir, 'wal', later), join(dir, 'repair', `${later}.0.cut`));
+    const result = ecsdb('repair', '--dir', dir, '--json');
+    expect(result.status, result.stderr).toBe(0);
+    expect(await walFiles()).toEqual(files.slice(0, 2));
+    const db = await open({ dir, components: COMPONENTS, config: false });
+    await db.close();
   });
 
   test('cuts a torn tail of the last segment and keeps it', async () => {
