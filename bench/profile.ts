@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/profile.js <W1|W2|W4|W4S|W5|W6>`: a CPU profile of one ecsdb workload, to find what
+ * `node dist/bench/profile.js <W1|W2|W2C|W4|W4S|W5|W6>`: a CPU profile of one ecsdb workload, to find what
  * limits a figure. It sets the workload up exactly as `npm run bench` does, warms it up, then
  * profiles only the measured part (V8's sampling profiler through node:inspector, the same one
  * `node --cpu-prof` uses, so setup does not dilute the shares), writes the .cpuprofile (open it in
@@ -18,15 +18,15 @@ import { GcWatch, buildSnapshotDirectory, openSnapshotDirectory, openTickingWorl
 import { MODES, planFor, type Mode, type Plan } from './plan.js';
 import type { Runner } from './stats.js';
 
-const USAGE = `usage: node dist/bench/profile.js <W1|W2|W4|W4S|W5|W6> [--mode memory|buffered|strict] [--seconds 5] [--scale 1]
+const USAGE = `usage: node dist/bench/profile.js <W1|W2|W2C|W4|W4S|W5|W6> [--mode memory|buffered|strict] [--seconds 5] [--scale 1]
        [--opens 5] [--snapshots 3] [--out profile.cpuprofile] [--top 20] [--interval-us 1000]
        node dist/bench/profile.js --summarize <file.cpuprofile> [--top 20]
 
-  W1, W2: --mode picks the durability (default buffered); W6 is strict; W4 profiles open() with
+  W1, W2, W2C (W2 through tx.setColumns): --mode picks the durability (default buffered); W6 is strict; W4 profiles open() with
   WAL replay, W4S open() from a snapshot; W5 profiles snapshots taken while W2 ticks go on.
   --summarize prints the top functions of an existing profile (e.g. one from node --cpu-prof).`;
 
-const PROFILED = ['W1', 'W2', 'W4', 'W4S', 'W5', 'W6'] as const;
+const PROFILED = ['W1', 'W2', 'W2C', 'W4', 'W4S', 'W5', 'W6'] as const;
 type Workload = (typeof PROFILED)[number];
 
 interface Options {
