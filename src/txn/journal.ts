@@ -38,6 +38,9 @@ interface TableJournal {
   fieldMask: number;
   /** The epoch of the transaction that last touched the table. */
   epoch: number;
+  /** Scratch for the write set's rows (whole and partial upserts), reused by every commit. */
+  full: Rows;
+  partial: Rows;
 }
 
 /** Where each field's before-image lives in a touched slot's record. */
@@ -75,6 +78,8 @@ export class Journal {
       beforeStrings: [],
       fieldMask: 0,
       epoch: 0,
+      full: newRows(0),
+      partial: newRows(0),
     }));
   }
 
@@ -179,23 +184,37 @@ export class Journal {
     const layout = this.layouts[table.index];
     const epoch = this.epoch;
     const dirtyChunks = this.world.dirtyChunks;
+    const chunkSlots = dirtyChunks?.chunkSlots ?? 1;
+    let markedChunk = -1;
     const firstIndex = journal.count;
+    while (journal.touched.length < firstIndex + slots.length) growTableJournal(journal, layout);
+    const touched = journal.touched;
+    const hadBefore = journal.hadBefore;
+    const present = table.present;
+    let count = firstIndex;
     let stamps = journal.stamps;
     for (let i = 1; i < slots.length; i++) {
       const slot = slots[i];
       if (slot >= stamps.length) stamps = journal.stamps = growStamps(stamps, slot + 1);
       if (stamps[slot] === epoch) continue;
       stamps[slot] = epoch;
-      dirtyChunks?.markCell(table.index, slot);
-      const index = journal.count++;
-      if (index >= journal.touched.length) growTableJournal(journal, layout);
-      journal.touched[index] = slot;
+      if (dirtyChunks !== undefined) {
+        // Consecutive slots share a chunk: mark each chunk once per run of them.
+        const chunk = Math.floor(slot / chunkSlots);
+        if (chunk !== markedChunk) {
+          dirtyChunks.markCell(table.index, slot);
+          markedChunk = chunk;
+        }
+      }
       // Every slot given to the bulk path has the component (setColumns checked it).
       // The message is built only on failure: this loop runs once per entity of a bulk write.
-      if (slot >= table.capacity || table.present[slot] !== 1) assert(false, `touchCells: slot ${slot} has no ${table.def.name}`);
-      journal.hadBefore[index] = 1;
+      if (present[slot] !== 1) assert(false, `touchCells: slot ${slot} has no ${table.def.name}`);
+      touched[count] = slot;
+      hadBefore[count] = 1;
+      count++;
     }
-    saveBeforeImagesByColumn(table, layout, journal, firstIndex, journal.count);
+    journal.count = count;
+    saveBeforeImagesByColumn(table, layout, journal, firstIndex, count);
   }
 
   /** Restores every before-image; the world is as it was at `begin`. */
@@ -267,35 +286,45 @@ export class Journal {
 
   private buildComponentChanges(table: ComponentTable): ComponentChanges | undefined {
     const journal = this.tables[table.index];
-    if (journal.count === 0) return undefined;
-    const registry = this.world.registry;
+    const count = journal.count;
+    if (count === 0) return undefined;
+    const alive = this.world.registry.alive;
+    const present = table.present;
+    const touched = journal.touched;
+    const hadBefore = journal.hadBefore;
+    const partialMask = journal.fieldMask;
+    // Cells present before and after whose fields were all written are written whole; those
+    // whose fields were not written at all (mask 0) did not change.
+    const partialIsFull = partialMask !== 0 && partialMask === table.fullFieldMask;
+    const lifecycleChanges = this.touchedSlots.length > 0;
+    if (journal.full.slots.length < count) {
+      journal.full = newRows(touched.length);
+      journal.partial = newRows(touched.length);
+    }
+    const full = journal.full;
+    const partial = journal.partial;
+    full.count = 0;
+    full.runCount = 0;
+    partial.count = 0;
+    partial.runCount = 0;
     const removedSlots: number[] = [];
-    const fullSlots: number[] = [];
-    const partialSlots: number[] = [];
-    for (let i = 0; i < journal.count; i++) {
-      const slot = journal.touched[i];
+    for (let i = 0; i < count; i++) {
+      const slot = touched[i];
       // A dead slot, or one whose lifecycle changed, lost all its components when the slot
       // state was applied: only what it has now needs writing, and all of it.
-      if (registry.alive[slot] !== 1) continue;
-      const reborn = slot < this.slotStamps.length && this.slotStamps[slot] === this.epoch && this.lifecycleChanged(slot);
-      const hasNow = table.present[slot] === 1;
-      if (!hasNow) {
-        if (journal.hadBefore[i] === 1 && !reborn) removedSlots.push(slot);
-      } else if (reborn || journal.hadBefore[i] === 0) {
-        fullSlots.push(slot);
+      if (alive[slot] !== 1) continue;
+      const reborn = lifecycleChanges && slot < this.slotStamps.length && this.slotStamps[slot] === this.epoch && this.lifecycleChanged(slot);
+      if (present[slot] !== 1) {
+        if (hadBefore[i] === 1 && !reborn) removedSlots.push(slot);
       } else {
-        partialSlots.push(slot);
+        addRow(reborn || hadBefore[i] === 0 || partialIsFull ? full : partial, slot);
       }
     }
+    // The rows are views of the journal's scratch: the write set is encoded (or copied by
+    // buildWriteSet) before the next transaction can touch them.
     const upserts: Upsert[] = [];
-    const partialMask = journal.fieldMask;
-    // Cells present before and after whose fields were not written (mask 0) did not change.
-    if (partialMask !== 0 && partialMask === table.fullFieldMask) {
-      fullSlots.push(...partialSlots);
-    } else if (partialSlots.length > 0 && partialMask !== 0) {
-      upserts.push(upsertOf(table, partialMask, partialSlots));
-    }
-    if (fullSlots.length > 0) upserts.push(upsertOf(table, table.fullFieldMask, fullSlots));
+    if (partial.count > 0 && partialMask !== 0) upserts.push(upsertOf(table, partialMask, partial));
+    if (full.count > 0) upserts.push(upsertOf(table, table.fullFieldMask, full));
     if (removedSlots.length === 0 && upserts.length === 0) return undefined;
     return { componentIndex: table.index, removedSlots, upserts };
   }
@@ -318,8 +347,35 @@ function recordFirstTouch(table: ComponentTable, layout: TableLayout, journal: T
   if (had) copyBeforeImage(table, layout, journal, index, slot, true);
 }
 
-function upsertOf(table: ComponentTable, fieldMask: number, slots: number[]): Upsert {
-  return new LiveUpsert(table.columnList as (ArrayLike<number> | string[])[], table.fields, fieldMask, slots);
+function upsertOf(table: ComponentTable, fieldMask: number, rows: Rows): Upsert {
+  const slots = rows.slots.subarray(0, rows.count);
+  const runs = rows.runs.subarray(0, 2 * rows.runCount);
+  return new LiveUpsert(table.columnList as (ArrayLike<number> | string[])[], table.fields, fieldMask, slots, runs);
+}
+
+/** The rows of one upsert being built: slots in order, and their runs of consecutive slots. */
+interface Rows {
+  slots: Uint32Array;
+  count: number;
+  /** (first slot, length) pairs: `runsOf(slots)` kept up to date as slots are added. */
+  runs: Uint32Array;
+  runCount: number;
+}
+
+function newRows(capacity: number): Rows {
+  return { slots: new Uint32Array(capacity), count: 0, runs: new Uint32Array(2 * capacity), runCount: 0 };
+}
+
+function addRow(rows: Rows, slot: number): void {
+  const count = rows.count;
+  if (count > 0 && rows.slots[count - 1] + 1 === slot) rows.runs[2 * rows.runCount - 1]++;
+  else {
+    rows.runs[2 * rows.runCount] = slot;
+    rows.runs[2 * rows.runCount + 1] = 1;
+    rows.runCount++;
+  }
+  rows.slots[count] = slot;
+  rows.count = count + 1;
 }
 
 function layoutOf(table: ComponentTable): TableLayout {

@@ -67,11 +67,18 @@ function givenColumns(table: ComponentTable, columns: object, entityCount: numbe
   return given;
 }
 
+/** Reused by every call: the slots are copied into the journal before the next call can come. */
+let scratchSlots = new Uint32Array(1024);
+
 function requireSlotsWithComponent(world: World, table: ComponentTable, entities: ArrayLike<number>): Uint32Array {
-  const slots = new Uint32Array(entities.length);
-  for (let i = 0; i < entities.length; i++) {
+  const count = entities.length;
+  if (scratchSlots.length < count) scratchSlots = new Uint32Array(Math.max(count, 2 * scratchSlots.length));
+  const slots = scratchSlots.subarray(0, count);
+  const present = table.present;
+  for (let i = 0; i < count; i++) {
     const slot = requireLiveSlot(world, entities[i]);
-    if (slot >= table.capacity || table.present[slot] !== 1) {
+    // present is as long as the table's capacity: a slot beyond it reads undefined.
+    if (present[slot] !== 1) {
       throw new EcsdbError('COMPONENT_MISSING', `entity ${entities[i]} (index ${i}) has no ${table.def.name}; use add() first`);
     }
     slots[i] = slot;
@@ -138,6 +145,10 @@ function writeColumn(table: ComponentTable, field: FieldInfo, column: ArrayLike<
       const values = column as ArrayLike<number>;
       const numbers = target as NumericArray;
       const stride = field.stride;
+      if (values instanceof numbers.constructor) {
+        copyRuns(numbers, values as NumericArray, slots, stride);
+        return;
+      }
       if (stride === 1) {
         for (let i = 0; i < count; i++) numbers[slots[i]] = values[i];
         return;
@@ -147,5 +158,19 @@ function writeColumn(table: ComponentTable, field: FieldInfo, column: ArrayLike<
         for (let k = 0; k < stride; k++) numbers[at + k] = values[i * stride + k];
       }
     }
+  }
+}
+
+/**
+ * Writes a column of the field's own typed-array kind: each run of consecutive slots (a game's
+ * systems usually write blocks of entities) is one block copy instead of a store per value.
+ */
+function copyRuns(target: NumericArray, values: NumericArray, slots: Uint32Array, stride: number): void {
+  const count = slots.length;
+  let first = 0;
+  for (let i = 1; i <= count; i++) {
+    if (i < count && slots[i] === slots[i - 1] + 1) continue;
+    target.set(values.subarray(first * stride, i * stride), slots[first] * stride);
+    first = i;
   }
 }

@@ -23,6 +23,10 @@ export interface WriteSetSink {
   value(fieldIndex: number, index: number, value: number | string): void;
 }
 
+/** The low bit of an upsert's row header: how its slots are written (write-set.ts). */
+export const ROWS_LISTED = 0;
+export const ROWS_AS_RUNS = 1;
+
 const WIDTH_OF = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, f64: 8 } as const;
 
 let scratchSlots = new Uint32Array(1024);
@@ -61,14 +65,50 @@ function readUpsert(reader: ByteReader, componentIndex: number, fields: readonly
   if (fieldMask >= 2 ** fields.length) {
     throw new ByteFormatError(reader.offset, `field mask ${fieldMask} names fields beyond the component's ${fields.length}`);
   }
-  const rowCount = readCount(reader, 1, 'row count');
+  const rowHeader = reader.varint();
+  const rowCount = Math.floor(rowHeader / 2);
+  const asRuns = rowHeader % 2 === ROWS_AS_RUNS;
+  // Before anything is sized by rowCount: the values alone take at least this many bytes a row,
+  // and a listed slot at least one more.
+  const minBytesPerRow = minValueBytesPerRow(fields, fieldMask) + (asRuns ? 0 : 1);
+  if (rowCount * minBytesPerRow > reader.remaining || rowCount > SLOT_COUNT_MAX) {
+    throw new ByteFormatError(reader.offset, `row count ${rowCount} exceeds what the ${reader.remaining} remaining bytes can hold`);
+  }
   if (scratchSlots.length < rowCount) scratchSlots = new Uint32Array(Math.max(rowCount, scratchSlots.length * 2));
   const slots = scratchSlots;
-  for (let i = 0; i < rowCount; i++) slots[i] = readSlot(reader);
+  if (asRuns) readRuns(reader, slots, rowCount);
+  else for (let i = 0; i < rowCount; i++) slots[i] = readSlot(reader);
   sink.upsert(componentIndex, fieldMask, slots, rowCount);
   for (let fieldIndex = 0; fieldIndex < fields.length; fieldIndex++) {
     if ((fieldMask & (1 << fieldIndex)) !== 0) readColumn(reader, fields[fieldIndex], rowCount, sink);
   }
+}
+
+/** Fills `slots[0 .. rowCount)` from the runs form (see write-set.ts). */
+function readRuns(reader: ByteReader, slots: Uint32Array, rowCount: number): void {
+  const runCount = readCount(reader, 2, 'run count');
+  let row = 0;
+  for (let r = 0; r < runCount; r++) {
+    const first = readSlot(reader);
+    const length = reader.varint();
+    if (length === 0 || length > rowCount - row || first + length > SLOT_COUNT_MAX) {
+      throw new ByteFormatError(reader.offset, `run of ${length} slots from slot ${first} does not fit the ${rowCount - row} rows left`);
+    }
+    for (let i = 0; i < length; i++) slots[row++] = first + i;
+  }
+  if (row !== rowCount) throw new ByteFormatError(reader.offset, `runs hold ${row} rows, the upsert has ${rowCount}`);
+}
+
+/** The fewest bytes one row's values of the masked fields can take. */
+function minValueBytesPerRow(fields: readonly FieldInfo[], fieldMask: number): number {
+  let bytes = 0;
+  for (let f = 0; f < fields.length; f++) {
+    if ((fieldMask & (1 << f)) === 0) continue;
+    const storage = fields[f].storage;
+    // Strings and entity ids are varint-led: one byte at least.
+    bytes += storage === undefined || fields[f].type.kind === 'entity' ? 1 : WIDTH_OF[storage] * fields[f].stride;
+  }
+  return bytes;
 }
 
 function readColumn(reader: ByteReader, field: FieldInfo, rowCount: number, sink: WriteSetSink): void {

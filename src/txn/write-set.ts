@@ -4,7 +4,7 @@
  * cells to final values and never reads what was there, so applying it twice is harmless and
  * applying it over a newer fuzzy state converges once the later records are applied too.
  *
- * Byte layout, format version 1 (all varints unsigned LEB128, fixed-width values little-endian):
+ * Byte layout, format version 2 (all varints unsigned LEB128, fixed-width values little-endian):
  *
  *   write set    := slotCount:varint, slotCount × slotState,
  *                   componentCount:varint, componentCount × component
@@ -13,8 +13,12 @@
  *                   removedCount:varint, removedCount × slot:varint,
  *                   upsertCount:varint, upsertCount × upsert
  *   upsert       := fieldMask:varint (bit i = field i is written, at most 31 fields),
- *                   rowCount:varint, rowCount × slot:varint,
+ *                   (rowCount * 2 + form):varint, rows,
  *                   then for each field in the mask, ascending: rowCount values of that field
+ *   rows         := form 0 (listed): rowCount × slot:varint
+ *                 | form 1 (runs):   runCount:varint, runCount × (firstSlot:varint, length:varint),
+ *                                    the rows being firstSlot, firstSlot + 1, ... of each run in
+ *                                    turn (lengths at least 1, summing to rowCount)
  *   value        := i8 u8 bool: 1 byte | i16 u16: 2 | i32 u32 f32: 4 | f64: 8
  *                   | entity: varint(id + 1), 0 for null
  *                   | string: byteLength:varint, UTF-8 bytes
@@ -26,13 +30,20 @@
  * component lists never need to be interleaved.
  *
  * A W1 point commit (one entity, Position x,y,z as f32) encodes to 20 to 22 bytes.
+ *
+ * Version 2 added the runs form: a tick that writes a block of consecutive entities (the usual
+ * case for a game's systems) lists its slots in a few bytes instead of up to 4 per row, and its
+ * numeric values are copied out of the table's columns a run at a time instead of one by one.
+ * The encoder picks whichever form is smaller, so a point commit keeps its one-slot list.
  */
+import { endianness } from 'node:os';
 import { EcsdbError } from '../errors.js';
+import type { NumericArray } from '../schema/types.js';
 import { ByteFormatError, ByteWriter } from '../encoding/bytes.js';
 import { NULL_ENTITY, type FieldInfo } from '../world/table.js';
-import { readWriteSet, type WriteSetSink } from './write-set-reader.js';
+import { ROWS_AS_RUNS, ROWS_LISTED, readWriteSet, type WriteSetSink } from './write-set-reader.js';
 
-export const WRITE_SET_FORMAT_VERSION = 1;
+export const WRITE_SET_FORMAT_VERSION = 2;
 
 /** Final lifecycle state of every slot whose entity was created or destroyed. */
 export interface SlotChanges {
@@ -50,7 +61,8 @@ export type ChangeColumn = number[] | string[];
 
 export interface Upsert {
   readonly fieldMask: number;
-  readonly slots: number[];
+  /** The rows' slots; a live upsert's may be a typed array over the journal's scratch. */
+  readonly slots: ArrayLike<number>;
   /** One column per field in the mask, in ascending field order. */
   readonly columns: ChangeColumn[];
 }
@@ -68,7 +80,9 @@ export class LiveUpsert implements Upsert {
     readonly tableColumns: readonly (ArrayLike<number> | string[])[],
     private readonly fields: readonly FieldInfo[],
     readonly fieldMask: number,
-    readonly slots: number[],
+    readonly slots: ArrayLike<number>,
+    /** The slots' maximal runs of consecutive slots, as (first, length) pairs: see `runsOf`. */
+    readonly runs: Uint32Array,
   ) {}
 
   get columns(): ChangeColumn[] {
@@ -80,12 +94,12 @@ export class LiveUpsert implements Upsert {
 
   /** A plain copy, detached from the table. */
   toPlain(): Upsert {
-    return { fieldMask: this.fieldMask, slots: this.slots, columns: this.columns };
+    return { fieldMask: this.fieldMask, slots: Array.from(this.slots), columns: this.columns };
   }
 }
 
-function gatherColumn(column: ArrayLike<number> | string[], stride: number, slots: readonly number[], isString: boolean): ChangeColumn {
-  if (isString) return slots.map((slot) => (column as string[])[slot]);
+function gatherColumn(column: ArrayLike<number> | string[], stride: number, slots: ArrayLike<number>, isString: boolean): ChangeColumn {
+  if (isString) return Array.from(slots, (slot) => (column as string[])[slot]);
   const values: number[] = new Array(slots.length * stride);
   for (let r = 0; r < slots.length; r++) {
     for (let k = 0; k < stride; k++) values[r * stride + k] = (column as ArrayLike<number>)[slots[r] * stride + k];
@@ -148,24 +162,71 @@ export function encodeWriteSetInto(writer: ByteWriter, writeSet: WriteSet, schem
 }
 
 function encodeUpsert(writer: ByteWriter, upsert: Upsert, fields: readonly FieldInfo[]): void {
-  const rowCount = upsert.slots.length;
+  const slots = upsert.slots;
+  const rowCount = slots.length;
+  const live = upsert instanceof LiveUpsert ? upsert : undefined;
+  const runs = live?.runs ?? runsOf(slots);
+  const runCount = runs.length / 2;
+  // Two varints per run against one per row: runs only when they are clearly fewer.
+  const asRuns = 2 * runCount < rowCount;
   writer.varint(upsert.fieldMask);
-  writer.varint(rowCount);
-  for (let i = 0; i < rowCount; i++) writer.varint(upsert.slots[i]);
-  const tableColumns = upsert instanceof LiveUpsert ? upsert.tableColumns : undefined;
+  writer.varint(rowCount * 2 + (asRuns ? ROWS_AS_RUNS : ROWS_LISTED));
+  if (asRuns) {
+    writer.varint(runCount);
+    for (let i = 0; i < runs.length; i++) writer.varint(runs[i]);
+  } else {
+    for (let i = 0; i < rowCount; i++) writer.varint(slots[i]);
+  }
   const fieldIndices = fieldsOfMask(upsert.fieldMask);
   for (let c = 0; c < fieldIndices.length; c++) {
     const field = fields[fieldIndices[c]];
-    if (tableColumns === undefined) encodeColumn(writer, field, upsert.columns[c], rowCount, undefined);
-    else encodeColumn(writer, field, tableColumns[field.index], rowCount, upsert.slots);
+    if (live === undefined) encodeColumn(writer, field, upsert.columns[c], rowCount, undefined);
+    else if (asRuns && canCopyBytes(field)) copyRunsOfColumn(writer, field, live.tableColumns[field.index] as NumericArray, runs);
+    else encodeColumn(writer, field, live.tableColumns[field.index], rowCount, slots);
   }
+}
+
+/** The maximal runs of consecutive slots (s, s + 1, ...) in `slots`, in order, as (first, length) pairs. */
+export function runsOf(slots: ArrayLike<number>): Uint32Array {
+  const pairs: number[] = [];
+  for (let i = 0; i < slots.length; i++) {
+    if (i > 0 && slots[i] === slots[i - 1] + 1) pairs[pairs.length - 1]++;
+    else pairs.push(slots[i], 1);
+  }
+  return Uint32Array.from(pairs);
+}
+
+/**
+ * Whether a field's column bytes are its encoded bytes: a fixed-width numeric kind (bools are
+ * stored as 0/1 bytes) on a little-endian machine, where typed arrays hold little-endian values.
+ */
+function canCopyBytes(field: FieldInfo): boolean {
+  return LITTLE_ENDIAN && field.storage !== undefined && field.type.kind !== 'entity';
+}
+
+/** Writes a column's values at the slots of `runs` ((first, length) pairs) as byte copies. */
+function copyRunsOfColumn(writer: ByteWriter, field: FieldInfo, column: NumericArray, runs: Uint32Array): void {
+  const elementBytes = column.BYTES_PER_ELEMENT * field.stride;
+  let total = 0;
+  for (let r = 1; r < runs.length; r += 2) total += runs[r];
+  writer.ensure(total * elementBytes);
+  const source = new Uint8Array(column.buffer, column.byteOffset, column.length * column.BYTES_PER_ELEMENT);
+  const target = writer.bytes;
+  let length = writer.length;
+  for (let r = 0; r < runs.length; r += 2) {
+    const from = runs[r] * elementBytes;
+    const bytes = runs[r + 1] * elementBytes;
+    target.set(source.subarray(from, from + bytes), length);
+    length += bytes;
+  }
+  writer.length = length;
 }
 
 /**
  * Writes a column's values: element i of row r is `column[r * stride + i]`, or, with `slots`,
  * `column[slots[r] * stride + i]` (reading a live table column directly).
  */
-function encodeColumn(writer: ByteWriter, field: FieldInfo, column: ArrayLike<number> | string[], rowCount: number, slots: readonly number[] | undefined): void {
+function encodeColumn(writer: ByteWriter, field: FieldInfo, column: ArrayLike<number> | string[], rowCount: number, slots: ArrayLike<number> | undefined): void {
   const kind = field.type.kind;
   const stride = field.stride;
   const at = (r: number, k: number) => (slots === undefined ? r : slots[r]) * stride + k;
@@ -228,6 +289,8 @@ function encodeColumn(writer: ByteWriter, field: FieldInfo, column: ArrayLike<nu
 }
 
 const WIDTH_OF = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, f64: 8 } as const;
+
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
  * Decodes a write set into objects, checking every count and index against the remaining bytes

@@ -45,11 +45,16 @@
  * Version 2 added time records (version 1 had only write sets). A version-1 reader fails on a
  * version-2 segment with FORMAT_VERSION_UNSUPPORTED rather than calling the unknown kind
  * corruption; no version-1 data was ever released, so this reader reads version 2 only.
+ *
+ * Version 3 changed the write-set payload (write-set format 2: an upsert's slots may be written
+ * as runs of consecutive slots, see txn/write-set.ts); the framing is unchanged. A version-2
+ * reader would misread such payloads, so the version says it; no version-2 data was released
+ * either, so this reader reads version 3 only.
  */
 import { crc32 } from 'node:zlib';
 import { crc32Range } from '../encoding/crc32.js';
 
-export const WAL_FORMAT_VERSION = 2;
+export const WAL_FORMAT_VERSION = 3;
 export const SEGMENT_MAGIC = new Uint8Array([0x45, 0x43, 0x53, 0x44, 0x42, 0x57, 0x41, 0x4c]); // "ECSDBWAL"
 export const DATABASE_ID_SIZE_BYTES = 16;
 export const SEGMENT_HEADER_SIZE_BYTES = 8 + 2 + 2 + DATABASE_ID_SIZE_BYTES + 8 + 4;

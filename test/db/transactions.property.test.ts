@@ -457,7 +457,7 @@ async function runProgram(program: TxSpec[]): Promise<void> {
     if (committed) {
       model = onDb.expected.working;
       const commit = (onDb.result as { value: { lsn: number; value: unknown } }).value;
-      const writeSet = (onWorld.result as { value: { writeSet: WriteSet } }).value.writeSet;
+      const { writeSet, liveBytes } = (onWorld.result as { value: { writeSet: WriteSet; liveBytes: Uint8Array } }).value;
       // Commits that change something get the next LSN; one that touched nothing keeps the last.
       if (!isEmptyWriteSet(writeSet)) expect(commit.lsn).toBe(lsn + 1);
       else if (!onDb.expected.touched) expect(commit.lsn).toBe(lsn);
@@ -468,6 +468,8 @@ async function runProgram(program: TxSpec[]): Promise<void> {
 
       // The write set, through the codec, reproduces the commit in the replica; twice is harmless.
       const record = encodeWriteSet(writeSet, internal.schema);
+      // The commit path (byte copies of runs, straight from the columns) writes the same bytes.
+      expect(Buffer.from(liveBytes).equals(Buffer.from(record))).toBe(true);
       const decoded = decodeWriteSet(record, replica.schema);
       expect(decoded).toEqual(writeSet);
       log.push(record);

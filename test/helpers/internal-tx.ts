@@ -4,6 +4,7 @@
  * It follows Database#transact: a callback that throws or returns a promise is rolled back.
  */
 import { EcsdbError } from '../../src/index.js';
+import { ByteWriter } from '../../src/encoding/bytes.js';
 import type { AnyComponentDef } from '../../src/schema/component.js';
 import { Journal } from '../../src/txn/journal.js';
 import { Transaction } from '../../src/txn/transaction.js';
@@ -13,6 +14,11 @@ import { World } from '../../src/world/world.js';
 export interface InternalCommit<T> {
   readonly value: T;
   readonly writeSet: WriteSet;
+  /**
+   * The write set as the commit path encodes it (straight from the table columns, copying runs
+   * of consecutive slots as bytes): must equal `encodeWriteSet(writeSet, schema)`.
+   */
+  readonly liveBytes: Uint8Array;
 }
 
 export class InternalDb {
@@ -47,8 +53,10 @@ export class InternalDb {
       throw error;
     }
     tx.close();
+    const writer = new ByteWriter();
+    journal.encodeWriteSetInto(writer, this.schema);
     const writeSet = journal.buildWriteSet();
     journal.end();
-    return { value, writeSet };
+    return { value, writeSet, liveBytes: writer.toBytes() };
   }
 }

@@ -53,20 +53,20 @@ function mixedCommit(): { db: InternalDb; writeSet: WriteSet; e0: number; e3: nu
 const MIXED_COMMIT_HEX =
   '010103' + // 1 slot state: slot 1, generation 1, alive (1 * 2 + 1)
   '05' + // 5 components
-  '0000010101000000003f' + // Position: 0 removed, 1 upsert, mask x, 1 row, slot 0, f32 0.5
+  '0000010102000000003f' + // Position: 0 removed, 1 upsert, mask x, 1 row listed (1 * 2 + 0), slot 0, f32 0.5
   '01010000' + // Health: 1 removed (slot 0), 0 upserts
-  '020001010101026869' + // Name: 0 removed, 1 upsert, mask value, 1 row, slot 1, "hi"
-  '03000101010101' + // Target: 0 removed, 1 upsert, mask entity, 1 row, slot 1, entity 0 as varint(0 + 1)
-  '040001000102'; // Frozen: 0 removed, 1 upsert, mask 0 (tag), 1 row, slot 2
+  '020001010201026869' + // Name: 0 removed, 1 upsert, mask value, 1 row listed, slot 1, "hi"
+  '03000101020101' + // Target: 0 removed, 1 upsert, mask entity, 1 row listed, slot 1, entity 0 as varint(0 + 1)
+  '040001000202'; // Frozen: 0 removed, 1 upsert, mask 0 (tag), 1 row listed, slot 2
 const ALL_TYPES_HEX =
   '010001' + // 1 slot state: slot 0, generation 0, alive
   '01' + '00' + '00' + '01' + // 1 component: AllTypes, 0 removed, 1 upsert
-  'ff3f' + '01' + '00' + // mask of all 13 fields (8191), 1 row, slot 0
+  'ff3f' + '02' + '00' + // mask of all 13 fields (8191), 1 row listed, slot 0
   'fe' + 'c8' + 'd4fe' + '60ea' + '90eefeff' + '00286bee' + // i8 -2, u8 200, i16 -300, u16 60000, i32 -70000, u32 4e9
   '0000c03f' + '000000000000d0bf' + '01' + // f32 1.5, f64 -0.25, bool true
   '02c3a9' + '01' + // string "é" (2 UTF-8 bytes), entity 0
   '0000803f' + '00000040' + '00004040' + '01020304'; // vec3 [1, 2, 3] as f32, bytes [1, 2, 3, 4] as u8
-const W1_POINT_COMMIT_HEX = '00' + '01' + '00' + '00' + '01' + '07' + '01' + '00' + '0000803f' + '00000040' + '00004040';
+const W1_POINT_COMMIT_HEX = '00' + '01' + '00' + '00' + '01' + '07' + '02' + '00' + '0000803f' + '00000040' + '00004040';
 
 function allTypesCommit(): { db: InternalDb; writeSet: WriteSet } {
   const db = new InternalDb([AllTypes]);
@@ -104,6 +104,52 @@ describe('write set golden bytes', () => {
     expect(bytes.length).toBe(20);
   });
 
+  it('pins the runs form: a block of consecutive entities lists its slots as one run', () => {
+    const db = new InternalDb(SPEC_COMPONENTS);
+    const ids = db.transact((tx) =>
+      Array.from({ length: 4 }, () => {
+        const id = tx.create();
+        tx.add(id, Health, { hp: 1 });
+        return id;
+      }),
+    ).value;
+    const { writeSet, liveBytes } = db.transact((tx) => ids.forEach((id, i) => tx.set(id, Health, { hp: 100 + i })));
+    const runsHex =
+      '00' + '01' + '01' + '00' + '01' + // no slot states; Health: 0 removed, 1 upsert
+      '01' + '09' + '01' + '00' + '04' + // mask hp, 4 rows as runs (4 * 2 + 1): 1 run, from slot 0, 4 long
+      '64000000' + '65000000' + '66000000' + '67000000'; // hp 100..103 as i32
+    expect(hex(encodeWriteSet(writeSet, db.schema))).toBe(runsHex);
+    expect(hex(liveBytes)).toBe(runsHex);
+    expect(decodeWriteSet(fromHex(runsHex), db.schema)).toEqual(writeSet);
+  });
+
+  it('the commit path, copying runs of every field type as bytes, writes what the plain encoder writes', () => {
+    const db = new InternalDb([AllTypes]);
+    const ids = db.transact((tx) =>
+      Array.from({ length: 40 }, () => {
+        const id = tx.create();
+        tx.add(id, AllTypes);
+        return id;
+      }),
+    ).value;
+    // Two runs (0..19 and 25..39) with a scattered entity between, whole and partial upserts.
+    const picked = [...ids.slice(0, 20), ids[22], ...ids.slice(25)];
+    const { writeSet, liveBytes } = db.transact((tx) => {
+      picked.forEach((id, i) =>
+        tx.set(id, AllTypes, {
+          i8: -i, u8: i, i16: -300 * i, u16: 60000 - i, i32: -70000 * i, u32: 4_000_000_000 - i,
+          f32: i + 0.5, f64: -i / 3, bool: i % 2 === 1, entity: ids[i], vec3: [i, -i, 0.25], bytes: [i, 1, 2, 255],
+        }),
+      );
+      tx.set(ids[21], AllTypes, { f32: 7.5, vec3: [1, 2, 3] });
+    });
+    expect(hex(liveBytes)).toBe(hex(encodeWriteSet(writeSet, db.schema)));
+    // One upsert of every field but the string, in runs 0..19, 22, 25..39, 21.
+    const upserts = writeSet.components[0].upserts;
+    expect(upserts.map((upsert) => upsert.slots.length)).toEqual([picked.length + 1]);
+    expect(upserts[0].fieldMask).toBe(2 ** 13 - 1 - 2 ** 9);
+  });
+
   it('decodes the pinned bytes to the write sets they were made from', () => {
     const mixed = mixedCommit();
     expect(decodeWriteSet(fromHex(MIXED_COMMIT_HEX), mixed.db.schema)).toEqual(mixed.writeSet);
@@ -138,9 +184,21 @@ function valueArb(field: FieldInfo): fc.Arbitrary<number | string> {
 
 const slotArb = fc.oneof(fc.nat({ max: 300 }), fc.integer({ min: 0, max: SLOT_COUNT_MAX - 1 }));
 
+/** A run of consecutive slots, which the encoder writes in the runs form when it pays. */
+const slotRunArb = fc
+  .tuple(fc.integer({ min: 0, max: SLOT_COUNT_MAX - 41 }), fc.integer({ min: 1, max: 40 }))
+  .map(([first, length]) => Array.from({ length }, (_, i) => first + i));
+
+/** Scattered slots, one run, or a few runs (with scattered slots between them). */
+const upsertSlotsArb = fc.oneof(
+  fc.array(slotArb, { maxLength: 4 }),
+  slotRunArb,
+  fc.array(fc.oneof(slotRunArb, slotArb.map((slot) => [slot])), { maxLength: 4 }).map((parts) => parts.flat()),
+);
+
 function upsertArb(fields: readonly FieldInfo[]): fc.Arbitrary<Upsert> {
   return fc
-    .tuple(fc.integer({ min: 0, max: 2 ** fields.length - 1 }), fc.array(slotArb, { maxLength: 4 }))
+    .tuple(fc.integer({ min: 0, max: 2 ** fields.length - 1 }), upsertSlotsArb)
     .chain(([fieldMask, slots]) =>
       fc
         .tuple(
@@ -236,8 +294,14 @@ describe('write set decode of damaged bytes', () => {
   it.each([
     ['a component index beyond the schema', '00' + '01' + '09' + '00' + '00', 'component index 9 is not in the schema'],
     ['a field mask beyond the component\'s fields', '00' + '01' + '01' + '00' + '01' + '02' + '00', 'field mask 2 names fields beyond'],
-    ['a bool byte other than 0 or 1', '00' + '01' + '05' + '00' + '01' + '8002' + '01' + '00' + '02', 'bool value 2'],
-    ['a string that is not UTF-8', '00' + '01' + '02' + '00' + '01' + '01' + '01' + '00' + '01' + 'ff', 'not valid UTF-8'],
+    ['a bool byte other than 0 or 1', '00' + '01' + '05' + '00' + '01' + '8002' + '02' + '00' + '02', 'bool value 2'],
+    ['a string that is not UTF-8', '00' + '01' + '02' + '00' + '01' + '01' + '02' + '00' + '01' + 'ff', 'not valid UTF-8'],
+    // Position (x, y, z: f32) upserts in the runs form (row header rowCount * 2 + 1).
+    ['a run of no slots', '00' + '01' + '00' + '00' + '01' + '01' + '03' + '01' + '05' + '00' + '00000000', 'run of 0 slots from slot 5'],
+    ['runs with more rows than the upsert', '00' + '01' + '00' + '00' + '01' + '01' + '03' + '01' + '05' + '02' + '00000000', 'run of 2 slots from slot 5 does not fit the 1 rows left'],
+    ['runs with fewer rows than the upsert', '00' + '01' + '00' + '00' + '01' + '01' + '05' + '01' + '05' + '01' + '0000000000000000', 'runs hold 1 rows, the upsert has 2'],
+    ['a run past the slot range', '00' + '01' + '00' + '00' + '01' + '01' + '03' + '01' + 'feffff07' + '02' + '00000000', 'does not fit'],
+    ['a row count the remaining bytes cannot hold', '00' + '01' + '00' + '00' + '01' + '01' + 'ffffff01' + '01' + '00' + 'ffff3f', 'row count 2097151 exceeds'],
     ['a count larger than the input', 'ffff03' + '00', 'slot count 65535 exceeds'],
     ['a varint longer than 8 bytes', 'ffffffffffffffffff01', 'varint longer than 8 bytes'],
     ['a slot beyond the slot range', '01' + '8080808008' + '00' + '00', 'slot 2147483648 out of range'],

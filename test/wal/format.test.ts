@@ -37,11 +37,11 @@ const DATABASE_ID = Uint8Array.from({ length: 16 }, (_, i) => i);
 
 const SEGMENT_HEADER_HEX = [
   '454353444257414c', // 0   magic "ECSDBWAL"
-  '0200', //             8   format version 2
+  '0300', //             8   format version 3
   '0000', //             10  flags 0
   '000102030405060708090a0b0c0d0e0f', // 12 database id
   '0100000000000000', // 28  first LSN 1
-  'd1a50100', //         36  CRC-32 of bytes 0..35 (0x0001a5d1)
+  'cc58b401', //         36  CRC-32 of bytes 0..35 (0x01b458cc)
 ].join('');
 
 /** A time record: the write set with LSN 5 and those after it were committed at 1700000000123 ms. */
@@ -62,12 +62,12 @@ const WRITE_SET: WriteSet = {
 const PAYLOAD_HEX = [
   '01', '00', '01', // one slot: slot 0, generation 0 * 2 + alive 1
   '01', '00', '00', '01', // one component: index 0, no removals, one upsert
-  '07', '01', '00', // field mask x|y|z, one row: slot 0
+  '07', '02', '00', // field mask x|y|z, one row listed (1 * 2 + 0): slot 0
   '0000803f', '00000040', '00004040', // f32 1, 2, 3
 ].join('');
 const RECORD_HEX = [
   '16000000', // 0   payload length 22
-  '0cfd1203', // 4   CRC-32 of bytes 8..38 (0x0312fd0c)
+  'd7d8737f', // 4   CRC-32 of bytes 8..38 (0x7f73d8d7)
   '0500000000000000', // 8 LSN 5
   '01', //        16  kind 1 = write set
   PAYLOAD_HEX, // 17 payload
@@ -82,7 +82,7 @@ describe('WAL format golden bytes', () => {
   test('the layout constants match the table in format.ts', () => {
     expect(SEGMENT_HEADER_SIZE_BYTES).toBe(40);
     expect(RECORD_HEADER_SIZE_BYTES).toBe(17);
-    expect(WAL_FORMAT_VERSION).toBe(2);
+    expect(WAL_FORMAT_VERSION).toBe(3);
     expect(RECORD_KIND_WRITE_SET).toBe(1);
     expect(RECORD_KIND_TIME).toBe(2);
     expect(TIME_RECORD_SIZE_BYTES).toBe(25);
@@ -95,7 +95,7 @@ describe('WAL format golden bytes', () => {
   });
 
   test('the pinned segment header decodes to its fields', () => {
-    expect(decodeSegmentHeader(fromHex(SEGMENT_HEADER_HEX))).toEqual({ formatVersion: 2, databaseId: DATABASE_ID, firstLsn: 1 });
+    expect(decodeSegmentHeader(fromHex(SEGMENT_HEADER_HEX))).toEqual({ formatVersion: 3, databaseId: DATABASE_ID, firstLsn: 1 });
   });
 
   test('a time record (LSN 5, 1700000000123 ms) encodes to the pinned 25 bytes and reads back', () => {
