@@ -16,7 +16,7 @@ import { assert } from '../assert.js';
 import type { ComponentTable } from '../world/table.js';
 import type { NumericArray } from '../schema/types.js';
 import type { World } from '../world/world.js';
-import { LiveUpsert, encodeWriteSetInto, type ComponentChanges, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
+import { encodeTableUpsert, upsertFromTable, type ComponentChanges, type SlotChanges, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
 import type { ByteWriter } from '../encoding/bytes.js';
 
 interface TableJournal {
@@ -38,9 +38,12 @@ interface TableJournal {
   fieldMask: number;
   /** The epoch of the transaction that last touched the table. */
   epoch: number;
-  /** Scratch for the write set's rows (whole and partial upserts), reused by every commit. */
-  full: Rows;
+  /** Scratch for the write set's rows (removals, partial and whole upserts), reused by every commit. */
+  removed: Rows;
   partial: Rows;
+  full: Rows;
+  /** Whether the table has anything to log in the write set being encoded. */
+  changed: boolean;
 }
 
 /** Where each field's before-image lives in a touched slot's record. */
@@ -78,8 +81,10 @@ export class Journal {
       beforeStrings: [],
       fieldMask: 0,
       epoch: 0,
-      full: newRows(0),
+      removed: newRows(0),
       partial: newRows(0),
+      full: newRows(0),
+      changed: false,
     }));
   }
 
@@ -243,51 +248,114 @@ export class Journal {
 
   /** The after-images of everything touched, as a write set (see write-set.ts for the order). */
   buildWriteSet(): WriteSet {
-    const writeSet = this.buildLiveWriteSet();
-    // Copy the values out now: the live table columns change with the next commit.
-    const components = writeSet.components.map((change) => ({
-      ...change,
-      upserts: change.upserts.map((upsert) => (upsert instanceof LiveUpsert ? upsert.toPlain() : upsert)),
-    }));
-    return { slots: writeSet.slots, components };
+    const slots = this.changedSlots();
+    const components: ComponentChanges[] = [];
+    for (const tableIndex of this.sortedTouchedTables()) {
+      const table = this.world.tables[tableIndex];
+      if (!this.classifyRows(table)) continue;
+      const { removed, partial, full } = this.tables[tableIndex];
+      const upserts: Upsert[] = [];
+      const columns = table.columnList as (ArrayLike<number> | string[])[];
+      // Copy the values out now: the live table columns change with the next commit.
+      if (hasPartialUpsert(this.tables[tableIndex])) upserts.push(upsertFromTable(columns, table.fields, this.tables[tableIndex].fieldMask, rowSlots(partial)));
+      if (full.count > 0) upserts.push(upsertFromTable(columns, table.fields, table.fullFieldMask, rowSlots(full)));
+      components.push({ componentIndex: tableIndex, removedSlots: Array.from(rowSlots(removed)), upserts });
+    }
+    return { slots, components };
   }
 
   /**
-   * Encodes the write set straight from the table columns (the commit path): nothing is copied
-   * into intermediate arrays, and nothing refers to the live columns once this returns.
+   * Encodes the write set straight from the journal and the table columns (the commit path):
+   * the same bytes as `encodeWriteSet(buildWriteSet())`, with no object or array built per
+   * commit (the rows live in the journal's scratch) and each run of numeric values copied as
+   * one block.
    */
   encodeWriteSetInto(writer: ByteWriter, schema: WriteSetSchema): void {
-    encodeWriteSetInto(writer, this.buildLiveWriteSet(), schema);
-  }
-
-  /** The write set, with upserts that read the live table columns when encoded. */
-  private buildLiveWriteSet(): WriteSet {
     const registry = this.world.registry;
-    const slots: number[] = [];
-    const generations: number[] = [];
-    const alive: number[] = [];
-    for (let i = 0; i < this.touchedSlots.length; i++) {
-      const slot = this.touchedSlots[i];
-      const generation = registry.generations[slot];
-      const isAlive = registry.alive[slot];
-      if (generation === this.generationBefore[i] && isAlive === this.aliveBefore[i]) continue;
-      slots.push(slot);
-      generations.push(generation);
-      alive.push(isAlive);
+    const touchedSlots = this.touchedSlots;
+    let changedSlotCount = 0;
+    for (let i = 0; i < touchedSlots.length; i++) if (this.lifecycleChangedAt(i)) changedSlotCount++;
+    writer.varint(changedSlotCount);
+    for (let i = 0; i < touchedSlots.length; i++) {
+      if (!this.lifecycleChangedAt(i)) continue;
+      const slot = touchedSlots[i];
+      writer.varint(slot);
+      writer.varint(registry.generations[slot] * 2 + registry.alive[slot]);
     }
-    const components: ComponentChanges[] = [];
-    const tableIndices = this.touchedTables.length > 1 ? [...this.touchedTables].sort((a, b) => a - b) : this.touchedTables;
+    // Each table's rows go to its own scratch, so all can be classified before the count.
+    const tableIndices = this.sortedTouchedTables();
+    let componentCount = 0;
     for (const tableIndex of tableIndices) {
-      const change = this.buildComponentChanges(this.world.tables[tableIndex]);
-      if (change !== undefined) components.push(change);
+      const changed = this.classifyRows(this.world.tables[tableIndex]);
+      this.tables[tableIndex].changed = changed;
+      if (changed) componentCount++;
     }
-    return { slots: { slots, generations, alive }, components };
+    writer.varint(componentCount);
+    for (const tableIndex of tableIndices) {
+      const journal = this.tables[tableIndex];
+      if (!journal.changed) continue;
+      const table = this.world.tables[tableIndex];
+      const columns = table.columnList as (ArrayLike<number> | string[])[];
+      const fields = schema[tableIndex];
+      const { removed, partial, full } = journal;
+      writer.varint(tableIndex);
+      writer.varint(removed.count);
+      for (let i = 0; i < removed.count; i++) writer.varint(removed.slots[i]);
+      const partialUpsert = hasPartialUpsert(journal);
+      writer.varint((partialUpsert ? 1 : 0) + (full.count > 0 ? 1 : 0));
+      if (partialUpsert) encodeTableUpsert(writer, fields, columns, journal.fieldMask, partial);
+      if (full.count > 0) encodeTableUpsert(writer, fields, columns, table.fullFieldMask, full);
+    }
   }
 
-  private buildComponentChanges(table: ComponentTable): ComponentChanges | undefined {
+  /** The slot states of the write set: every touched slot whose lifecycle changed. */
+  private changedSlots(): SlotChanges {
+    const registry = this.world.registry;
+    const changes: SlotChanges = { slots: [], generations: [], alive: [] };
+    for (let i = 0; i < this.touchedSlots.length; i++) {
+      if (!this.lifecycleChangedAt(i)) continue;
+      const slot = this.touchedSlots[i];
+      changes.slots.push(slot);
+      changes.generations.push(registry.generations[slot]);
+      changes.alive.push(registry.alive[slot]);
+    }
+    return changes;
+  }
+
+  /** Whether the i-th touched slot was born, died or was reused in this transaction. */
+  private lifecycleChangedAt(i: number): boolean {
+    const registry = this.world.registry;
+    const slot = this.touchedSlots[i];
+    return registry.generations[slot] !== this.generationBefore[i] || registry.alive[slot] !== this.aliveBefore[i];
+  }
+
+  /** The touched tables in component order (the write set's order), sorted in place. */
+  private sortedTouchedTables(): number[] {
+    if (this.touchedTables.length > 1) this.touchedTables.sort((a, b) => a - b);
+    return this.touchedTables;
+  }
+
+  /**
+   * Sorts the table's touched cells into the journal's row scratch: removals, cells written
+   * partially (the union of the masks written) and cells written whole. Returns whether the
+   * table has anything to log. The rows stay valid until the next call for this table.
+   */
+  private classifyRows(table: ComponentTable): boolean {
     const journal = this.tables[table.index];
     const count = journal.count;
-    if (count === 0) return undefined;
+    const { removed, partial, full } = journal;
+    removed.count = 0;
+    partial.count = 0;
+    partial.runCount = 0;
+    full.count = 0;
+    full.runCount = 0;
+    if (count === 0) return false;
+    if (full.slots.length < count) {
+      journal.removed = newRows(journal.touched.length);
+      journal.partial = newRows(journal.touched.length);
+      journal.full = newRows(journal.touched.length);
+      return this.classifyRows(table);
+    }
     const alive = this.world.registry.alive;
     const present = table.present;
     const touched = journal.touched;
@@ -297,17 +365,6 @@ export class Journal {
     // whose fields were not written at all (mask 0) did not change.
     const partialIsFull = partialMask !== 0 && partialMask === table.fullFieldMask;
     const lifecycleChanges = this.touchedSlots.length > 0;
-    if (journal.full.slots.length < count) {
-      journal.full = newRows(touched.length);
-      journal.partial = newRows(touched.length);
-    }
-    const full = journal.full;
-    const partial = journal.partial;
-    full.count = 0;
-    full.runCount = 0;
-    partial.count = 0;
-    partial.runCount = 0;
-    const removedSlots: number[] = [];
     for (let i = 0; i < count; i++) {
       const slot = touched[i];
       // A dead slot, or one whose lifecycle changed, lost all its components when the slot
@@ -315,18 +372,12 @@ export class Journal {
       if (alive[slot] !== 1) continue;
       const reborn = lifecycleChanges && slot < this.slotStamps.length && this.slotStamps[slot] === this.epoch && this.lifecycleChanged(slot);
       if (present[slot] !== 1) {
-        if (hadBefore[i] === 1 && !reborn) removedSlots.push(slot);
+        if (hadBefore[i] === 1 && !reborn) removed.slots[removed.count++] = slot;
       } else {
         addRow(reborn || hadBefore[i] === 0 || partialIsFull ? full : partial, slot);
       }
     }
-    // The rows are views of the journal's scratch: the write set is encoded (or copied by
-    // buildWriteSet) before the next transaction can touch them.
-    const upserts: Upsert[] = [];
-    if (partial.count > 0 && partialMask !== 0) upserts.push(upsertOf(table, partialMask, partial));
-    if (full.count > 0) upserts.push(upsertOf(table, table.fullFieldMask, full));
-    if (removedSlots.length === 0 && upserts.length === 0) return undefined;
-    return { componentIndex: table.index, removedSlots, upserts };
+    return removed.count > 0 || hasPartialUpsert(journal) || full.count > 0;
   }
 
   private lifecycleChanged(slot: number): boolean {
@@ -347,10 +398,13 @@ function recordFirstTouch(table: ComponentTable, layout: TableLayout, journal: T
   if (had) copyBeforeImage(table, layout, journal, index, slot, true);
 }
 
-function upsertOf(table: ComponentTable, fieldMask: number, rows: Rows): Upsert {
-  const slots = rows.slots.subarray(0, rows.count);
-  const runs = rows.runs.subarray(0, 2 * rows.runCount);
-  return new LiveUpsert(table.columnList as (ArrayLike<number> | string[])[], table.fields, fieldMask, slots, runs);
+/** Cells written partially make an upsert only if some field was written (mask 0 is no change). */
+function hasPartialUpsert(journal: TableJournal): boolean {
+  return journal.partial.count > 0 && journal.fieldMask !== 0;
+}
+
+function rowSlots(rows: Rows): Uint32Array {
+  return rows.slots.subarray(0, rows.count);
 }
 
 /** The rows of one upsert being built: slots in order, and their runs of consecutive slots. */

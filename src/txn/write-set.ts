@@ -61,41 +61,15 @@ export type ChangeColumn = number[] | string[];
 
 export interface Upsert {
   readonly fieldMask: number;
-  /** The rows' slots; a live upsert's may be a typed array over the journal's scratch. */
-  readonly slots: ArrayLike<number>;
+  readonly slots: number[];
   /** One column per field in the mask, in ascending field order. */
   readonly columns: ChangeColumn[];
 }
 
-/**
- * An upsert built from a live table: its columns are read from the table's own columns at the
- * upsert's slots when it is encoded, without copying them into arrays first. The commit path
- * encodes every write set once, right away, so this saves an array per field per commit.
- * `columns` copies the values out on first use; do that before the table changes again.
- */
-export class LiveUpsert implements Upsert {
-  #columns: ChangeColumn[] | undefined;
-
-  constructor(
-    readonly tableColumns: readonly (ArrayLike<number> | string[])[],
-    private readonly fields: readonly FieldInfo[],
-    readonly fieldMask: number,
-    readonly slots: ArrayLike<number>,
-    /** The slots' maximal runs of consecutive slots, as (first, length) pairs: see `runsOf`. */
-    readonly runs: Uint32Array,
-  ) {}
-
-  get columns(): ChangeColumn[] {
-    this.#columns ??= fieldsOfMask(this.fieldMask).map((f) =>
-      gatherColumn(this.tableColumns[f], this.fields[f].stride, this.slots, this.fields[f].storage === undefined),
-    );
-    return this.#columns;
-  }
-
-  /** A plain copy, detached from the table. */
-  toPlain(): Upsert {
-    return { fieldMask: this.fieldMask, slots: Array.from(this.slots), columns: this.columns };
-  }
+/** An upsert whose values are copied out of a table's live columns at `slots`. */
+export function upsertFromTable(tableColumns: readonly (ArrayLike<number> | string[])[], fields: readonly FieldInfo[], fieldMask: number, slots: ArrayLike<number>): Upsert {
+  const columns = fieldsOfMask(fieldMask).map((f) => gatherColumn(tableColumns[f], fields[f].stride, slots, fields[f].storage === undefined));
+  return { fieldMask, slots: Array.from(slots), columns };
 }
 
 function gatherColumn(column: ArrayLike<number> | string[], stride: number, slots: ArrayLike<number>, isString: boolean): ChangeColumn {
@@ -142,8 +116,8 @@ export function encodeWriteSet(writeSet: WriteSet, schema: WriteSetSchema): Uint
   return writer.toBytes();
 }
 
-/** Appends the encoding to `writer` (the commit path reuses one writer). */
-export function encodeWriteSetInto(writer: ByteWriter, writeSet: WriteSet, schema: WriteSetSchema): void {
+/** Appends the encoding of a plain write set to `writer`. */
+function encodeWriteSetInto(writer: ByteWriter, writeSet: WriteSet, schema: WriteSetSchema): void {
   const { slots, generations, alive } = writeSet.slots;
   writer.varint(slots.length);
   for (let i = 0; i < slots.length; i++) {
@@ -163,37 +137,64 @@ export function encodeWriteSetInto(writer: ByteWriter, writeSet: WriteSet, schem
 
 function encodeUpsert(writer: ByteWriter, upsert: Upsert, fields: readonly FieldInfo[]): void {
   const slots = upsert.slots;
-  const rowCount = slots.length;
-  const live = upsert instanceof LiveUpsert ? upsert : undefined;
-  const runs = live?.runs ?? runsOf(slots);
-  const runCount = runs.length / 2;
+  const runs = runsOf(slots);
+  encodeUpsertRows(writer, upsert.fieldMask, { slots, count: slots.length, runs, runCount: runs.length / 2 });
+  const fieldIndices = fieldsOfMask(upsert.fieldMask);
+  for (let c = 0; c < fieldIndices.length; c++) encodeColumn(writer, fields[fieldIndices[c]], upsert.columns[c], slots.length, undefined);
+}
+
+/** An upsert's rows: `slots[0 .. count)`, and their runs as (first, length) pairs `runs[0 .. 2 * runCount)`. */
+export interface RowsView {
+  readonly slots: ArrayLike<number>;
+  readonly count: number;
+  readonly runs: ArrayLike<number>;
+  readonly runCount: number;
+}
+
+/** Writes an upsert's field mask, row header and rows, choosing the form; returns whether the rows went as runs. */
+function encodeUpsertRows(writer: ByteWriter, fieldMask: number, rows: RowsView): boolean {
+  const { slots, count, runs, runCount } = rows;
   // Two varints per run against one per row: runs only when they are clearly fewer.
-  const asRuns = 2 * runCount < rowCount;
-  writer.varint(upsert.fieldMask);
-  writer.varint(rowCount * 2 + (asRuns ? ROWS_AS_RUNS : ROWS_LISTED));
+  const asRuns = 2 * runCount < count;
+  writer.varint(fieldMask);
+  writer.varint(count * 2 + (asRuns ? ROWS_AS_RUNS : ROWS_LISTED));
   if (asRuns) {
     writer.varint(runCount);
-    for (let i = 0; i < runs.length; i++) writer.varint(runs[i]);
+    for (let i = 0; i < 2 * runCount; i++) writer.varint(runs[i]);
   } else {
-    for (let i = 0; i < rowCount; i++) writer.varint(slots[i]);
+    for (let i = 0; i < count; i++) writer.varint(slots[i]);
   }
-  const fieldIndices = fieldsOfMask(upsert.fieldMask);
-  for (let c = 0; c < fieldIndices.length; c++) {
-    const field = fields[fieldIndices[c]];
-    if (live === undefined) encodeColumn(writer, field, upsert.columns[c], rowCount, undefined);
-    else if (asRuns && canCopyBytes(field)) copyRunsOfColumn(writer, field, live.tableColumns[field.index] as NumericArray, runs);
-    else encodeColumn(writer, field, live.tableColumns[field.index], rowCount, slots);
+  return asRuns;
+}
+
+/**
+ * Writes an upsert of a live table straight from its columns (the commit path): the same bytes
+ * as `upsertFromTable` then the plain encoder, without copying anything into arrays first.
+ */
+export function encodeTableUpsert(
+  writer: ByteWriter,
+  fields: readonly FieldInfo[],
+  tableColumns: readonly (ArrayLike<number> | string[])[],
+  fieldMask: number,
+  rows: RowsView,
+): void {
+  const asRuns = encodeUpsertRows(writer, fieldMask, rows);
+  for (let f = 0; f < fields.length; f++) {
+    if ((fieldMask & (1 << f)) === 0) continue;
+    const field = fields[f];
+    if (asRuns && canCopyBytes(field)) copyRunsOfColumn(writer, field, tableColumns[f] as NumericArray, rows);
+    else encodeColumn(writer, field, tableColumns[f], rows.count, rows.slots);
   }
 }
 
 /** The maximal runs of consecutive slots (s, s + 1, ...) in `slots`, in order, as (first, length) pairs. */
-export function runsOf(slots: ArrayLike<number>): Uint32Array {
+function runsOf(slots: ArrayLike<number>): number[] {
   const pairs: number[] = [];
   for (let i = 0; i < slots.length; i++) {
     if (i > 0 && slots[i] === slots[i - 1] + 1) pairs[pairs.length - 1]++;
     else pairs.push(slots[i], 1);
   }
-  return Uint32Array.from(pairs);
+  return pairs;
 }
 
 /**
@@ -204,16 +205,15 @@ function canCopyBytes(field: FieldInfo): boolean {
   return LITTLE_ENDIAN && field.storage !== undefined && field.type.kind !== 'entity';
 }
 
-/** Writes a column's values at the slots of `runs` ((first, length) pairs) as byte copies. */
-function copyRunsOfColumn(writer: ByteWriter, field: FieldInfo, column: NumericArray, runs: Uint32Array): void {
+/** Writes a column's values at the rows' slots, a run at a time, as byte copies. */
+function copyRunsOfColumn(writer: ByteWriter, field: FieldInfo, column: NumericArray, rows: RowsView): void {
   const elementBytes = column.BYTES_PER_ELEMENT * field.stride;
-  let total = 0;
-  for (let r = 1; r < runs.length; r += 2) total += runs[r];
-  writer.ensure(total * elementBytes);
+  writer.ensure(rows.count * elementBytes);
   const source = new Uint8Array(column.buffer, column.byteOffset, column.length * column.BYTES_PER_ELEMENT);
   const target = writer.bytes;
+  const runs = rows.runs;
   let length = writer.length;
-  for (let r = 0; r < runs.length; r += 2) {
+  for (let r = 0; r < 2 * rows.runCount; r += 2) {
     const from = runs[r] * elementBytes;
     const bytes = runs[r + 1] * elementBytes;
     target.set(source.subarray(from, from + bytes), length);
