@@ -52,6 +52,8 @@ interface TableLayout {
   /** For each field: its offset in beforeNumbers (non-string) or beforeStrings (string). */
   readonly offsets: readonly number[];
   readonly stringFieldCount: number;
+  /** Every field is a numeric scalar (no strings, no arrays): field f's before-image is at offset f. */
+  readonly scalarsOnly: boolean;
 }
 
 const EPOCH_MAX = 0xffff_fffe;
@@ -395,7 +397,16 @@ function recordFirstTouch(table: ComponentTable, layout: TableLayout, journal: T
   journal.touched[index] = slot;
   const had = slot < table.capacity && table.present[slot] === 1;
   journal.hadBefore[index] = had ? 1 : 0;
-  if (had) copyBeforeImage(table, layout, journal, index, slot, true);
+  if (!had) return;
+  if (layout.scalarsOnly) {
+    // The common shape (Position, Velocity, Health...): one store per field, no kind checks.
+    const numbers = journal.beforeNumbers;
+    const columns = table.columnList as NumericArray[];
+    const base = index * columns.length;
+    for (let f = 0; f < columns.length; f++) numbers[base + f] = columns[f][slot];
+    return;
+  }
+  copyBeforeImage(table, layout, journal, index, slot, true);
 }
 
 /** Cells written partially make an upsert only if some field was written (mask 0 is no change). */
@@ -441,7 +452,8 @@ function layoutOf(table: ComponentTable): TableLayout {
     numericWidth += field.stride;
     return offset;
   });
-  return { numericWidth, offsets, stringFieldCount };
+  const scalarsOnly = table.fields.every((field) => field.storage !== undefined && field.stride === 1);
+  return { numericWidth, offsets, stringFieldCount, scalarsOnly };
 }
 
 /**
