@@ -27,14 +27,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, constants as perfConstants, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { defineComponent, open, t, type Database, type Entity, type SnapshotResult } from '../src/index.js';
-import { Position, tickRunner } from './ecsdb.js';
+import { open, type Database, type Entity, type SnapshotResult } from '../src/index.js';
+import { Health, Position, Velocity, tickRunner } from './ecsdb.js';
 import type { Plan } from './plan.js';
 import type { Runner } from './stats.js';
 import { median, withDeadline } from './stats.js';
-
-export const Velocity = defineComponent('Velocity', { dx: t.f32, dy: t.f32, dz: t.f32 });
-export const Health = defineComponent('Health', { hp: t.i32 });
 
 /** As in ecsdb-wal.ts: the bench decides when snapshots happen. */
 const NO_AUTOMATIC_SNAPSHOTS = { snapshot: { everyCommits: 0, everyMs: 0, walBytesMax: 0 } };

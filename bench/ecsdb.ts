@@ -1,7 +1,12 @@
 /**
  * ecsdb as a user would drive it: one `db.transact` per W1 commit, one per W2 tick, each
  * `tx.set(entity, Position, { x, y, z })` with a fresh object literal (what the public API takes).
- * W6 (strict only) issues a round of W1 commits, then awaits every one's `durable` together.
+ * W3 is one `db.transact` per operation: `tx.create()` and three `tx.add` per new entity, then
+ * `tx.destroy` of each entity of the previous generation. W6 issues a round of W1 commits, then
+ * awaits every one's `durable` together.
+ *
+ * The database holds Position, Velocity and Health: the main world's entities have Position only,
+ * W3's have all three.
  *
  * Modes that need files get a fresh temporary directory, removed on close. A mode `open`
  * rejects with CONFIG_INVALID (not built yet) is reported as n/a.
@@ -9,13 +14,26 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineComponent, isEcsdbError, open, t, type Commit, type Database, type EncryptionOptions, type Entity } from '../src/index.js';
+import { defineComponent, isEcsdbError, open, t, type Commit, type Database, type EncryptionOptions, type Entity, type Transaction } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
 import type { DurableWait, Mode, Plan } from './plan.js';
 import type { Runner } from './stats.js';
-import { PointSequence, checkReadBack, positionAt, tickIndex, tickStart, valueBase, type WorkloadId } from './workloads.js';
+import {
+  PointSequence,
+  checkCount,
+  checkReadBack,
+  churnValuesAt,
+  positionAt,
+  tickIndex,
+  tickStart,
+  valueBase,
+  type ChurnValues,
+  type WorkloadId,
+} from './workloads.js';
 
 export const Position = defineComponent('Position', { x: t.f32, y: t.f32, z: t.f32 });
+export const Velocity = defineComponent('Velocity', { dx: t.f32, dy: t.f32, dz: t.f32 });
+export const Health = defineComponent('Health', { hp: t.i32 });
 
 export async function openEcsdb(plan: Plan, mode: Mode, encryption?: EncryptionOptions): Promise<Opened> {
   const dir = mode.needsDir ? mkdtempSync(join(tmpdir(), 'ecsdb-bench-')) : undefined;
@@ -24,7 +42,7 @@ export async function openEcsdb(plan: Plan, mode: Mode, encryption?: EncryptionO
   };
   let db: Database;
   try {
-    db = await open({ components: [Position], durability: mode.name, ...(dir === undefined ? {} : { dir }), ...(encryption === undefined ? {} : { encryption }) });
+    db = await open({ components: [Position, Velocity, Health], durability: mode.name, ...(dir === undefined ? {} : { dir }), ...(encryption === undefined ? {} : { encryption }) });
   } catch (error) {
     removeDir();
     if (isEcsdbError(error, 'CONFIG_INVALID')) return { status: 'n/a', reason: error.message };
@@ -58,6 +76,8 @@ function runnerFor(workload: WorkloadId, db: Database, entities: readonly Entity
       return tickRunner(db, entities, plan, mode.durableWait);
     case 'W2C':
       return columnTickRunner(db, entities, plan, mode.durableWait);
+    case 'W3':
+      return churnRunner(db, plan, mode.durableWait);
     case 'W6':
       if (mode.name !== 'strict') throw new RangeError(`W6 is a strict-mode workload, not ${mode.name}`);
       return groupCommitRunner(db, entities, plan);
@@ -161,6 +181,50 @@ function columnTickRunner(db: Database, entities: readonly Entity[], plan: Plan,
     verify() {
       const index = tickIndex(tickStart(seq, plan), count - 1, plan);
       checkReadBack('ecsdb', index, db.get(entities[index], Position), positionAt(seq));
+    },
+  };
+}
+
+/**
+ * W3: each operation is one transaction that creates `churnEntityCount` entities with Position,
+ * Velocity and Health (fresh object literals, as W2's) and then destroys the generation the
+ * operation before created. The first generation is created when the runner is made (untimed).
+ */
+function churnRunner(db: Database, plan: Plan, wait: DurableWait): Runner {
+  const count = plan.churnEntityCount;
+  let previous: Entity[] = new Array<Entity>(count);
+  let next: Entity[] = new Array<Entity>(count);
+  let seq = 0;
+  const createGeneration = (tx: Transaction, into: Entity[], values: ChurnValues): void => {
+    const { x, y, z, dx, dy, dz, hp } = values;
+    for (let k = 0; k < count; k++) {
+      const entity = tx.create();
+      tx.add(entity, Position, { x, y, z });
+      tx.add(entity, Velocity, { dx, dy, dz });
+      tx.add(entity, Health, { hp });
+      into[k] = entity;
+    }
+  };
+  db.transact((tx) => createGeneration(tx, previous, churnValuesAt(seq)));
+  const churnOne = (): Commit<void> => {
+    seq++;
+    const commit = db.transact((tx) => {
+      createGeneration(tx, next, churnValuesAt(seq));
+      for (let k = 0; k < count; k++) tx.destroy(previous[k]);
+    });
+    [previous, next] = [next, previous];
+    return commit;
+  };
+  return {
+    run: loopWaiting(db, wait, churnOne),
+    verify() {
+      checkCount('ecsdb', 'live entities after W3', db.entityCount, plan.entityCount + count);
+      const expected = churnValuesAt(seq);
+      for (const k of [0, count >> 1, count - 1]) {
+        const entity = previous[k]; // the generation the last operation created
+        checkReadBack('ecsdb', `W3 entity ${k} of the last generation`, { ...db.get(entity, Position), ...db.get(entity, Velocity), ...db.get(entity, Health) }, expected);
+        if (db.exists(next[k])) throw new Error(`bench self-check failed: ecsdb W3 entity ${k} of the generation before the last is still alive`);
+      }
     },
   };
 }

@@ -27,8 +27,12 @@ const TIME_UNIT: Record<WorkloadId, { label: string; ns: number }> = {
   W1: { label: 'µs', ns: 1e3 },
   W2: { label: 'ms', ns: 1e6 },
   W2C: { label: 'ms', ns: 1e6 },
+  W3: { label: 'ms', ns: 1e6 },
   W6: { label: 'ms', ns: 1e6 },
 };
+
+/** The rate's unit where it is not entity updates: W3 counts entities created (it destroys as many). */
+const RATE_UNIT: Partial<Record<WorkloadId, string>> = { W3: 'entities/s' };
 
 const HEADERS = ['workload', 'mode', 'ecsdb', 'raw Float32Array', 'better-sqlite3 (WAL)', 'ecsdb vs sqlite', 'ecsdb / raw'];
 const WAL_HEADERS = ['figure', 'mode', 'ecsdb', 'better-sqlite3 (WAL)', 'ecsdb vs sqlite'];
@@ -100,7 +104,7 @@ function resultCells(row: ResultRow): Cell[] {
   ];
 }
 
-function figureCell(row: Pick<ResultRow, 'workload' | 'opUnit' | 'updatesPerOp'>, figure: Figure | Missing, rateUnit?: string): Cell {
+function figureCell(row: Pick<ResultRow, 'workload' | 'opUnit' | 'updatesPerOp'>, figure: Figure | Missing, rateUnit = RATE_UNIT[row.workload]): Cell {
   if (figure.status !== 'ok') return missingCell(figure);
   const unit = TIME_UNIT[row.workload];
   const rate =

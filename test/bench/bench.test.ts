@@ -216,6 +216,10 @@ describe('runBench()', () => {
     expect(report.plan.snapshot.entityCount).toBe(1_000);
     expectCompleteReport(report);
     const text = formatReport(report);
+    for (const mode of MODES) {
+      expect(text).toMatch(new RegExp(`W3 churn +${mode.name} +[\\d.,]+ ms/op ±\\d+% +[\\d.,]+ ms/op ±\\d+% +[\\d.,]+ ms/op ±\\d+%`));
+    }
+    expect(text).toMatch(/sqlite OFF +[\d.,]+( k| M)? entities\/s/);
     expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync .* median [\d.,]+ µs/);
     expect(text).toMatch(/W1 strict \/ fsync floor +strict +[\d.,]+x the floor +[\d.,]+x the floor/);
     expect(text).toMatch(/W6 100 strict commits +strict +[\d.,]+ ms\/100 .* [\d.,]+x (faster|slower)/);
