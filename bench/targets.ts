@@ -60,6 +60,22 @@ function fromRow(workload: WorkloadId, mode: Target['mode'], pick: (row: ResultR
 const microsecondsPerOp = (row: ResultRow): number | null => (row.ecsdb.status === 'ok' ? row.ecsdb.medianNsPerOp / 1e3 : null);
 const millionUpdatesPerSecond = (row: ResultRow): number | null => (row.ecsdb.status === 'ok' ? row.ecsdb.updatesPerSecond / 1e6 : null);
 
+/** A per-mode row of the durability or snapshot figures (W4, W5, W6): ecsdb's side, or why it is missing. */
+interface ModeRow<F> {
+  readonly mode: Target['mode'];
+  readonly ecsdb: F | Missing;
+}
+
+/** ecsdb's figure in the row for `mode` among `rowsOf(inputs)`, through `pick`. */
+function fromModeRow<F extends { status: 'ok' }>(rowsOf: (inputs: TargetInputs) => readonly ModeRow<F>[], mode: Target['mode'], pick: (figure: F) => number) {
+  return (inputs: TargetInputs): Reading => {
+    const row = rowsOf(inputs).find((candidate) => candidate.mode === mode);
+    if (row === undefined) return { status: 'n/a', reason: `${mode} mode was not run` };
+    const ecsdb = row.ecsdb;
+    return ecsdb.status === 'ok' ? pick(ecsdb as F) : (ecsdb as Missing);
+  };
+}
+
 /** A figure of W5's measurement, through `pick`. */
 function fromW5(pick: (w5: SnapshotWhileTicking) => number) {
   return (inputs: TargetInputs): Reading => {
@@ -125,11 +141,7 @@ export const TARGETS: readonly Target[] = [
     figure: 'W6',
     mode: 'strict',
     description: 'W6 strict, 1,000 commits in flight: >= 500,000 commits/s',
-    read: (inputs) => {
-      const row = inputs.groupCommit;
-      if (!('ecsdb' in row)) return row;
-      return row.ecsdb.status === 'ok' ? row.ecsdb.updatesPerSecond : row.ecsdb;
-    },
+    read: fromModeRow((inputs) => inputs.groupCommit, 'strict', (w6) => w6.updatesPerSecond),
     unit: 'commits/s',
     bound: 'atLeast',
     threshold: 500_000,

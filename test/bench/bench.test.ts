@@ -67,20 +67,25 @@ function expectFsyncFloor(floor: FsyncFloor | Missing): void {
   expect(ok.medianNs).toBeLessThanOrEqual(ok.maxNs);
 }
 
+/** W6 has a row per mode run, each against better-sqlite3 with the paired `synchronous` setting. */
+function expectGroupCommitRows(report: BenchReport): void {
+  expect(report.groupCommit.map((row) => row.mode)).toEqual(report.plan.modes.map((mode) => mode.name));
+  report.groupCommit.forEach((row, i) => {
+    expect(row.inFlight).toBe(report.plan.groupCommitInFlight);
+    expectFigure(row.ecsdb, `W6 ${row.mode} ecsdb`);
+    expectFigure(row.sqlite, `W6 ${row.mode} sqlite`);
+    expect(row.sqlite.synchronous).toBe(report.plan.modes[i].sqliteSynchronous);
+    expectPositiveFinite(row.ecsdbSpeedupOverSqlite, `W6 ${row.mode} ecsdbSpeedupOverSqlite`);
+  });
+}
+
 /** Every figure of issue 3 (durability and recovery) is measured and positive. */
 function expectDurabilityFigures(report: BenchReport): void {
   expectFsyncFloor(report.fsyncFloor);
   expectPositiveFinite(report.strictOverFsyncFloor.ecsdb, 'strictOverFsyncFloor.ecsdb');
   expectPositiveFinite(report.strictOverFsyncFloor.sqlite, 'strictOverFsyncFloor.sqlite');
 
-  const groupCommit = report.groupCommit;
-  expect('ecsdb' in groupCommit, `W6: ${'reason' in groupCommit ? groupCommit.reason : ''}`).toBe(true);
-  if (!('ecsdb' in groupCommit)) return;
-  expect(groupCommit.inFlight).toBe(report.plan.groupCommitInFlight);
-  expectFigure(groupCommit.ecsdb, 'W6 ecsdb');
-  expectFigure(groupCommit.sqlite, 'W6 sqlite');
-  expect(groupCommit.sqlite.synchronous).toBe('FULL');
-  expectPositiveFinite(groupCommit.ecsdbSpeedupOverSqlite, 'W6 ecsdbSpeedupOverSqlite');
+  expectGroupCommitRows(report);
 
   const walBytes = report.walBytes;
   expect('ecsdb' in walBytes, `WAL bytes: ${'reason' in walBytes ? walBytes.reason : ''}`).toBe(true);
@@ -222,7 +227,7 @@ describe('runBench()', () => {
     expect(text).toMatch(/sqlite OFF +[\d.,]+( k| M)? entities\/s/);
     expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync .* median [\d.,]+ µs/);
     expect(text).toMatch(/W1 strict \/ fsync floor +strict +[\d.,]+x the floor +[\d.,]+x the floor/);
-    expect(text).toMatch(/W6 100 strict commits +strict +[\d.,]+ ms\/100 .* [\d.,]+x (faster|slower)/);
+    for (const mode of MODES) expect(text).toMatch(new RegExp(`W6 100 commits +${mode.name} +[\\d.,]+ ms/100 .* [\\d.,]+x (faster|slower)`));
     expect(text).toMatch(/WAL bytes per W1 commit +buffered +[\d.,]+ B\/commit +[\d.,]+ B\/commit +[\d.,]+x fewer bytes/);
     expect(text).toMatch(/W4 replay on open\(\) +buffered +[\d.,]+( k| M)? commits\/s +n\/a/);
     expect(text).toMatch(/a world of 1,000 entities with Position .* at scale 0\.001 these figures are indicative only/s);
@@ -242,7 +247,8 @@ describe('runBench()', () => {
     expect(report.redis).toEqual({ status: 'skipped', reason: expect.stringMatching(/redis-server is not on PATH/) });
     expect(report.fsyncFloor.status).toBe('n/a');
     expect(report.strictOverFsyncFloor).toEqual({ ecsdb: null, sqlite: null });
-    for (const missing of [report.groupCommit, report.walBytes, report.replay, report.snapshotOpen, report.snapshotWhileTicking]) {
+    expectGroupCommitRows(report);
+    for (const missing of [report.walBytes, report.replay, report.snapshotOpen, report.snapshotWhileTicking]) {
       expect(missing).toMatchObject({ status: 'n/a' });
     }
     const statuses = Object.fromEntries(report.targets.map((target) => [target.id, target.status]));
@@ -251,7 +257,7 @@ describe('runBench()', () => {
       else expect(statuses[target.id], target.id).toBe('n/a');
     }
     const text = formatReport(report);
-    expect(text).toMatch(/n\/a: W6: strict mode was not run/);
+    expect(text).toMatch(/W6 100 commits +memory +[\d.,]+ ms\/100/);
     expect(text).toMatch(/n\/a: W5: buffered mode was not run/);
     expect(text).toMatch(/Redis: skipped: redis-server is not on PATH/);
   });
@@ -321,13 +327,25 @@ describe('report and targets', () => {
     };
   }
 
+  function groupCommitRow(mode: ResultRow['mode'], ecsdb: Figure | Missing, sqliteNs: number): TargetInputs['groupCommit'][number] {
+    const synchronous = MODES.find((candidate) => candidate.name === mode)!.sqliteSynchronous;
+    return {
+      workload: 'W6',
+      mode,
+      inFlight: 1_000,
+      ecsdb,
+      sqlite: { ...figure(sqliteNs, 1_000), synchronous },
+      ecsdbSpeedupOverSqlite: ecsdb.status === 'ok' ? sqliteNs / ecsdb.medianNsPerOp : null,
+    };
+  }
+
   /** Only the main table: every issue-3 figure not run. */
   function tableOnly(results: ResultRow[]): TargetInputs {
     return {
       results,
       fsyncFloor: notRun,
       strictOverFsyncFloor: { ecsdb: null, sqlite: null },
-      groupCommit: notRun,
+      groupCommit: [],
       walBytes: notRun,
       replay: notRun,
       snapshotOpen: notRun,
@@ -370,14 +388,11 @@ describe('report and targets', () => {
       results,
       fsyncFloor: floor,
       strictOverFsyncFloor: { ecsdb: w1StrictNs / floor.medianNs, sqlite: 250_000 / floor.medianNs },
-      groupCommit: {
-        workload: 'W6',
-        mode: 'strict',
-        inFlight: 1_000,
-        ecsdb: figure(w6Ns, 1_000),
-        sqlite: { ...figure(250e6, 1_000), synchronous: 'FULL' },
-        ecsdbSpeedupOverSqlite: 250e6 / w6Ns,
-      },
+      groupCommit: [
+        groupCommitRow('memory', figure(1e6, 1_000), 9e6),
+        groupCommitRow('buffered', figure(1.5e6, 1_000), 16e6),
+        groupCommitRow('strict', figure(w6Ns, 1_000), 250e6),
+      ],
       walBytes: {
         mode: 'buffered',
         ecsdb: { status: 'ok', commits: 10, walBytesGrowth: good ? 380 : 420, bytesPerCommit: good ? 38 : 42 },
@@ -548,7 +563,7 @@ describe('report and targets', () => {
     ];
     const inputs: TargetInputs = {
       ...tableOnly(results),
-      groupCommit: { status: 'failed', reason: 'W6 setup failed' },
+      groupCommit: [groupCommitRow('strict', { status: 'failed', reason: 'W6 setup failed' }, 250e6)],
       walBytes: { ...(everything(true).walBytes as Exclude<TargetInputs['walBytes'], Missing>), ecsdb: { status: 'failed', reason: 'EIO' } },
     };
     const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis: REDIS_SKIPPED, targets: evaluateTargets(inputs) });
@@ -557,7 +572,7 @@ describe('report and targets', () => {
     expect(text).toMatch(/11\.3x faster/);
     expect(text).toMatch(/n\/a: ecsdb buffered: needs the WAL/);
     expect(text).toMatch(/FAILED: ecsdb strict W1: durable never resolved/);
-    expect(text).toMatch(/FAILED: W6: W6 setup failed/);
+    expect(text).toMatch(/FAILED: ecsdb W6 strict: W6 setup failed/);
     expect(text).toMatch(/FAILED: ecsdb WAL bytes: EIO/);
     expect(text).toMatch(/fsync floor: n\/a: not run here/);
     expect(text).toMatch(/MET +W1 memory: <= 1 µs per commit: measured 0\.8 µs per commit/);
@@ -592,7 +607,9 @@ describe('report and targets', () => {
     expect(text).toMatch(/through node:fs\/promises.*median 260 µs \(p90 300\)/);
     expect(text).toMatch(/sampled in 2 pass\(es\) around the strict figures, whose medians were 190, 210 µs/);
     expect(text).toMatch(/W1 strict \/ fsync floor +strict +1\.15x the floor +1\.25x the floor +1\.09x faster/);
-    expect(text).toMatch(/W6 1,000 strict commits +strict +1\.9 ms\/1,000 ±0% +250 ms\/1,000 ±0% +132x faster/);
+    expect(text).toMatch(/W6 1,000 commits +memory +1 ms\/1,000 ±0% +9 ms\/1,000 ±0% +9x faster/);
+    expect(text).toMatch(/W6 1,000 commits +buffered +1\.5 ms\/1,000 ±0% +16 ms\/1,000 ±0% +10\.7x faster/);
+    expect(text).toMatch(/W6 1,000 commits +strict +1\.9 ms\/1,000 ±0% +250 ms\/1,000 ±0% +132x faster/);
     expect(text).toMatch(/526 k commits\/s +4 k commits\/s/);
     expect(text).toMatch(/WAL bytes per W1 commit +buffered +38 B\/commit +4,120 B\/commit +108x fewer bytes/);
     expect(text).toMatch(/W4 replay on open\(\) +buffered +2\.5 M commits\/s +n\/a/);
