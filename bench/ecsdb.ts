@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineComponent, isEcsdbError, open, t, type Commit, type Database, type EncryptionOptions, type Entity, type Transaction } from '../src/index.js';
+import { defineComponent, isEcsdbError, open, t, type Commit, type Database, type EncryptionOptions, type Entity, type OpenOptions, type Transaction } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
 import type { DurableWait, Mode, Plan } from './plan.js';
 import type { Runner } from './stats.js';
@@ -34,6 +34,29 @@ import {
 export const Position = defineComponent('Position', { x: t.f32, y: t.f32, z: t.f32 });
 export const Velocity = defineComponent('Velocity', { dx: t.f32, dy: t.f32, dz: t.f32 });
 export const Health = defineComponent('Health', { hp: t.i32 });
+
+/**
+ * Automatic snapshots off, for the directories of the WAL, W4 and W5 figures: the bench decides
+ * when snapshots happen. (A snapshot would archive WAL segments, so wal/ would shrink, and let
+ * `open()` start from it instead of replaying every commit.)
+ */
+const NO_AUTOMATIC_SNAPSHOTS = { snapshot: { everyCommits: 0, everyMs: 0, walBytesMax: 0 } };
+
+/** A database in `dir` in a mode with a directory (buffered or strict), automatic snapshots off. */
+export async function openDirectory(components: OpenOptions['components'], mode: Mode, dir: string): Promise<Database> {
+  if (!mode.needsDir) throw new RangeError(`${mode.name} mode has no directory`);
+  return open({ components, durability: mode.name, dir, ...NO_AUTOMATIC_SNAPSHOTS });
+}
+
+/**
+ * Between the transactions that build a directory for W4 or W5: buffered lets the WAL writer's
+ * background flushes run, as between a game's frames; strict waits until the last commit is
+ * durable (a batch of commits issued together shares writes and fsyncs: group commit).
+ */
+export async function betweenBatches(mode: Mode, last: Commit<unknown>): Promise<void> {
+  if (mode.durableWait === 'each') await last.durable;
+  else await new Promise((resolve) => setImmediate(resolve));
+}
 
 export async function openEcsdb(plan: Plan, mode: Mode, encryption?: EncryptionOptions): Promise<Opened> {
   const dir = mode.needsDir ? mkdtempSync(join(tmpdir(), 'ecsdb-bench-')) : undefined;

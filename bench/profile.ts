@@ -22,8 +22,8 @@ const USAGE = `usage: node dist/bench/profile.js <W1|W2|W2C|W3|W4|W4S|W5|W6> [--
        [--opens 5] [--snapshots 3] [--out profile.cpuprofile] [--top 20] [--interval-us 1000]
        node dist/bench/profile.js --summarize <file.cpuprofile> [--top 20]
 
-  W1, W2, W2C (W2 through tx.setColumns), W3, W6: --mode picks the durability (default buffered; W6: strict); W4 profiles open() with
-  WAL replay, W4S open() from a snapshot; W5 profiles snapshots taken while W2 ticks go on.
+  --mode picks the durability (default buffered; W6: strict). W2C is W2 through tx.setColumns; W4 profiles open() with
+  WAL replay, W4S open() from a snapshot; W5 profiles snapshots taken while W2 ticks go on (these three: buffered or strict).
   --summarize prints the top functions of an existing profile (e.g. one from node --cpu-prof).`;
 
 const PROFILED = ['W1', 'W2', 'W2C', 'W3', 'W4', 'W4S', 'W5', 'W6'] as const;
@@ -66,9 +66,10 @@ function parseOptions(argv: string[]): Options | 'help' {
   if (values.summarize === undefined && (positionals.length !== 1 || !(PROFILED as readonly string[]).includes(workload))) {
     throw new Error(`give one workload: ${PROFILED.join(', ')}`);
   }
-  const modeName = ['W4', 'W4S', 'W5'].includes(workload) ? 'buffered' : (values.mode ?? (workload === 'W6' ? 'strict' : 'buffered'));
+  const modeName = values.mode ?? (workload === 'W6' ? 'strict' : 'buffered');
   const mode = MODES.find((candidate) => candidate.name === modeName);
   if (mode === undefined) throw new Error(`unknown mode ${JSON.stringify(modeName)}`);
+  if (!mode.needsDir && ['W4', 'W4S', 'W5'].includes(workload)) throw new Error(`${workload} needs a directory: --mode buffered or strict`);
   const number = (name: string, text: string): number => {
     const value = Number(text);
     if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(text)}`);
@@ -121,7 +122,7 @@ async function loopFor(runner: Runner, seconds: number): Promise<number> {
 async function profileWorkload(options: Options, plan: Plan): Promise<Profiler.Profile> {
   if (options.workload === 'W4') {
     process.stderr.write(`profile: building a directory of ${plan.replay.commitCount.toLocaleString('en-US')} W1 commits (not profiled)\n`);
-    const built = await buildReplayDirectory(plan);
+    const built = await buildReplayDirectory(plan, options.mode);
     try {
       await openReplayDirectory(plan, built); // warm-up: JIT and page cache
       return await profiled(options.intervalUs, async () => {
@@ -136,7 +137,7 @@ async function profileWorkload(options: Options, plan: Plan): Promise<Profiler.P
   }
   if (options.workload === 'W4S') {
     process.stderr.write(`profile: building a snapshot of ${plan.snapshot.entityCount.toLocaleString('en-US')} entities (not profiled)\n`);
-    const built = await buildSnapshotDirectory(plan);
+    const built = await buildSnapshotDirectory(plan, options.mode);
     try {
       await openSnapshotDirectory(plan, built); // warm-up: JIT and page cache
       return await profiled(options.intervalUs, async () => {
@@ -151,7 +152,7 @@ async function profileWorkload(options: Options, plan: Plan): Promise<Profiler.P
   }
   if (options.workload === 'W5') {
     process.stderr.write(`profile: building a world of ${plan.snapshot.entityCount.toLocaleString('en-US')} entities (not profiled)\n`);
-    const world = await openTickingWorld(plan);
+    const world = await openTickingWorld(plan, options.mode);
     const gcWatch = new GcWatch();
     try {
       await snapshotWhileTicking(world.db, world.tick, gcWatch); // warm-up

@@ -12,7 +12,13 @@ import { openEcsdb } from './ecsdb.js';
 import { measureEncryptionCost, type EncryptionCostRow } from './encryption.js';
 import type { EncryptionOptions } from '../src/index.js';
 import { measureEcsdbWalBytes, measureReplay, type EcsdbWalBytes, type Replay } from './ecsdb-wal.js';
-import { measureSnapshotOpen, measureSnapshotWhileTicking, type SnapshotOpen, type SnapshotWhileTicking } from './ecsdb-snapshot.js';
+import {
+  measureSnapshotOpen,
+  measureSnapshotWhileTicking,
+  memoryModeSnapshotRefusal,
+  type SnapshotOpen,
+  type SnapshotWhileTicking,
+} from './ecsdb-snapshot.js';
 import { fsyncFloorOf, sampleFsyncFloor, type FsyncFloor, type FsyncFloorPass } from './fsync-floor.js';
 import { planFor, type Mode, type Plan, type SqliteSynchronous } from './plan.js';
 import { openRaw } from './raw.js';
@@ -98,25 +104,28 @@ export interface WalBytesRow {
   ecsdbSavingOverSqlite: number | null;
 }
 
-/** W4: reopening a directory of W1 commits. SQLite has no counterpart (see `sqlite.reason`). */
+/**
+ * W4 in one mode: reopening a directory of W1 commits built in that mode (memory: n/a, it has no
+ * directory). SQLite has no counterpart (see `sqlite.reason`).
+ */
 export interface ReplayRow {
   workload: 'W4';
-  mode: 'buffered';
+  mode: Mode['name'];
   ecsdb: Replay | Missing;
   sqlite: Missing;
 }
 
-/** W4 from a snapshot: open() of a directory whose newest snapshot holds the whole world. */
+/** W4 from a snapshot in one mode: open() of a directory whose newest snapshot holds the whole world. */
 export interface SnapshotOpenRow {
   workload: 'W4';
-  mode: 'buffered';
+  mode: Mode['name'];
   ecsdb: SnapshotOpen | Missing;
 }
 
-/** W5: a snapshot of the whole world while a loop keeps committing W2 ticks. */
+/** W5 in one mode: a snapshot of the whole world while a loop keeps committing W2 ticks. */
 export interface SnapshotWhileTickingRow {
   workload: 'W5';
-  mode: 'buffered';
+  mode: Mode['name'];
   ecsdb: SnapshotWhileTicking | Missing;
 }
 
@@ -131,12 +140,12 @@ export interface BenchReport {
   strictOverFsyncFloor: StrictOverFsyncFloor;
   /** W6, one row per mode run (the spec's target is judged on strict's). */
   groupCommit: GroupCommitRow[];
-  /** n/a when buffered mode was not run (as is W4). */
+  /** n/a when buffered mode was not run. */
   walBytes: WalBytesRow | Missing;
-  replay: ReplayRow | Missing;
-  /** n/a when buffered mode was not run (as is W5). */
-  snapshotOpen: SnapshotOpenRow | Missing;
-  snapshotWhileTicking: SnapshotWhileTickingRow | Missing;
+  /** W4 and W5, one row per mode run (memory's: n/a, with the reason); their targets read buffered's. */
+  replay: ReplayRow[];
+  snapshotOpen: SnapshotOpenRow[];
+  snapshotWhileTicking: SnapshotWhileTickingRow[];
   /** W1 and W2 buffered in the clear and encrypted (bench/encryption.ts); empty when buffered mode was not run. */
   encryption?: EncryptionCostRow[];
   /** Redis with AOF (only when redis-server is on PATH; see redis.ts). */
@@ -158,6 +167,7 @@ type Timings = Partial<Record<WorkloadId, Timing | Missing>>;
 
 const SQLITE_HAS_NO_REPLAY =
   "no equivalent: SQLite's -wal file holds page images that checkpoints copy into the database, so open() replays no commits";
+const NO_DIRECTORY = 'no directory: nothing to recover';
 
 export async function runBench(options: RunOptions): Promise<BenchReport> {
   const plan = planFor(options.scale, options.modes);
@@ -200,9 +210,6 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
 
   const buffered = plan.modes.find((mode) => mode.name === 'buffered');
   let walBytes: WalBytesRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
-  let replay: ReplayRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
-  let snapshotOpen: SnapshotOpenRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
-  let snapshotWhileTicking: SnapshotWhileTickingRow | Missing = { status: 'n/a', reason: 'buffered mode was not run' };
   let encryption: EncryptionCostRow[] = [];
   if (buffered !== undefined) {
     progress('W1 and W2 buffered, in the clear and encrypted');
@@ -210,20 +217,11 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     encryption = await measureEncryptionCost(commitPath, (workloads, options) => measureEcsdb(plan, commitPath, workloads, options));
     progress(`WAL bytes per W1 commit (${count(plan.walBytesCommitCount)} commits)`);
     walBytes = walBytesRowOf(
-      await ecsdbFigure(() => measureEcsdbWalBytes(plan)),
+      await ecsdbFigure(() => measureEcsdbWalBytes(plan, buffered)),
       measureSqliteWalBytes(plan, buffered.sqliteSynchronous, plan.walBytesCommitCount),
     );
-    progress(`W4 replay (building ${count(plan.replay.commitCount)} W1 commits, then ${plan.replay.opens} opens)`);
-    replay = { workload: 'W4', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureReplay(plan)), sqlite: { status: 'n/a', reason: SQLITE_HAS_NO_REPLAY } };
-    const world = `${count(plan.snapshot.entityCount)} entities`;
-    progress(`W4 open() from a snapshot (building ${world} and their snapshot, then ${plan.snapshot.opens} opens)`);
-    snapshotOpen = { workload: 'W4', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureSnapshotOpen(plan)) };
-    progress(
-      `W5 snapshot while ticking (building ${world}, ticking alone for ${count(plan.snapshot.baselineMs)} ms, then ` +
-        `${plan.snapshot.warmupSnapshots + plan.snapshot.snapshotRuns} snapshots)`,
-    );
-    snapshotWhileTicking = { workload: 'W5', mode: 'buffered', ecsdb: await ecsdbFigure(() => measureSnapshotWhileTicking(plan)) };
   }
+  const recovery = await measureRecovery(plan, progress);
 
   const redisPath = options.redisPath ?? process.env.PATH;
   if (findRedisServer(redisPath) !== undefined) progress('Redis (AOF appendfsync everysec, then always)');
@@ -240,7 +238,7 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     ecsdb: floorNs === undefined || strictRow?.ecsdb.status !== 'ok' ? null : strictRow.ecsdb.medianNsPerOp / floorNs,
     sqlite: floorNs === undefined || strictRow === undefined ? null : strictRow.sqlite.medianNsPerOp / floorNs,
   };
-  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, replay, snapshotOpen, snapshotWhileTicking, encryption };
+  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, ...recovery, encryption };
   return {
     startedAt: startedAt.toISOString(),
     durationMs: Number(process.hrtime.bigint() - startNs) / 1e6,
@@ -250,6 +248,38 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     redis,
     targets: evaluateTargets(measured),
   };
+}
+
+/** W4 (replay, open() from a snapshot) and W5 in every planned mode; memory's rows say why they are n/a. */
+async function measureRecovery(
+  plan: Plan,
+  progress: (message: string) => void,
+): Promise<Pick<BenchReport, 'replay' | 'snapshotOpen' | 'snapshotWhileTicking'>> {
+  const replay: ReplayRow[] = [];
+  const snapshotOpen: SnapshotOpenRow[] = [];
+  const snapshotWhileTicking: SnapshotWhileTickingRow[] = [];
+  const sqlite: Missing = { status: 'n/a', reason: SQLITE_HAS_NO_REPLAY };
+  const world = `${count(plan.snapshot.entityCount)} entities`;
+  for (const mode of plan.modes) {
+    if (!mode.needsDir) {
+      const noDirectory: Missing = { status: 'n/a', reason: NO_DIRECTORY };
+      replay.push({ workload: 'W4', mode: mode.name, ecsdb: noDirectory, sqlite });
+      snapshotOpen.push({ workload: 'W4', mode: mode.name, ecsdb: noDirectory });
+      const refusal = await ecsdbFigure(memoryModeSnapshotRefusal);
+      snapshotWhileTicking.push({ workload: 'W5', mode: mode.name, ecsdb: typeof refusal === 'string' ? { status: 'n/a', reason: refusal } : refusal });
+      continue;
+    }
+    progress(`W4 replay ${mode.name} (building ${count(plan.replay.commitCount)} W1 commits, then ${plan.replay.opens} opens)`);
+    replay.push({ workload: 'W4', mode: mode.name, ecsdb: await ecsdbFigure(() => measureReplay(plan, mode)), sqlite });
+    progress(`W4 open() from a snapshot ${mode.name} (building ${world} and their snapshot, then ${plan.snapshot.opens} opens)`);
+    snapshotOpen.push({ workload: 'W4', mode: mode.name, ecsdb: await ecsdbFigure(() => measureSnapshotOpen(plan, mode)) });
+    progress(
+      `W5 snapshot while ticking ${mode.name} (building ${world}, ticking alone for ${count(plan.snapshot.baselineMs)} ms, then ` +
+        `${plan.snapshot.warmupSnapshots + plan.snapshot.snapshotRuns} snapshots)`,
+    );
+    snapshotWhileTicking.push({ workload: 'W5', mode: mode.name, ecsdb: await ecsdbFigure(() => measureSnapshotWhileTicking(plan, mode)) });
+  }
+  return { replay, snapshotOpen, snapshotWhileTicking };
 }
 
 /** ecsdb in one mode: n/a if `open` rejects the mode as not available, failed if setup breaks. */
