@@ -1,8 +1,9 @@
 /**
- * One bench run: every workload on every engine in every planned mode, then the durability and
- * recovery figures (fsync floor, W6 group commit, WAL bytes per commit, W4 replay), then the
- * snapshot figures (W4 open() from a snapshot, W5 snapshot while ticking), as one JSON-ready
- * document. `runBench` is what `main.ts` prints and what the test calls at a tiny scale.
+ * One bench run: every workload (W1, W2, W2C, W3, and W6 group commit) on every engine in every
+ * planned mode, with the fsync floor around strict; then WAL bytes per commit and the encryption
+ * cost (buffered); then, per mode, W4 replay, W4 open() from a snapshot and W5 snapshot while
+ * ticking (memory's rows n/a, with the reason), as one JSON-ready document. `runBench` is what
+ * `main.ts` prints and what the test calls at a tiny scale.
  */
 import { createRequire } from 'node:module';
 import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
