@@ -1,8 +1,10 @@
 /**
- * ecsdb's snapshot figures (issue 4), each in a fresh buffered-mode directory (removed
- * afterwards) holding a world of `snapshot.entityCount` entities, each with Position {x, y, z:
- * f32}, Velocity {dx, dy, dz: f32} and Health {hp: i32}. Automatic snapshots are off, so the
- * only snapshots are the ones the bench takes.
+ * ecsdb's snapshot figures (issue 4), each in a fresh directory (removed afterwards) in buffered
+ * or strict mode, holding a world of `snapshot.entityCount` entities, each with Position {x, y, z:
+ * f32}, Velocity {dx, dy, dz: f32} and Health {hp: i32}, created in transactions of
+ * `setupBatchEntityCount` entities (strict: each awaited until durable). Automatic snapshots are
+ * off, so the only snapshots are the ones the bench takes. Memory mode has no snapshots
+ * (`db.snapshot()` fails with CONFIG_INVALID): `memoryModeSnapshotRefusal` gets its words.
  *
  * - W4 from a snapshot: the world is created, `db.snapshot()` is taken with nothing committing
  *   (so its start and end LSN are the last commit and no WAL tail follows it), and the database
@@ -11,7 +13,8 @@
  *   (db.recovery.snapshot.loadMs) and the WAL records it replayed after it.
  * - W5 snapshot while ticking: in an open world, `db.snapshot()` is started and a loop keeps
  *   committing W2 ticks (one transaction setting Position of `tickEntityCount` entities, new
- *   values each tick), yielding to the event loop between ticks (`await setImmediate`), until
+ *   values each tick; strict: then awaiting the tick's `durable`), yielding to the event loop
+ *   between ticks (`await setImmediate`), until
  *   the snapshot resolves. Figures: the time until it resolved (it is durable and published by
  *   then), the ticks completed meanwhile, the snapshot's size, ecsdb's own `longestStepMs`, and
  *   the longest main-thread pause the loop saw, measured by the bench (see `tickLoop`). The
@@ -27,20 +30,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, constants as perfConstants, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { defineComponent, open, t, type Database, type Entity, type SnapshotResult } from '../src/index.js';
-import { Position, tickRunner } from './ecsdb.js';
-import type { Plan } from './plan.js';
+import { isEcsdbError, open, type Database, type Entity, type SnapshotResult } from '../src/index.js';
+import { Health, Position, Velocity, betweenBatches, openDirectory, tickRunner } from './ecsdb.js';
+import type { Mode, Plan } from './plan.js';
 import type { Runner } from './stats.js';
 import { median, withDeadline } from './stats.js';
 
-export const Velocity = defineComponent('Velocity', { dx: t.f32, dy: t.f32, dz: t.f32 });
-export const Health = defineComponent('Health', { hp: t.i32 });
+async function openWorld(mode: Mode, dir: string): Promise<Database> {
+  return openDirectory([Position, Velocity, Health], mode, dir);
+}
 
-/** As in ecsdb-wal.ts: the bench decides when snapshots happen. */
-const NO_AUTOMATIC_SNAPSHOTS = { snapshot: { everyCommits: 0, everyMs: 0, walBytesMax: 0 } };
-
-async function openWorld(dir: string): Promise<Database> {
-  return open({ components: [Position, Velocity, Health], durability: 'buffered', dir, ...NO_AUTOMATIC_SNAPSHOTS });
+/**
+ * Why W4 from a snapshot and W5 have no memory-mode figure, in ecsdb's words: `db.snapshot()` of
+ * a memory database fails with CONFIG_INVALID. Throws if it does not (the bench's n/a would lie).
+ */
+export async function memoryModeSnapshotRefusal(): Promise<string> {
+  const db = await open({ components: [Position], durability: 'memory' });
+  try {
+    await db.snapshot();
+  } catch (error) {
+    if (isEcsdbError(error, 'CONFIG_INVALID')) return `no snapshots in memory mode (db.snapshot(): CONFIG_INVALID: ${error.message})`;
+    throw error;
+  } finally {
+    await db.close();
+  }
+  throw new Error('bench self-check failed: db.snapshot() of a memory database succeeded; W5 could run in memory mode');
 }
 
 /** Entity index i: Position {i, -1, -1} (as W2's world), Velocity {i % 7, 1, -1}, Health {i % 1000}. */
@@ -53,12 +67,12 @@ function healthOf(index: number): { hp: number } {
 }
 
 /** Creates the world in transactions of `setupBatchEntityCount` entities, then flushes. */
-async function populateWorld(db: Database, plan: Plan): Promise<Entity[]> {
+async function populateWorld(db: Database, plan: Plan, mode: Mode): Promise<Entity[]> {
   const entities: Entity[] = [];
   const { entityCount } = plan.snapshot;
   for (let first = 0; first < entityCount; first += plan.setupBatchEntityCount) {
     const end = Math.min(entityCount, first + plan.setupBatchEntityCount);
-    db.transact((tx) => {
+    const commit = db.transact((tx) => {
       for (let index = first; index < end; index++) {
         const entity = tx.create();
         tx.add(entity, Position, { x: index, y: -1, z: -1 });
@@ -67,8 +81,7 @@ async function populateWorld(db: Database, plan: Plan): Promise<Entity[]> {
         entities.push(entity);
       }
     });
-    // Let the WAL writer's background flushes run between batches.
-    await nextTurn();
+    await betweenBatches(mode, commit);
   }
   await db.flush();
   return entities;
@@ -134,9 +147,10 @@ export interface SnapshotOpen {
   config: SnapshotConfig;
 }
 
-/** A directory whose newest snapshot holds the whole world, closed; `remove` deletes it. */
+/** A directory whose newest snapshot holds the whole world, closed, reopened in `mode`; `remove` deletes it. */
 export interface SnapshotDirectory {
   readonly dir: string;
+  readonly mode: Mode;
   readonly entities: readonly Entity[];
   readonly snapshot: SnapshotResult;
   readonly buildMs: number;
@@ -145,16 +159,16 @@ export interface SnapshotDirectory {
   remove(): void;
 }
 
-export async function buildSnapshotDirectory(plan: Plan): Promise<SnapshotDirectory> {
+export async function buildSnapshotDirectory(plan: Plan, mode: Mode): Promise<SnapshotDirectory> {
   const dir = mkdtempSync(join(tmpdir(), 'ecsdb-bench-snapshot-'));
   const remove = (): void => rmSync(dir, { recursive: true, force: true });
   try {
     const startNs = process.hrtime.bigint();
-    const db = await openWorld(dir);
+    const db = await openWorld(mode, dir);
     try {
       const built = await withDeadline(
         (async () => {
-          const entities = await populateWorld(db, plan);
+          const entities = await populateWorld(db, plan, mode);
           const snapshotStartNs = process.hrtime.bigint();
           const snapshot = await db.snapshot();
           const quietSnapshotMs = Number(process.hrtime.bigint() - snapshotStartNs) / 1e6;
@@ -169,7 +183,7 @@ export async function buildSnapshotDirectory(plan: Plan): Promise<SnapshotDirect
         `creating ${plan.snapshot.entityCount} entities and snapshotting them`,
       );
       await db.close();
-      return { dir, ...built, buildMs: Number(process.hrtime.bigint() - startNs) / 1e6, remove };
+      return { dir, mode, ...built, buildMs: Number(process.hrtime.bigint() - startNs) / 1e6, remove };
     } finally {
       await db.close();
     }
@@ -185,7 +199,7 @@ export async function openSnapshotDirectory(
   built: SnapshotDirectory,
 ): Promise<{ openMs: number; loadMs: number; walRecordsReplayed: number }> {
   const startNs = process.hrtime.bigint();
-  const reopened = await withDeadline(openWorld(built.dir), plan.snapshot.deadlineMs, 'open() of the W4 snapshot directory');
+  const reopened = await withDeadline(openWorld(built.mode, built.dir), plan.snapshot.deadlineMs, 'open() of the W4 snapshot directory');
   const openMs = Number(process.hrtime.bigint() - startNs) / 1e6;
   try {
     const report = reopened.recovery;
@@ -199,8 +213,8 @@ export async function openSnapshotDirectory(
   }
 }
 
-export async function measureSnapshotOpen(plan: Plan): Promise<SnapshotOpen> {
-  const built = await buildSnapshotDirectory(plan);
+export async function measureSnapshotOpen(plan: Plan, mode: Mode): Promise<SnapshotOpen> {
+  const built = await buildSnapshotDirectory(plan, mode);
   try {
     const openMs: number[] = [];
     const loadMs: number[] = [];
@@ -278,6 +292,8 @@ interface LoopTrace {
   runQueueWaitMs: number;
   /** Each tick's own duration (ms). */
   ticksMs: number[];
+  /** Strict: how long each tick's `durable` took after the tick (ms); empty when ticks do not wait. */
+  durableWaitsMs: number[];
 }
 
 /**
@@ -289,6 +305,11 @@ interface LoopTrace {
  * The longest such gap is the longest pause the game loop saw. It is the bench's own clock
  * (process.hrtime), independent of what ecsdb reports about its steps. A pause inside a tick
  * (a garbage collection the tick triggered) shows in the tick's duration instead.
+ *
+ * In strict mode each tick awaits its own `durable` before the loop yields: the main thread may
+ * be idle meanwhile (waiting for the fsync), so that wait is recorded apart (`durableWaitsMs`) and
+ * the gap starts when the loop has it back. Main-thread work that delays the `durable`'s
+ * resolution lengthens the wait instead of the gap.
  */
 async function tickLoop(tick: Runner, stop: () => boolean, trace: LoopTrace, previousEndNs: bigint, runQueue: RunQueueWait | undefined): Promise<void> {
   const firstWaitNs = runQueue?.readNs() ?? 0;
@@ -302,10 +323,16 @@ async function tickLoop(tick: Runner, stop: () => boolean, trace: LoopTrace, pre
       trace.gapsMs.push(gapMs);
       if (runQueue !== undefined) trace.gapsOnCpuMs.push(Math.max(0, gapMs - (waitNs - previousWaitNs) / 1e6));
       if (stop()) return;
-      tick.run(1);
+      const durable = tick.run(1);
       previousEndNs = process.hrtime.bigint();
-      previousWaitNs = runQueue?.readNs() ?? 0;
       trace.ticksMs.push(Number(previousEndNs - startNs) / 1e6);
+      if (durable !== undefined) {
+        const tickEndNs = previousEndNs;
+        await durable;
+        previousEndNs = process.hrtime.bigint();
+        trace.durableWaitsMs.push(Number(previousEndNs - tickEndNs) / 1e6);
+      }
+      previousWaitNs = runQueue?.readNs() ?? 0;
       trace.ticks++;
     }
   } finally {
@@ -314,7 +341,7 @@ async function tickLoop(tick: Runner, stop: () => boolean, trace: LoopTrace, pre
 }
 
 function newTrace(): LoopTrace {
-  return { ticks: 0, gapsMs: [], gapsOnCpuMs: [], runQueueWaitMs: 0, ticksMs: [] };
+  return { ticks: 0, gapsMs: [], gapsOnCpuMs: [], runQueueWaitMs: 0, ticksMs: [], durableWaitsMs: [] };
 }
 
 /** The longest gap once run-queue waits are taken out; null without schedstat. */
@@ -373,10 +400,9 @@ export class GcWatch {
   }
 }
 
-/** One measured snapshot of W5. */
-export interface SnapshotRun {
-  /** From calling `db.snapshot()` until its promise resolved. */
-  durableMs: number;
+/** What one run of the tick loop saw, summed up (a snapshot's, or the baseline's). */
+export interface LoopFigures {
+  ticks: number;
   /** The longest gap between ticks (the bench's pause measure) and the 99th percentile. */
   pauseMaxMs: number;
   pauseP99Ms: number;
@@ -386,12 +412,35 @@ export interface SnapshotRun {
    */
   pauseOnCpuMaxMs: number | null;
   runQueueWaitMs: number | null;
+  tickMsMedian: number;
+  tickMsMax: number;
+  /** Strict only (else null): how long a tick's `durable` took after the tick, median and longest. */
+  tickDurableWaitMsMedian: number | null;
+  tickDurableWaitMsMax: number | null;
+}
+
+function loopFiguresOf(trace: LoopTrace, runQueue: RunQueueWait | undefined): LoopFigures {
+  const waits = trace.durableWaitsMs;
+  return {
+    ticks: trace.ticks,
+    pauseMaxMs: Math.max(...trace.gapsMs),
+    pauseP99Ms: percentile(trace.gapsMs, 0.99),
+    pauseOnCpuMaxMs: onCpuMax(trace),
+    runQueueWaitMs: runQueue === undefined ? null : trace.runQueueWaitMs,
+    tickMsMedian: trace.ticksMs.length === 0 ? 0 : median(trace.ticksMs),
+    tickMsMax: Math.max(0, ...trace.ticksMs),
+    tickDurableWaitMsMedian: waits.length === 0 ? null : median(waits),
+    tickDurableWaitMsMax: waits.length === 0 ? null : Math.max(...waits),
+  };
+}
+
+/** One measured snapshot of W5. */
+export interface SnapshotRun extends LoopFigures {
+  /** From calling `db.snapshot()` until its promise resolved. */
+  durableMs: number;
   /** What ecsdb reported: its longest synchronous step (whole ms, its clock) and chunk count. */
   longestStepMs: number;
   chunkCount: number;
-  ticks: number;
-  tickMsMedian: number;
-  tickMsMax: number;
   sizeBytes: number;
   /** The snapshot's fuzzy window: commits between its start and end LSN. */
   lsnSpan: number;
@@ -414,20 +463,15 @@ export interface SnapshotWhileTicking {
   /** ecsdb's longestStepMs, the largest over the measured runs. */
   longestStepMs: number;
   ticksMedian: number;
+  /** Strict only (else null): the longest wait for a tick's `durable` over the measured runs. */
+  tickDurableWaitMsMax: number | null;
   snapshotBytes: number;
   /** The longest single garbage-collection pause over the measured runs, and its kind. */
   gcMaxMs: number;
   gcMaxKind: string;
   /** The same loop with no snapshot running, just before: the machine's and the WAL's own pauses. */
-  baseline: {
+  baseline: LoopFigures & {
     durationMs: number;
-    ticks: number;
-    pauseMaxMs: number;
-    pauseP99Ms: number;
-    tickMsMedian: number;
-    tickMsMax: number;
-    pauseOnCpuMaxMs: number | null;
-    runQueueWaitMs: number | null;
     gc: GcPauses;
   };
   config: SnapshotConfig;
@@ -445,13 +489,13 @@ export interface TickingWorld {
   close(): Promise<void>;
 }
 
-export async function openTickingWorld(plan: Plan): Promise<TickingWorld> {
+export async function openTickingWorld(plan: Plan, mode: Mode): Promise<TickingWorld> {
   const settings = plan.snapshot;
   const dir = mkdtempSync(join(tmpdir(), 'ecsdb-bench-w5-'));
   const remove = (): void => rmSync(dir, { recursive: true, force: true });
   try {
     const buildStartNs = process.hrtime.bigint();
-    const db = await openWorld(dir);
+    const db = await openWorld(mode, dir);
     const close = async (): Promise<void> => {
       try {
         await db.close();
@@ -460,9 +504,11 @@ export async function openTickingWorld(plan: Plan): Promise<TickingWorld> {
       }
     };
     try {
-      const entities = await withDeadline(populateWorld(db, plan), settings.deadlineMs, `creating ${settings.entityCount} entities`);
+      const entities = await withDeadline(populateWorld(db, plan, mode), settings.deadlineMs, `creating ${settings.entityCount} entities`);
       const buildMs = Number(process.hrtime.bigint() - buildStartNs) / 1e6;
-      const tick = tickRunner(db, entities, { ...plan, entityCount: settings.entityCount, tickEntityCount: settings.tickEntityCount }, 'none');
+      // Strict: each tick awaits its own `durable` (one tick per run), buffered: none does.
+      const wait = mode.durableWait === 'each' ? 'each' : 'none';
+      const tick = tickRunner(db, entities, { ...plan, entityCount: settings.entityCount, tickEntityCount: settings.tickEntityCount }, wait);
       return { db, entities, tick, buildMs, close };
     } catch (error) {
       await close();
@@ -474,9 +520,9 @@ export async function openTickingWorld(plan: Plan): Promise<TickingWorld> {
   }
 }
 
-export async function measureSnapshotWhileTicking(plan: Plan): Promise<SnapshotWhileTicking> {
+export async function measureSnapshotWhileTicking(plan: Plan, mode: Mode): Promise<SnapshotWhileTicking> {
   const settings = plan.snapshot;
-  const world = await openTickingWorld(plan);
+  const world = await openTickingWorld(plan, mode);
   const { db, tick } = world;
   const gcWatch = new GcWatch();
   const runQueue = RunQueueWait.open();
@@ -501,7 +547,7 @@ export async function measureSnapshotWhileTicking(plan: Plan): Promise<SnapshotW
     }
     tick.verify();
     const durableMs = runs.map((run) => run.durableMs);
-    const baselineGaps = baselineTrace.gapsMs;
+    const durableWaitsMax = runs.map((run) => run.tickDurableWaitMsMax).filter((wait) => wait !== null);
     return {
       status: 'ok',
       entityCount: world.entities.length,
@@ -513,20 +559,11 @@ export async function measureSnapshotWhileTicking(plan: Plan): Promise<SnapshotW
       pauseOnCpuMaxMs: runQueue === undefined ? null : Math.max(...runs.map((run) => run.pauseOnCpuMaxMs ?? 0)),
       longestStepMs: Math.max(...runs.map((run) => run.longestStepMs)),
       ticksMedian: median(runs.map((run) => run.ticks)),
+      tickDurableWaitMsMax: durableWaitsMax.length === 0 ? null : Math.max(...durableWaitsMax),
       snapshotBytes: runs[runs.length - 1].sizeBytes,
       gcMaxMs: Math.max(...runs.map((run) => run.gc.maxMs)),
       gcMaxKind: runs.reduce((max, run) => (run.gc.maxMs > max.gc.maxMs ? run : max)).gc.maxKind,
-      baseline: {
-        durationMs: baselineDurationMs,
-        ticks: baselineTrace.ticks,
-        pauseMaxMs: Math.max(...baselineGaps),
-        pauseP99Ms: percentile(baselineGaps, 0.99),
-        tickMsMedian: baselineTrace.ticksMs.length === 0 ? 0 : median(baselineTrace.ticksMs),
-        tickMsMax: Math.max(0, ...baselineTrace.ticksMs),
-        pauseOnCpuMaxMs: onCpuMax(baselineTrace),
-        runQueueWaitMs: runQueue === undefined ? null : baselineTrace.runQueueWaitMs,
-        gc: baselineGc,
-      },
+      baseline: { ...loopFiguresOf(baselineTrace, runQueue), durationMs: baselineDurationMs, gc: baselineGc },
       config: snapshotConfigOf(db),
       buildMs: world.buildMs,
     };
@@ -565,16 +602,10 @@ export async function snapshotWhileTicking(db: Database, tick: Runner, gcWatch: 
     throw new Error(`bench self-check failed: snapshot LSNs ${result.startLsn}..${result.endLsn} with the database at ${db.lsn}`);
   }
   return {
+    ...loopFiguresOf(trace, runQueue),
     durableMs: Number(durableNs - startNs) / 1e6,
-    pauseMaxMs: Math.max(...trace.gapsMs),
-    pauseP99Ms: percentile(trace.gapsMs, 0.99),
-    pauseOnCpuMaxMs: onCpuMax(trace),
-    runQueueWaitMs: runQueue === undefined ? null : trace.runQueueWaitMs,
     longestStepMs: result.longestStepMs,
     chunkCount: result.chunkCount,
-    ticks: trace.ticks,
-    tickMsMedian: trace.ticksMs.length === 0 ? 0 : median(trace.ticksMs),
-    tickMsMax: Math.max(0, ...trace.ticksMs),
     sizeBytes: result.sizeBytes,
     lsnSpan: result.endLsn - result.startLsn,
     gc,

@@ -1,35 +1,28 @@
 /**
- * ecsdb's WAL figures, each in a fresh buffered-mode directory (removed afterwards):
+ * ecsdb's WAL figures, each in a fresh directory (removed afterwards) with automatic snapshots
+ * off (these figures are about the WAL alone):
  *
- * - WAL bytes per W1 commit: the world is created and flushed, then `walBytesCommitCount` W1
- *   commits are made and flushed; the growth of the wal/ folder divided by the commits is the
- *   marginal cost of one commit on disk (record header + write set, plus any segment headers).
- * - W4 replay: the world is created, then `replay.commitCount` W1 commits are made in chunks (the
- *   writer flushes in the background between them, as in a game loop), flushed and the database
- *   closed. Each timed `open()` of the directory replays all of it; the figure is the median.
+ * - WAL bytes per W1 commit (buffered): the world is created and flushed, then
+ *   `walBytesCommitCount` W1 commits are made and flushed; the growth of the wal/ folder divided
+ *   by the commits is the marginal cost of one commit on disk (record header + write set, plus
+ *   any segment headers).
+ * - W4 replay, in buffered or strict mode: the world is created, then `replay.commitCount` W1
+ *   commits are made in chunks of `chunkCommitCount`, and the database closed. Buffered: the
+ *   writer flushes in the background between chunks, as in a game loop. Strict: each chunk's
+ *   commits are issued together, then the last one's `durable` is awaited, so a chunk shares a few
+ *   writes and fsyncs (group commit); awaiting each commit alone would take 1,000,000 fsyncs. Each
+ *   timed `open()` of the directory, in the same mode, replays all of it; the figure is the median.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type Database } from '../src/index.js';
-import { Position, pointRunner, populate } from './ecsdb.js';
-import type { Plan } from './plan.js';
+import type { Commit, Database } from '../src/index.js';
+import { Position, betweenBatches, openDirectory, pointRunner, populate } from './ecsdb.js';
+import type { Mode, Plan } from './plan.js';
 import { median, withDeadline } from './stats.js';
 
 /** The WAL folder inside a data directory (docs/wal-format.md). */
 const WAL_DIR_NAME = 'wal';
-
-/**
- * Automatic snapshots off for these directories: a snapshot would archive WAL segments (so the
- * wal/ folder would shrink) and let `open()` start from the snapshot instead of replaying every
- * commit, and these figures are about the WAL alone. Spread into `open()`'s options, so an ecsdb
- * without snapshot options (before issue 4) ignores it; one that has them validates it.
- */
-const NO_AUTOMATIC_SNAPSHOTS = { snapshot: { everyCommits: 0, everyMs: 0, walBytesMax: 0 } };
-
-async function openBuffered(dir: string): Promise<Database> {
-  return open({ components: [Position], durability: 'buffered', dir, ...NO_AUTOMATIC_SNAPSHOTS });
-}
 
 export interface EcsdbWalBytes {
   status: 'ok';
@@ -61,11 +54,12 @@ export interface Replay {
   commitsPerSecond: number;
 }
 
-export async function measureEcsdbWalBytes(plan: Plan): Promise<EcsdbWalBytes> {
+/** `buffered` is the bench's buffered mode: W1 commits that end with a flush. */
+export async function measureEcsdbWalBytes(plan: Plan, buffered: Mode): Promise<EcsdbWalBytes> {
   const commits = plan.walBytesCommitCount;
   const dir = mkdtempSync(join(tmpdir(), 'ecsdb-bench-wal-'));
   try {
-    const db = await openBuffered(dir);
+    const db = await openDirectory([Position], buffered, dir);
     try {
       const entities = await populate(db, plan); // ends with a flush
       const before = walSize(dir).bytes;
@@ -82,9 +76,10 @@ export async function measureEcsdbWalBytes(plan: Plan): Promise<EcsdbWalBytes> {
   }
 }
 
-/** A directory of W1 commits, closed, ready to be reopened; `remove` deletes it. */
+/** A directory of W1 commits, closed, ready to be reopened (in `mode`); `remove` deletes it. */
 export interface ReplayDirectory {
   readonly dir: string;
+  readonly mode: Mode;
   readonly commits: number;
   readonly setupRecords: number;
   /** LSN of the last record: what every open must replay. */
@@ -95,13 +90,13 @@ export interface ReplayDirectory {
   remove(): void;
 }
 
-/** Builds W4's directory: the world, then `replay.commitCount` W1 commits in chunks, then close. */
-export async function buildReplayDirectory(plan: Plan): Promise<ReplayDirectory> {
+/** Builds W4's directory in `mode`: the world, then `replay.commitCount` W1 commits in chunks, then close. */
+export async function buildReplayDirectory(plan: Plan, mode: Mode): Promise<ReplayDirectory> {
   const { commitCount, chunkCommitCount, deadlineMs } = plan.replay;
   const dir = mkdtempSync(join(tmpdir(), 'ecsdb-bench-replay-'));
   const remove = (): void => rmSync(dir, { recursive: true, force: true });
   try {
-    const db = await openBuffered(dir);
+    const db = await openDirectory([Position], mode, dir);
     try {
       const entities = await populate(db, plan);
       const setupRecords = db.lsn;
@@ -110,9 +105,9 @@ export async function buildReplayDirectory(plan: Plan): Promise<ReplayDirectory>
       await withDeadline(
         (async () => {
           for (let done = 0; done < commitCount; done += chunkCommitCount) {
-            point.run(Math.min(chunkCommitCount, commitCount - done));
-            // Let the writer's background flushes run, as they would between a game's frames.
-            await new Promise((resolve) => setImmediate(resolve));
+            let last: Commit<void> | undefined;
+            for (let i = Math.min(chunkCommitCount, commitCount - done); i > 0; i--) last = point.commitOne();
+            await betweenBatches(mode, last!);
           }
           await db.close();
         })(),
@@ -120,7 +115,7 @@ export async function buildReplayDirectory(plan: Plan): Promise<ReplayDirectory>
         `building a WAL of ${commitCount} W1 commits`,
       );
       const buildMs = Number(process.hrtime.bigint() - buildStartNs) / 1e6;
-      return { dir, commits: commitCount, setupRecords, recordsExpected: db.lsn, buildMs, verify: (reopened) => point.verify(reopened), remove };
+      return { dir, mode, commits: commitCount, setupRecords, recordsExpected: db.lsn, buildMs, verify: (reopened) => point.verify(reopened), remove };
     } finally {
       await db.close();
     }
@@ -133,7 +128,7 @@ export async function buildReplayDirectory(plan: Plan): Promise<ReplayDirectory>
 /** One timed `open()` of a replay directory, checked, then closed. */
 export async function openReplayDirectory(plan: Plan, built: ReplayDirectory): Promise<{ openMs: number; replayMs: number; recordsReplayed: number }> {
   const startNs = process.hrtime.bigint();
-  const reopened = await withDeadline(openBuffered(built.dir), plan.replay.deadlineMs, 'open() of the W4 directory');
+  const reopened = await withDeadline(openDirectory([Position], built.mode, built.dir), plan.replay.deadlineMs, 'open() of the W4 directory');
   const openMs = Number(process.hrtime.bigint() - startNs) / 1e6;
   try {
     const report = reopened.recovery;
@@ -151,8 +146,8 @@ export async function openReplayDirectory(plan: Plan, built: ReplayDirectory): P
   }
 }
 
-export async function measureReplay(plan: Plan): Promise<Replay> {
-  const built = await buildReplayDirectory(plan);
+export async function measureReplay(plan: Plan, mode: Mode): Promise<Replay> {
+  const built = await buildReplayDirectory(plan, mode);
   try {
     const { bytes: walBytes, files: segmentCount } = walSize(built.dir);
     const openMs: number[] = [];

@@ -1,7 +1,12 @@
 /**
  * ecsdb as a user would drive it: one `db.transact` per W1 commit, one per W2 tick, each
  * `tx.set(entity, Position, { x, y, z })` with a fresh object literal (what the public API takes).
- * W6 (strict only) issues a round of W1 commits, then awaits every one's `durable` together.
+ * W3 is one `db.transact` per operation: `tx.create()` and three `tx.add` per new entity, then
+ * `tx.destroy` of each entity of the previous generation. W6 issues a round of W1 commits, then
+ * awaits every one's `durable` together (buffered: after `db.flush()`).
+ *
+ * The database holds Position, Velocity and Health: the main world's entities have Position only,
+ * W3's have all three.
  *
  * Modes that need files get a fresh temporary directory, removed on close. A mode `open`
  * rejects with CONFIG_INVALID (not built yet) is reported as n/a.
@@ -9,13 +14,49 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineComponent, isEcsdbError, open, t, type Commit, type Database, type EncryptionOptions, type Entity } from '../src/index.js';
+import { defineComponent, isEcsdbError, open, t, type Commit, type Database, type EncryptionOptions, type Entity, type OpenOptions, type Transaction } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
 import type { DurableWait, Mode, Plan } from './plan.js';
 import type { Runner } from './stats.js';
-import { PointSequence, checkReadBack, positionAt, tickIndex, tickStart, valueBase, type WorkloadId } from './workloads.js';
+import {
+  PointSequence,
+  checkCount,
+  checkReadBack,
+  churnValuesAt,
+  positionAt,
+  tickIndex,
+  tickStart,
+  valueBase,
+  type ChurnValues,
+  type WorkloadId,
+} from './workloads.js';
 
 export const Position = defineComponent('Position', { x: t.f32, y: t.f32, z: t.f32 });
+export const Velocity = defineComponent('Velocity', { dx: t.f32, dy: t.f32, dz: t.f32 });
+export const Health = defineComponent('Health', { hp: t.i32 });
+
+/**
+ * Automatic snapshots off, for the directories of the WAL, W4 and W5 figures: the bench decides
+ * when snapshots happen. (A snapshot would archive WAL segments, so wal/ would shrink, and let
+ * `open()` start from it instead of replaying every commit.)
+ */
+const NO_AUTOMATIC_SNAPSHOTS = { snapshot: { everyCommits: 0, everyMs: 0, walBytesMax: 0 } };
+
+/** A database in `dir` in a mode with a directory (buffered or strict), automatic snapshots off. */
+export async function openDirectory(components: OpenOptions['components'], mode: Mode, dir: string): Promise<Database> {
+  if (!mode.needsDir) throw new RangeError(`${mode.name} mode has no directory`);
+  return open({ components, durability: mode.name, dir, ...NO_AUTOMATIC_SNAPSHOTS });
+}
+
+/**
+ * Between the transactions that build a directory for W4 or W5: buffered lets the WAL writer's
+ * background flushes run, as between a game's frames; strict waits until the last commit is
+ * durable (a batch of commits issued together shares writes and fsyncs: group commit).
+ */
+export async function betweenBatches(mode: Mode, last: Commit<unknown>): Promise<void> {
+  if (mode.durableWait === 'each') await last.durable;
+  else await new Promise((resolve) => setImmediate(resolve));
+}
 
 export async function openEcsdb(plan: Plan, mode: Mode, encryption?: EncryptionOptions): Promise<Opened> {
   const dir = mode.needsDir ? mkdtempSync(join(tmpdir(), 'ecsdb-bench-')) : undefined;
@@ -24,7 +65,7 @@ export async function openEcsdb(plan: Plan, mode: Mode, encryption?: EncryptionO
   };
   let db: Database;
   try {
-    db = await open({ components: [Position], durability: mode.name, ...(dir === undefined ? {} : { dir }), ...(encryption === undefined ? {} : { encryption }) });
+    db = await open({ components: [Position, Velocity, Health], durability: mode.name, ...(dir === undefined ? {} : { dir }), ...(encryption === undefined ? {} : { encryption }) });
   } catch (error) {
     removeDir();
     if (isEcsdbError(error, 'CONFIG_INVALID')) return { status: 'n/a', reason: error.message };
@@ -58,9 +99,10 @@ function runnerFor(workload: WorkloadId, db: Database, entities: readonly Entity
       return tickRunner(db, entities, plan, mode.durableWait);
     case 'W2C':
       return columnTickRunner(db, entities, plan, mode.durableWait);
+    case 'W3':
+      return churnRunner(db, plan, mode.durableWait);
     case 'W6':
-      if (mode.name !== 'strict') throw new RangeError(`W6 is a strict-mode workload, not ${mode.name}`);
-      return groupCommitRunner(db, entities, plan);
+      return groupCommitRunner(db, entities, plan, mode.durableWait);
   }
 }
 
@@ -166,10 +208,56 @@ function columnTickRunner(db: Database, entities: readonly Entity[], plan: Plan,
 }
 
 /**
- * W6: each operation issues `groupCommitInFlight` strict W1 commits synchronously, then awaits
- * all their `durable` promises, so the WAL writer can make them durable with one write and fsync.
+ * W3: each operation is one transaction that creates `churnEntityCount` entities with Position,
+ * Velocity and Health (fresh object literals, as W2's) and then destroys the generation the
+ * operation before created. The first generation is created when the runner is made (untimed).
  */
-function groupCommitRunner(db: Database, entities: readonly Entity[], plan: Plan): Runner {
+function churnRunner(db: Database, plan: Plan, wait: DurableWait): Runner {
+  const count = plan.churnEntityCount;
+  let previous: Entity[] = new Array<Entity>(count);
+  let next: Entity[] = new Array<Entity>(count);
+  let seq = 0;
+  const createGeneration = (tx: Transaction, into: Entity[], values: ChurnValues): void => {
+    const { x, y, z, dx, dy, dz, hp } = values;
+    for (let k = 0; k < count; k++) {
+      const entity = tx.create();
+      tx.add(entity, Position, { x, y, z });
+      tx.add(entity, Velocity, { dx, dy, dz });
+      tx.add(entity, Health, { hp });
+      into[k] = entity;
+    }
+  };
+  db.transact((tx) => createGeneration(tx, previous, churnValuesAt(seq)));
+  const churnOne = (): Commit<void> => {
+    seq++;
+    const commit = db.transact((tx) => {
+      createGeneration(tx, next, churnValuesAt(seq));
+      for (let k = 0; k < count; k++) tx.destroy(previous[k]);
+    });
+    [previous, next] = [next, previous];
+    return commit;
+  };
+  return {
+    run: loopWaiting(db, wait, churnOne),
+    verify() {
+      checkCount('ecsdb', 'live entities after W3', db.entityCount, plan.entityCount + count);
+      const expected = churnValuesAt(seq);
+      for (const k of [0, count >> 1, count - 1]) {
+        const entity = previous[k]; // the generation the last operation created
+        checkReadBack('ecsdb', `W3 entity ${k} of the last generation`, { ...db.get(entity, Position), ...db.get(entity, Velocity), ...db.get(entity, Health) }, expected);
+        if (db.exists(next[k])) throw new Error(`bench self-check failed: ecsdb W3 entity ${k} of the generation before the last is still alive`);
+      }
+    },
+  };
+}
+
+/**
+ * W6: each operation issues `groupCommitInFlight` W1 commits synchronously, then awaits all their
+ * `durable` promises. Strict: the WAL writer can make them durable with one write and fsync.
+ * Buffered: `db.flush()` first, else they would wait for the writer's flush interval (one write
+ * and fsync too). Memory: their `durable` has resolved already.
+ */
+function groupCommitRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait): Runner {
   const inFlight = plan.groupCommitInFlight;
   const point = pointRunner(db, entities, plan, 'none');
   const commitOne = point.commitOne;
@@ -178,6 +266,7 @@ function groupCommitRunner(db: Database, entities: readonly Entity[], plan: Plan
     async run(rounds) {
       for (let round = 0; round < rounds; round++) {
         for (let i = 0; i < inFlight; i++) durables[i] = commitOne().durable;
+        if (wait === 'flush') await db.flush();
         await Promise.all(durables);
       }
     },

@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: measures ecsdb against plain arrays and better-sqlite3 and prints a table
  * (or, with --json, one JSON document). See `--help`. Timing figures are reported, never asserted.
- * What it measures: W1 and W2 in every durability mode, the fsync floor, W6 group commit, WAL
- * bytes per commit, W4 replay and open() from a snapshot, W5 snapshot while ticking (SPEC.md
- * Performance); docs/performance.md explains the figures.
+ * What it measures: W1, W2, W3 and W6 in every durability mode, the fsync floor, WAL bytes per
+ * commit, W4 replay and open() from a snapshot and W5 snapshot while ticking in buffered and
+ * strict mode (SPEC.md Performance); docs/performance.md explains the figures.
  */
 import { parseArgs } from 'node:util';
 import { MODES, QUICK_SCALE, modesNamed, type Mode } from './plan.js';
@@ -16,14 +16,17 @@ const USAGE = `usage: node dist/bench/main.js [--json] [--quick | --scale <facto
   --quick           smoke run: sizes and run lengths scaled by ${QUICK_SCALE}
   --scale <factor>  scale sizes and run lengths by <factor> (1 = the spec's sizes)
   --modes <list>    comma-separated durability modes (default: ${MODES.map((mode) => mode.name).join(',')});
-                    W6 needs strict; WAL bytes, W4 and W5 need buffered
+                    W1, W2, W3 and W6 run in each; W4 and W5 in buffered and strict (memory: n/a,
+                    no directory); WAL bytes and encryption need buffered, the fsync floor buffered
+                    or strict. Targets: W4, W5 on buffered, W6 and W1-vs-fsync on strict
   --help            print this
 
-Figures: W1 point commit and W2 tick in every mode (vs raw arrays and better-sqlite3); the fsync
-floor; W6 (1,000 strict commits in flight); WAL bytes per W1 commit; W4 replay of 1,000,000 W1
-commits on open(); W4 open() from a snapshot of 1,000,000 entities; W5 snapshot of 1,000,000
-entities while W2 ticks go on (the longest part). CPU profile of one workload:
-node dist/bench/profile.js --help
+Figures: W1 point commit, W2 tick, W3 churn (10,000 entities created and destroyed per
+transaction) and W6 (1,000 commits in flight) in every mode, against raw arrays (not W6) and
+better-sqlite3; the fsync floor; WAL bytes per W1 commit; W4 replay of 1,000,000 W1 commits on
+open(), W4 open() from a snapshot of 1,000,000 entities and W5 snapshot of 1,000,000 entities
+while W2 ticks go on (the longest parts), each in buffered and strict mode. CPU profile of one
+workload: node dist/bench/profile.js --help
 
 ECSDB_BENCH_SCALE=<factor> sets the scale when neither --quick nor --scale is given.`;
 

@@ -85,6 +85,8 @@ export interface Plan {
   readonly entityCount: number;
   /** Entities a W2 tick updates. */
   readonly tickEntityCount: number;
+  /** Entities a W3 operation creates (with Position, Velocity and Health), and destroys. */
+  readonly churnEntityCount: number;
   /** Entities created per transaction while the world is set up. */
   readonly setupBatchEntityCount: number;
   readonly measure: MeasureSettings;
@@ -101,6 +103,7 @@ export interface Plan {
 export const QUICK_SCALE = 0.01;
 const ENTITY_COUNT_FULL = 100_000;
 const TICK_ENTITY_COUNT_FULL = 10_000;
+const CHURN_ENTITY_COUNT_FULL = 10_000;
 const RUN_TARGET_NS_FULL = 200e6;
 const GROUP_COMMIT_IN_FLIGHT_FULL = 1_000;
 const WAL_BYTES_COMMIT_COUNT_FULL = 10_000;
@@ -117,6 +120,7 @@ export function planFor(scale: number, modes: readonly Mode[] = MODES): Plan {
     scale,
     entityCount,
     tickEntityCount,
+    churnEntityCount: Math.max(10, Math.round(CHURN_ENTITY_COUNT_FULL * scale)),
     setupBatchEntityCount: 10_000,
     measure: {
       warmupRuns: small ? 1 : 2,

@@ -1,11 +1,11 @@
 /**
- * `node dist/bench/profile.js <W1|W2|W2C|W4|W4S|W5|W6>`: a CPU profile of one ecsdb workload, to find what
+ * `node dist/bench/profile.js <W1|W2|W2C|W3|W4|W4S|W5|W6>`: a CPU profile of one ecsdb workload, to find what
  * limits a figure. It sets the workload up exactly as `npm run bench` does, warms it up, then
  * profiles only the measured part (V8's sampling profiler through node:inspector, the same one
  * `node --cpu-prof` uses, so setup does not dilute the shares), writes the .cpuprofile (open it in
  * Chrome DevTools) and prints the functions with the most self time.
  *
- * W1, W2 and W6 loop the workload for --seconds; W4 (replay) and W4S (open() from a snapshot)
+ * W1, W2, W3 and W6 loop the workload for --seconds; W4 (replay) and W4S (open() from a snapshot)
  * build their directory unprofiled, then profile --opens opens of it; W5 builds its world and
  * takes one snapshot while ticking unprofiled, then profiles --snapshots more.
  */
@@ -18,15 +18,15 @@ import { GcWatch, buildSnapshotDirectory, openSnapshotDirectory, openTickingWorl
 import { MODES, planFor, type Mode, type Plan } from './plan.js';
 import type { Runner } from './stats.js';
 
-const USAGE = `usage: node dist/bench/profile.js <W1|W2|W2C|W4|W4S|W5|W6> [--mode memory|buffered|strict] [--seconds 5] [--scale 1]
+const USAGE = `usage: node dist/bench/profile.js <W1|W2|W2C|W3|W4|W4S|W5|W6> [--mode memory|buffered|strict] [--seconds 5] [--scale 1]
        [--opens 5] [--snapshots 3] [--out profile.cpuprofile] [--top 20] [--interval-us 1000]
        node dist/bench/profile.js --summarize <file.cpuprofile> [--top 20]
 
-  W1, W2, W2C (W2 through tx.setColumns): --mode picks the durability (default buffered); W6 is strict; W4 profiles open() with
-  WAL replay, W4S open() from a snapshot; W5 profiles snapshots taken while W2 ticks go on.
+  --mode picks the durability (default buffered; W6: strict). W2C is W2 through tx.setColumns; W4 profiles open() with
+  WAL replay, W4S open() from a snapshot; W5 profiles snapshots taken while W2 ticks go on (these three: buffered or strict).
   --summarize prints the top functions of an existing profile (e.g. one from node --cpu-prof).`;
 
-const PROFILED = ['W1', 'W2', 'W2C', 'W4', 'W4S', 'W5', 'W6'] as const;
+const PROFILED = ['W1', 'W2', 'W2C', 'W3', 'W4', 'W4S', 'W5', 'W6'] as const;
 type Workload = (typeof PROFILED)[number];
 
 interface Options {
@@ -46,7 +46,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
-      mode: { type: 'string', default: 'buffered' },
+      mode: { type: 'string' },
       seconds: { type: 'string', default: '5' },
       scale: { type: 'string', default: '1' },
       opens: { type: 'string', default: '5' },
@@ -66,9 +66,10 @@ function parseOptions(argv: string[]): Options | 'help' {
   if (values.summarize === undefined && (positionals.length !== 1 || !(PROFILED as readonly string[]).includes(workload))) {
     throw new Error(`give one workload: ${PROFILED.join(', ')}`);
   }
-  const modeName = workload === 'W6' ? 'strict' : ['W4', 'W4S', 'W5'].includes(workload) ? 'buffered' : values.mode;
+  const modeName = values.mode ?? (workload === 'W6' ? 'strict' : 'buffered');
   const mode = MODES.find((candidate) => candidate.name === modeName);
   if (mode === undefined) throw new Error(`unknown mode ${JSON.stringify(modeName)}`);
+  if (!mode.needsDir && ['W4', 'W4S', 'W5'].includes(workload)) throw new Error(`${workload} needs a directory: --mode buffered or strict`);
   const number = (name: string, text: string): number => {
     const value = Number(text);
     if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(text)}`);
@@ -121,7 +122,7 @@ async function loopFor(runner: Runner, seconds: number): Promise<number> {
 async function profileWorkload(options: Options, plan: Plan): Promise<Profiler.Profile> {
   if (options.workload === 'W4') {
     process.stderr.write(`profile: building a directory of ${plan.replay.commitCount.toLocaleString('en-US')} W1 commits (not profiled)\n`);
-    const built = await buildReplayDirectory(plan);
+    const built = await buildReplayDirectory(plan, options.mode);
     try {
       await openReplayDirectory(plan, built); // warm-up: JIT and page cache
       return await profiled(options.intervalUs, async () => {
@@ -136,7 +137,7 @@ async function profileWorkload(options: Options, plan: Plan): Promise<Profiler.P
   }
   if (options.workload === 'W4S') {
     process.stderr.write(`profile: building a snapshot of ${plan.snapshot.entityCount.toLocaleString('en-US')} entities (not profiled)\n`);
-    const built = await buildSnapshotDirectory(plan);
+    const built = await buildSnapshotDirectory(plan, options.mode);
     try {
       await openSnapshotDirectory(plan, built); // warm-up: JIT and page cache
       return await profiled(options.intervalUs, async () => {
@@ -151,7 +152,7 @@ async function profileWorkload(options: Options, plan: Plan): Promise<Profiler.P
   }
   if (options.workload === 'W5') {
     process.stderr.write(`profile: building a world of ${plan.snapshot.entityCount.toLocaleString('en-US')} entities (not profiled)\n`);
-    const world = await openTickingWorld(plan);
+    const world = await openTickingWorld(plan, options.mode);
     const gcWatch = new GcWatch();
     try {
       await snapshotWhileTicking(world.db, world.tick, gcWatch); // warm-up

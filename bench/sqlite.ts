@@ -6,6 +6,14 @@
  * a round of `groupCommitInFlight` W1 transactions: SQLite has no group commit, so with FULL each
  * of them fsyncs on its own.
  *
+ * W3 uses one table per component, as an ECS stored in SQLite would: position (the same table,
+ * its churned rows after the main world's), velocity(id, dx, dy, dz REAL) and health(id, hp
+ * INTEGER), each keyed by `id INTEGER PRIMARY KEY`. An entity's id is the next integer after the
+ * last one used (what a rowid would be). One `db.transaction()` per operation runs a prepared
+ * INSERT into each of the three tables per created entity, then a prepared `DELETE ... WHERE id
+ * = ?` on each of the three tables per destroyed entity (one by one, as a game destroys any set
+ * of entities; a range delete would use the ids' being consecutive, which ecsdb cannot).
+ *
  * The database file lives in a fresh temporary directory, removed on close.
  */
 import Sqlite from 'better-sqlite3';
@@ -16,7 +24,19 @@ import { join } from 'node:path';
 import type { Engine } from './engine.js';
 import type { Plan, SqliteSynchronous } from './plan.js';
 import type { Runner } from './stats.js';
-import { PointSequence, checkReadBack, positionAt, tickIndex, tickStart, valueBase, type Position, type WorkloadId } from './workloads.js';
+import {
+  PointSequence,
+  checkCount,
+  checkReadBack,
+  churnValuesAt,
+  positionAt,
+  tickIndex,
+  tickStart,
+  valueBase,
+  type ChurnValues,
+  type Position,
+  type WorkloadId,
+} from './workloads.js';
 
 type SqliteDatabase = Sqlite.Database;
 /** The prepared `UPDATE position SET x = ?, y = ?, z = ? WHERE id = ?`. */
@@ -37,6 +57,7 @@ export function openSqlite(plan: Plan, synchronous: SqliteSynchronous): Engine {
     db = open;
     configure(open, synchronous);
     populate(open, plan);
+    createChurnTables(open);
     const update: Update = open.prepare('UPDATE position SET x = ?, y = ?, z = ? WHERE id = ?');
     const read = readerOf(open);
     return {
@@ -56,6 +77,8 @@ function runnerFor(workload: WorkloadId, db: SqliteDatabase, update: Update, rea
     case 'W2':
     case 'W2C':
       return tickRunner(db, update, read, plan);
+    case 'W3':
+      return churnRunner(db, plan);
     case 'W6': {
       // A round of W6 is `groupCommitInFlight` W1 transactions, one after the other.
       const point = pointRunner(db, update, read, plan);
@@ -178,6 +201,58 @@ function tickRunner(db: SqliteDatabase, update: Update, read: (index: number) =>
     verify() {
       const index = tickIndex(tickStart(seq, plan), count - 1, plan);
       checkReadBack('sqlite', index, read(index), positionAt(seq));
+    },
+  };
+}
+
+/** W3's two other component tables (position holds W3's entities too, after the main world's). */
+function createChurnTables(db: SqliteDatabase): void {
+  db.exec('CREATE TABLE velocity (id INTEGER PRIMARY KEY, dx REAL, dy REAL, dz REAL); CREATE TABLE health (id INTEGER PRIMARY KEY, hp INTEGER)');
+}
+
+const CHURN_TABLES = ['position', 'velocity', 'health'] as const;
+
+function churnRunner(db: SqliteDatabase, plan: Plan): Runner {
+  const count = plan.churnEntityCount;
+  const insertPosition = db.prepare<[number, number, number, number]>('INSERT INTO position (id, x, y, z) VALUES (?, ?, ?, ?)');
+  const insertVelocity = db.prepare<[number, number, number, number]>('INSERT INTO velocity (id, dx, dy, dz) VALUES (?, ?, ?, ?)');
+  const insertHealth = db.prepare<[number, number]>('INSERT INTO health (id, hp) VALUES (?, ?)');
+  const deletes = CHURN_TABLES.map((table) => db.prepare<[number]>(`DELETE FROM ${table} WHERE id = ?`));
+  const readChurned = db.prepare<[number]>('SELECT x, y, z, dx, dy, dz, hp FROM position JOIN velocity USING (id) JOIN health USING (id) WHERE id = ?');
+  let nextId = plan.entityCount + 1;
+  const createGeneration = (values: ChurnValues): number => {
+    const first = nextId;
+    for (let k = 0; k < count; k++) {
+      const id = nextId++;
+      insertPosition.run(id, values.x, values.y, values.z);
+      insertVelocity.run(id, values.dx, values.dy, values.dz);
+      insertHealth.run(id, values.hp);
+    }
+    return first;
+  };
+  let seq = 0;
+  // The ids of a generation are consecutive: the first one names it.
+  let previousFirst = db.transaction(() => createGeneration(churnValuesAt(seq)))();
+  const churnOne = db.transaction((values: ChurnValues): number => {
+    const first = createGeneration(values);
+    for (let k = 0; k < count; k++) for (const remove of deletes) remove.run(previousFirst + k);
+    return first;
+  });
+  return {
+    run(ops) {
+      for (let i = 0; i < ops; i++) {
+        seq++;
+        previousFirst = churnOne(churnValuesAt(seq));
+      }
+    },
+    verify() {
+      for (const table of CHURN_TABLES) {
+        const rows = (db.prepare(`SELECT count(*) AS rows FROM ${table}`).get() as { rows: number }).rows;
+        checkCount('sqlite', `${table} rows after W3`, rows, table === 'position' ? plan.entityCount + count : count);
+      }
+      for (const k of [0, count >> 1, count - 1]) {
+        checkReadBack('sqlite', `W3 entity ${k} of the last generation`, readChurned.get(previousFirst + k) as ChurnValues | undefined, churnValuesAt(seq));
+      }
     },
   };
 }

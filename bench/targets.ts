@@ -1,8 +1,9 @@
 /**
  * The spec's performance targets that the bench can judge (SPEC.md Performance): issue 2 set the
- * memory-mode ones, issue 3 the WAL ones, issue 4 the snapshot ones. Each reads one measured figure. A target whose figure
- * was not run or whose mode is not available yet is n/a; one whose figure failed is not met.
- * Neither is ever reported as met.
+ * memory-mode ones, issue 3 the WAL ones, issue 4 the snapshot ones. Each reads one measured figure
+ * in the mode the spec names (W4 and W5: buffered; W6: strict), though the bench measures them in
+ * other modes too. A target whose figure was not run or whose mode is not available yet is n/a;
+ * one whose figure failed is not met. Neither is ever reported as met.
  */
 import type { SnapshotWhileTicking } from './ecsdb-snapshot.js';
 import type { BenchReport, Missing, ResultRow } from './run.js';
@@ -60,13 +61,25 @@ function fromRow(workload: WorkloadId, mode: Target['mode'], pick: (row: ResultR
 const microsecondsPerOp = (row: ResultRow): number | null => (row.ecsdb.status === 'ok' ? row.ecsdb.medianNsPerOp / 1e3 : null);
 const millionUpdatesPerSecond = (row: ResultRow): number | null => (row.ecsdb.status === 'ok' ? row.ecsdb.updatesPerSecond / 1e6 : null);
 
-/** A figure of W5's measurement, through `pick`. */
-function fromW5(pick: (w5: SnapshotWhileTicking) => number) {
+/** A per-mode row of the durability or snapshot figures (W4, W5, W6): ecsdb's side, or why it is missing. */
+interface ModeRow<F> {
+  readonly mode: Target['mode'];
+  readonly ecsdb: F | Missing;
+}
+
+/** ecsdb's figure in the row for `mode` among `rowsOf(inputs)`, through `pick`. */
+function fromModeRow<F extends { status: 'ok' }>(rowsOf: (inputs: TargetInputs) => readonly ModeRow<F>[], mode: Target['mode'], pick: (figure: F) => number) {
   return (inputs: TargetInputs): Reading => {
-    const row = inputs.snapshotWhileTicking;
-    if (!('ecsdb' in row)) return row;
-    return row.ecsdb.status === 'ok' ? pick(row.ecsdb) : row.ecsdb;
+    const row = rowsOf(inputs).find((candidate) => candidate.mode === mode);
+    if (row === undefined) return { status: 'n/a', reason: `${mode} mode was not run` };
+    const ecsdb = row.ecsdb;
+    return ecsdb.status === 'ok' ? pick(ecsdb as F) : (ecsdb as Missing);
   };
+}
+
+/** A figure of W5's measurement in buffered mode (the spec's targets for it), through `pick`. */
+function fromW5(pick: (w5: SnapshotWhileTicking) => number) {
+  return fromModeRow((inputs) => inputs.snapshotWhileTicking, 'buffered', pick);
 }
 
 export const TARGETS: readonly Target[] = [
@@ -125,11 +138,7 @@ export const TARGETS: readonly Target[] = [
     figure: 'W6',
     mode: 'strict',
     description: 'W6 strict, 1,000 commits in flight: >= 500,000 commits/s',
-    read: (inputs) => {
-      const row = inputs.groupCommit;
-      if (!('ecsdb' in row)) return row;
-      return row.ecsdb.status === 'ok' ? row.ecsdb.updatesPerSecond : row.ecsdb;
-    },
+    read: fromModeRow((inputs) => inputs.groupCommit, 'strict', (w6) => w6.updatesPerSecond),
     unit: 'commits/s',
     bound: 'atLeast',
     threshold: 500_000,
@@ -201,11 +210,7 @@ export const TARGETS: readonly Target[] = [
     figure: 'W4',
     mode: 'buffered',
     description: 'W4 replay: >= 2 M commits/s',
-    read: (inputs) => {
-      const row = inputs.replay;
-      if (!('ecsdb' in row)) return row;
-      return row.ecsdb.status === 'ok' ? row.ecsdb.commitsPerSecond / 1e6 : row.ecsdb;
-    },
+    read: fromModeRow((inputs) => inputs.replay, 'buffered', (w4) => w4.commitsPerSecond / 1e6),
     unit: 'M commits/s',
     bound: 'atLeast',
     threshold: 2,
@@ -216,11 +221,7 @@ export const TARGETS: readonly Target[] = [
     figure: 'W4',
     mode: 'buffered',
     description: 'W4 open() from a 1,000,000-entity snapshot: <= 1 s',
-    read: (inputs) => {
-      const row = inputs.snapshotOpen;
-      if (!('ecsdb' in row)) return row;
-      return row.ecsdb.status === 'ok' ? row.ecsdb.openMsMedian : row.ecsdb;
-    },
+    read: fromModeRow((inputs) => inputs.snapshotOpen, 'buffered', (w4) => w4.openMsMedian),
     unit: 'ms',
     bound: 'atMost',
     threshold: 1_000,

@@ -7,9 +7,16 @@
  *   `positionAt(seq)`.
  * - W2 tick: tick `seq` sets Position of `tickEntityCount` consecutive entities starting at
  *   `tickStart(seq)` (a window that moves along the world, wrapping) to `positionAt(seq)`.
+ * - W3 churn: operation `seq` creates `churnEntityCount` entities, each with Position, Velocity and
+ *   Health set to `churnValuesAt(seq)`, and destroys the `churnEntityCount` entities the operation
+ *   before it created, in one transaction. The runner creates the first generation when it is
+ *   made (untimed), so every timed operation creates and destroys as many entities and the world
+ *   stays the same size: the main world plus one generation.
  * - W6 group commit: one operation is a round of `groupCommitInFlight` W1 commits. ecsdb issues
- *   them all (strict) before awaiting any `durable`, so they can share one write and fsync;
- *   better-sqlite3, which has no group commit, runs them as that many FULL transactions.
+ *   them all before awaiting any `durable`, so (strict) they can share one write and fsync;
+ *   buffered calls `db.flush()` before awaiting them, memory has nothing to wait for.
+ *   better-sqlite3, which has no group commit, runs them as that many transactions (FULL: each
+ *   with its own fsync).
  *
  * Values change on every write to an entity (SQLite skips rows whose values do not change,
  * and a bench that rewrote the same values would measure less than a real game loop does), and
@@ -17,14 +24,14 @@
  */
 import type { Plan } from './plan.js';
 
-export type WorkloadId = 'W1' | 'W2' | 'W2C' | 'W6';
+export type WorkloadId = 'W1' | 'W2' | 'W2C' | 'W3' | 'W6';
 
 export interface Workload {
   readonly id: WorkloadId;
   readonly title: string;
-  /** What one operation is: 'commit' (W1) or 'tick' (W2). */
+  /** What one operation is: 'commit' (W1), 'tick' (W2) or 'op' (W3). */
   readonly opUnit: string;
-  /** Entity updates in one operation. */
+  /** Entity updates in one operation (W3: entities created; it destroys as many). */
   updatesPerOp(plan: Plan): number;
   /**
    * The same logical workload as this one, written through another ecsdb API: the raw arrays and
@@ -39,15 +46,16 @@ export const WORKLOADS: readonly Workload[] = [
   { id: 'W2', title: 'tick', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount },
   // W2 written with tx.setColumns (one call per tick, columns instead of an object per entity).
   { id: 'W2C', title: 'tick, setColumns', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount, sameWorkAs: 'W2' },
+  { id: 'W3', title: 'churn', opUnit: 'op', updatesPerOp: (plan) => plan.churnEntityCount },
 ];
 
 /** The workloads the yardsticks (raw arrays, SQLite) run: those that are not another's twin. */
 export const PEER_WORKLOADS: readonly Workload[] = WORKLOADS.filter((workload) => workload.sameWorkAs === undefined);
 
-/** W6: strict mode (better-sqlite3 FULL) only; one entity update per commit. */
+/** W6, in every mode (the spec's figure is strict's); one entity update per commit. */
 export const GROUP_COMMIT: Workload = {
   id: 'W6',
-  title: 'strict commits in flight',
+  title: 'commits in flight',
   opUnit: 'round',
   updatesPerOp: (plan) => plan.groupCommitInFlight,
 };
@@ -72,6 +80,23 @@ export function valueBase(seq: number): number {
 export function positionAt(seq: number): Position {
   const base = valueBase(seq);
   return { x: base, y: base + 0.5, z: base + 0.25 };
+}
+
+/** What W3 writes into every entity operation `seq` creates (one object per operation, not per entity). */
+export interface ChurnValues {
+  x: number;
+  y: number;
+  z: number;
+  dx: number;
+  dy: number;
+  dz: number;
+  hp: number;
+}
+
+/** Position as positionAt(seq); Velocity and Health differ from it, so a mixed-up column shows. */
+export function churnValuesAt(seq: number): ChurnValues {
+  const base = valueBase(seq);
+  return { x: base, y: base + 0.5, z: base + 0.25, dx: base + 0.75, dy: -base, dz: -base - 0.5, hp: base + 1 };
 }
 
 /** Walks all `entityCount` indices in a scattered order, so W1 does not hit one cached row. */
@@ -111,11 +136,21 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-/** Throws when a read-back differs from what the workload wrote: the bench measured the wrong thing. */
-export function checkReadBack(engine: string, index: number, actual: Position | undefined, expected: Position): void {
-  if (actual === undefined || actual.x !== expected.x || actual.y !== expected.y || actual.z !== expected.z) {
+/**
+ * Throws when a read-back differs from what the workload wrote (in any field `expected` has):
+ * the bench measured the wrong thing. `where` is an entity index, or a description.
+ */
+export function checkReadBack<T extends object>(engine: string, where: number | string, actual: T | undefined, expected: T): void {
+  const differs = (key: string): boolean => (actual as Record<string, unknown>)[key] !== (expected as Record<string, unknown>)[key];
+  if (actual === undefined || Object.keys(expected).some(differs)) {
     throw new Error(
-      `bench self-check failed: ${engine} entity index ${index} holds ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`,
+      `bench self-check failed: ${engine} ${typeof where === 'number' ? `entity index ${where}` : where} holds ${JSON.stringify(actual)}, ` +
+        `expected ${JSON.stringify(expected)}`,
     );
   }
+}
+
+/** Throws when a count the workload implies (entities, rows) is not what the engine holds. */
+export function checkCount(engine: string, what: string, actual: number, expected: number): void {
+  if (actual !== expected) throw new Error(`bench self-check failed: ${engine} holds ${actual} ${what}, expected ${expected}`);
 }

@@ -7,9 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { SnapshotOpen, SnapshotRun, SnapshotWhileTicking } from '../../bench/ecsdb-snapshot.js';
+import type { LoopFigures, SnapshotOpen, SnapshotRun, SnapshotWhileTicking } from '../../bench/ecsdb-snapshot.js';
+import type { Replay } from '../../bench/ecsdb-wal.js';
 import type { FsyncFloor } from '../../bench/fsync-floor.js';
-import { MODES, modesNamed, planFor } from '../../bench/plan.js';
+import { MODES, modesNamed, planFor, type Mode } from '../../bench/plan.js';
 import { formatReport } from '../../bench/report.js';
 import { runBench, type BenchReport, type Figure, type Machine, type Missing, type ResultRow } from '../../bench/run.js';
 import { findRedisServer } from '../../bench/redis.js';
@@ -67,20 +68,25 @@ function expectFsyncFloor(floor: FsyncFloor | Missing): void {
   expect(ok.medianNs).toBeLessThanOrEqual(ok.maxNs);
 }
 
+/** W6 has a row per mode run, each against better-sqlite3 with the paired `synchronous` setting. */
+function expectGroupCommitRows(report: BenchReport): void {
+  expect(report.groupCommit.map((row) => row.mode)).toEqual(report.plan.modes.map((mode) => mode.name));
+  report.groupCommit.forEach((row, i) => {
+    expect(row.inFlight).toBe(report.plan.groupCommitInFlight);
+    expectFigure(row.ecsdb, `W6 ${row.mode} ecsdb`);
+    expectFigure(row.sqlite, `W6 ${row.mode} sqlite`);
+    expect(row.sqlite.synchronous).toBe(report.plan.modes[i].sqliteSynchronous);
+    expectPositiveFinite(row.ecsdbSpeedupOverSqlite, `W6 ${row.mode} ecsdbSpeedupOverSqlite`);
+  });
+}
+
 /** Every figure of issue 3 (durability and recovery) is measured and positive. */
 function expectDurabilityFigures(report: BenchReport): void {
   expectFsyncFloor(report.fsyncFloor);
   expectPositiveFinite(report.strictOverFsyncFloor.ecsdb, 'strictOverFsyncFloor.ecsdb');
   expectPositiveFinite(report.strictOverFsyncFloor.sqlite, 'strictOverFsyncFloor.sqlite');
 
-  const groupCommit = report.groupCommit;
-  expect('ecsdb' in groupCommit, `W6: ${'reason' in groupCommit ? groupCommit.reason : ''}`).toBe(true);
-  if (!('ecsdb' in groupCommit)) return;
-  expect(groupCommit.inFlight).toBe(report.plan.groupCommitInFlight);
-  expectFigure(groupCommit.ecsdb, 'W6 ecsdb');
-  expectFigure(groupCommit.sqlite, 'W6 sqlite');
-  expect(groupCommit.sqlite.synchronous).toBe('FULL');
-  expectPositiveFinite(groupCommit.ecsdbSpeedupOverSqlite, 'W6 ecsdbSpeedupOverSqlite');
+  expectGroupCommitRows(report);
 
   const walBytes = report.walBytes;
   expect('ecsdb' in walBytes, `WAL bytes: ${'reason' in walBytes ? walBytes.reason : ''}`).toBe(true);
@@ -95,21 +101,45 @@ function expectDurabilityFigures(report: BenchReport): void {
   expect(walBytes.sqlite.synchronous).toBe('NORMAL');
   expectPositiveFinite(walBytes.ecsdbSavingOverSqlite, 'WAL bytes ecsdbSavingOverSqlite');
 
-  const replay = report.replay;
-  expect('ecsdb' in replay, `W4: ${'reason' in replay ? replay.reason : ''}`).toBe(true);
-  if (!('ecsdb' in replay)) return;
-  expect(replay.sqlite.status, 'SQLite has no W4 counterpart').toBe('n/a');
-  expect(replay.ecsdb.status, `W4 ecsdb: ${'reason' in replay.ecsdb ? replay.ecsdb.reason : ''}`).toBe('ok');
-  if (replay.ecsdb.status !== 'ok') return;
-  const w4 = replay.ecsdb;
-  expect(w4.commits).toBe(report.plan.replay.commitCount);
-  expect(w4.opens).toBe(report.plan.replay.opens);
-  expect(w4.recordsReplayed).toBe(w4.commits + w4.setupRecords);
-  for (const key of ['setupRecords', 'walBytes', 'segmentCount', 'buildMs', 'openMsMedian', 'openMsMin', 'openMsMax', 'commitsPerSecond'] as const) {
-    expectPositiveFinite(w4[key], `W4 ${key}`);
+  expectModeRows(report, report.replay, 'W4 replay', NO_DIRECTORY, (w4, mode) => {
+    expect(w4.commits).toBe(report.plan.replay.commitCount);
+    expect(w4.opens).toBe(report.plan.replay.opens);
+    expect(w4.recordsReplayed).toBe(w4.commits + w4.setupRecords);
+    for (const key of ['setupRecords', 'walBytes', 'segmentCount', 'buildMs', 'openMsMedian', 'openMsMin', 'openMsMax', 'commitsPerSecond'] as const) {
+      expectPositiveFinite(w4[key], `W4 ${mode} ${key}`);
+    }
+    // replayMs is open()'s own report, in whole milliseconds: a tiny replay may take under one.
+    expect(Number.isFinite(w4.replayMsMedian) && w4.replayMsMedian >= 0, `W4 ${mode} replayMsMedian is ${w4.replayMsMedian}`).toBe(true);
+  });
+  for (const row of report.replay) expect(row.sqlite.status, 'SQLite has no W4 counterpart').toBe('n/a');
+}
+
+/** Why W4 has no memory-mode figure. */
+const NO_DIRECTORY = /^no directory: nothing to recover$/;
+/** Why W5 has none: what db.snapshot() of a memory database says. */
+const NO_MEMORY_SNAPSHOT = /^no snapshots in memory mode \(db\.snapshot\(\): CONFIG_INVALID: .+\)$/;
+
+/**
+ * W4 and W5 have one row per mode run: memory's is n/a (no directory) with `memoryReason`, the
+ * others are measured and checked by `check`.
+ */
+function expectModeRows<F extends { status: 'ok' }>(
+  report: BenchReport,
+  rows: readonly { mode: Mode['name']; ecsdb: F | Missing }[],
+  what: string,
+  memoryReason: RegExp,
+  check: (figure: F, mode: Mode['name']) => void,
+): void {
+  expect(rows.map((row) => row.mode), what).toEqual(report.plan.modes.map((mode) => mode.name));
+  for (const { mode, ecsdb } of rows) {
+    if (mode === 'memory') {
+      expect(ecsdb.status, `${what} memory`).toBe('n/a');
+      expect((ecsdb as Missing).reason, `${what} memory`).toMatch(memoryReason);
+      continue;
+    }
+    expect(ecsdb.status, `${what} ${mode}: ${'reason' in ecsdb ? ecsdb.reason : ''}`).toBe('ok');
+    if (ecsdb.status === 'ok') check(ecsdb as F, mode);
   }
-  // replayMs is open()'s own report, in whole milliseconds: a tiny replay may take under one.
-  expect(Number.isFinite(w4.replayMsMedian) && w4.replayMsMedian >= 0, `W4 replayMsMedian is ${w4.replayMsMedian}`).toBe(true);
 }
 
 /**
@@ -126,47 +156,54 @@ const WHOLE_MS_TARGETS = new Set(['w5-longest-step']);
 /** Every figure of issue 4 (snapshots) is measured and positive. */
 function expectSnapshotFigures(report: BenchReport): void {
   const settings = report.plan.snapshot;
-  const open = report.snapshotOpen;
-  expect('ecsdb' in open, `W4 from a snapshot: ${'reason' in open ? open.reason : ''}`).toBe(true);
-  if (!('ecsdb' in open)) return;
-  expect(open.ecsdb.status, `W4 from a snapshot ecsdb: ${'reason' in open.ecsdb ? open.ecsdb.reason : ''}`).toBe('ok');
-  const w4 = open.ecsdb as SnapshotOpen;
-  expect(w4.entityCount).toBe(settings.entityCount);
-  expect(w4.opens).toBe(settings.opens);
-  expect(w4.walRecordsReplayed, 'the snapshot was taken with nothing committing: no WAL tail after it').toBe(0);
-  expect(w4.snapshotEndLsn).toBe(w4.snapshotStartLsn);
-  for (const key of ['snapshotBytes', 'snapshotEndLsn', 'buildMs', 'quietSnapshotMs', 'openMsMedian', 'openMsMin', 'openMsMax'] as const) {
-    expectPositiveFinite(w4[key], `W4 from a snapshot ${key}`);
-  }
-  expectWholeMs(w4.loadMsMedian, 'W4 from a snapshot loadMsMedian');
-  expectPositiveFinite(w4.config.chunkSlots, 'W4 config.chunkSlots');
-
-  const ticking = report.snapshotWhileTicking;
-  expect('ecsdb' in ticking, `W5: ${'reason' in ticking ? ticking.reason : ''}`).toBe(true);
-  if (!('ecsdb' in ticking)) return;
-  expect(ticking.ecsdb.status, `W5 ecsdb: ${'reason' in ticking.ecsdb ? ticking.ecsdb.reason : ''}`).toBe('ok');
-  const w5 = ticking.ecsdb as SnapshotWhileTicking;
-  expect(w5.entityCount).toBe(settings.entityCount);
-  expect(w5.tickEntityCount).toBe(settings.tickEntityCount);
-  expect(w5.runs).toHaveLength(settings.snapshotRuns);
-  for (const key of ['durableMsMedian', 'durableMsMax', 'pauseMaxMs', 'ticksMedian', 'snapshotBytes', 'buildMs'] as const) {
-    expectPositiveFinite(w5[key], `W5 ${key}`);
-  }
-  expectWholeMs(w5.longestStepMs, 'W5 longestStepMs');
-  expectWholeMs(w5.gcMaxMs, 'W5 gcMaxMs');
-  w5.runs.forEach((run: SnapshotRun, i) => {
-    for (const key of ['durableMs', 'pauseMaxMs', 'pauseP99Ms', 'ticks', 'tickMsMedian', 'tickMsMax', 'sizeBytes', 'chunkCount'] as const) {
-      expectPositiveFinite(run[key], `W5 runs[${i}].${key}`);
+  expectModeRows(report, report.snapshotOpen, 'W4 from a snapshot', NO_DIRECTORY, (w4: SnapshotOpen, mode) => {
+    expect(w4.entityCount).toBe(settings.entityCount);
+    expect(w4.opens).toBe(settings.opens);
+    expect(w4.walRecordsReplayed, 'the snapshot was taken with nothing committing: no WAL tail after it').toBe(0);
+    expect(w4.snapshotEndLsn).toBe(w4.snapshotStartLsn);
+    for (const key of ['snapshotBytes', 'snapshotEndLsn', 'buildMs', 'quietSnapshotMs', 'openMsMedian', 'openMsMin', 'openMsMax'] as const) {
+      expectPositiveFinite(w4[key], `W4 from a snapshot ${mode} ${key}`);
     }
-    expectWholeMs(run.longestStepMs, `W5 runs[${i}].longestStepMs`);
-    expectWholeMs(run.lsnSpan, `W5 runs[${i}].lsnSpan`);
-    // Linux only (schedstat); elsewhere null. Either way never negative.
-    if (run.pauseOnCpuMaxMs !== null) expectWholeMs(run.pauseOnCpuMaxMs, `W5 runs[${i}].pauseOnCpuMaxMs`);
-    if (run.runQueueWaitMs !== null) expectWholeMs(run.runQueueWaitMs, `W5 runs[${i}].runQueueWaitMs`);
+    expectWholeMs(w4.loadMsMedian, `W4 from a snapshot ${mode} loadMsMedian`);
+    expectPositiveFinite(w4.config.chunkSlots, `W4 ${mode} config.chunkSlots`);
   });
-  if (process.platform === 'linux') expect(w5.pauseOnCpuMaxMs, 'schedstat is read on Linux').not.toBeNull();
-  for (const key of ['durationMs', 'ticks', 'pauseMaxMs', 'pauseP99Ms', 'tickMsMedian', 'tickMsMax'] as const) {
-    expectPositiveFinite(w5.baseline[key], `W5 baseline.${key}`);
+  expectModeRows(report, report.snapshotWhileTicking, 'W5', NO_MEMORY_SNAPSHOT, (w5: SnapshotWhileTicking, mode) => {
+    expect(w5.entityCount).toBe(settings.entityCount);
+    expect(w5.tickEntityCount).toBe(settings.tickEntityCount);
+    expect(w5.runs).toHaveLength(settings.snapshotRuns);
+    for (const key of ['durableMsMedian', 'durableMsMax', 'pauseMaxMs', 'ticksMedian', 'snapshotBytes', 'buildMs'] as const) {
+      expectPositiveFinite(w5[key], `W5 ${mode} ${key}`);
+    }
+    expectWholeMs(w5.longestStepMs, `W5 ${mode} longestStepMs`);
+    expectWholeMs(w5.gcMaxMs, `W5 ${mode} gcMaxMs`);
+    // Strict ticks await their durable; buffered ones do not, so they have no such wait.
+    const awaitsDurable = mode === 'strict';
+    w5.runs.forEach((run: SnapshotRun, i) => expectLoopFigures(run, `W5 ${mode} runs[${i}]`, awaitsDurable));
+    expectLoopFigures(w5.baseline, `W5 ${mode} baseline`, awaitsDurable);
+    w5.runs.forEach((run: SnapshotRun, i) => {
+      for (const key of ['durableMs', 'sizeBytes', 'chunkCount'] as const) expectPositiveFinite(run[key], `W5 ${mode} runs[${i}].${key}`);
+      expectWholeMs(run.longestStepMs, `W5 ${mode} runs[${i}].longestStepMs`);
+      expectWholeMs(run.lsnSpan, `W5 ${mode} runs[${i}].lsnSpan`);
+    });
+    if (awaitsDurable) expectPositiveFinite(w5.tickDurableWaitMsMax, `W5 ${mode} tickDurableWaitMsMax`);
+    else expect(w5.tickDurableWaitMsMax).toBeNull();
+    if (process.platform === 'linux') expect(w5.pauseOnCpuMaxMs, 'schedstat is read on Linux').not.toBeNull();
+    expectPositiveFinite(w5.baseline.durationMs, `W5 ${mode} baseline.durationMs`);
+  });
+}
+
+/** What the W5 tick loop saw, in a snapshot's run or the baseline. */
+function expectLoopFigures(loop: LoopFigures, where: string, awaitsDurable: boolean): void {
+  for (const key of ['pauseMaxMs', 'pauseP99Ms', 'ticks', 'tickMsMedian', 'tickMsMax'] as const) expectPositiveFinite(loop[key], `${where}.${key}`);
+  // Linux only (schedstat); elsewhere null. Either way never negative.
+  if (loop.pauseOnCpuMaxMs !== null) expectWholeMs(loop.pauseOnCpuMaxMs, `${where}.pauseOnCpuMaxMs`);
+  if (loop.runQueueWaitMs !== null) expectWholeMs(loop.runQueueWaitMs, `${where}.runQueueWaitMs`);
+  if (awaitsDurable) {
+    expectPositiveFinite(loop.tickDurableWaitMsMedian, `${where}.tickDurableWaitMsMedian`);
+    expectPositiveFinite(loop.tickDurableWaitMsMax, `${where}.tickDurableWaitMsMax`);
+  } else {
+    expect(loop.tickDurableWaitMsMedian, `${where}.tickDurableWaitMsMedian`).toBeNull();
+    expect(loop.tickDurableWaitMsMax, `${where}.tickDurableWaitMsMax`).toBeNull();
   }
 }
 
@@ -216,39 +253,54 @@ describe('runBench()', () => {
     expect(report.plan.snapshot.entityCount).toBe(1_000);
     expectCompleteReport(report);
     const text = formatReport(report);
+    for (const mode of MODES) {
+      expect(text).toMatch(new RegExp(`W3 churn +${mode.name} +[\\d.,]+ ms/op ±\\d+% +[\\d.,]+ ms/op ±\\d+% +[\\d.,]+ ms/op ±\\d+%`));
+    }
+    expect(text).toMatch(/sqlite OFF +[\d.,]+( k| M)? entities\/s/);
     expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync .* median [\d.,]+ µs/);
     expect(text).toMatch(/W1 strict \/ fsync floor +strict +[\d.,]+x the floor +[\d.,]+x the floor/);
-    expect(text).toMatch(/W6 100 strict commits +strict +[\d.,]+ ms\/100 .* [\d.,]+x (faster|slower)/);
+    for (const mode of MODES) expect(text).toMatch(new RegExp(`W6 100 commits +${mode.name} +[\\d.,]+ ms/100 .* [\\d.,]+x (faster|slower)`));
     expect(text).toMatch(/WAL bytes per W1 commit +buffered +[\d.,]+ B\/commit +[\d.,]+ B\/commit +[\d.,]+x fewer bytes/);
-    expect(text).toMatch(/W4 replay on open\(\) +buffered +[\d.,]+( k| M)? commits\/s +n\/a/);
+    for (const mode of ['buffered', 'strict']) {
+      expect(text).toMatch(new RegExp(`W4 replay on open\\(\\) +${mode} +[\\d.,]+( k| M)? commits/s +n/a`));
+      expect(text).toMatch(new RegExp(`W4 open\\(\\) from a snapshot +${mode} +open [\\d.,]+ ms \\(median of 3;`));
+      expect(text).toMatch(new RegExp(`W5 snapshot while ticking +${mode} +durable in [\\d.,]+ ms \\(median of 3;`));
+    }
+    expect(text).toMatch(/W4 replay on open\(\) +memory +n\/a/);
+    expect(text).toMatch(/n\/a: ecsdb W4 memory: no directory: nothing to recover/);
+    expect(text).toMatch(/W4 open\(\) from a snapshot +memory +n\/a/);
+    expect(text).toMatch(/n\/a: W4 from a snapshot memory: no directory: nothing to recover/);
+    expect(text).toMatch(/W5 snapshot while ticking +memory +n\/a/);
+    expect(text).toMatch(/n\/a: W5 memory: no snapshots in memory mode \(db\.snapshot\(\): CONFIG_INVALID: /);
     expect(text).toMatch(/a world of 1,000 entities with Position .* at scale 0\.001 these figures are indicative only/s);
-    expect(text).toMatch(/W4 open\(\) from a snapshot +buffered +open [\d.,]+ ms \(median of 3;/);
     expect(text).toMatch(/snapshot load [\d.,]+ ms of it \(db\.recovery\.snapshot\.loadMs, median\)/);
-    expect(text).toMatch(/W5 snapshot while ticking +buffered +durable in [\d.,]+ ms \(median of 3;/);
     expect(text).toMatch(/longest pause [\d.,]+ ms \(bench;/);
     expect(text).toMatch(/longestStepMs [\d.,]+ ms \(ecsdb's own/);
     expect(text).toMatch(/[\d,]+ W2 ticks completed during it/);
+    expect(text).toMatch(/each awaited its durable: median wait per run [\d.,]+, [\d.,]+, [\d.,]+ ms,/);
     expect(text).toMatch(/W1 buffered: [\d.]+ µs clear, [\d.]+ µs encrypted per commit = [\d.]+x/);
     expect(text).toMatch(/W2 buffered: [\d.]+ (µs|ms) clear, [\d.]+ (µs|ms) encrypted per tick = [\d.]+x/);
     for (const target of TARGETS) expect(text).toContain(target.description);
   });
 
-  it('reports the durability figures as n/a when only memory mode runs', async () => {
+  it('reports W6 in memory mode, and W4, W5 and the durability figures as n/a with their reasons, when only memory mode runs', async () => {
     const report = await runBench({ scale: TINY_SCALE, modes: modesNamed('memory'), redisPath: '' });
     expect(report.redis).toEqual({ status: 'skipped', reason: expect.stringMatching(/redis-server is not on PATH/) });
     expect(report.fsyncFloor.status).toBe('n/a');
     expect(report.strictOverFsyncFloor).toEqual({ ecsdb: null, sqlite: null });
-    for (const missing of [report.groupCommit, report.walBytes, report.replay, report.snapshotOpen, report.snapshotWhileTicking]) {
-      expect(missing).toMatchObject({ status: 'n/a' });
-    }
+    expectGroupCommitRows(report);
+    expect(report.walBytes).toMatchObject({ status: 'n/a' });
+    expectModeRows(report, report.replay, 'W4 replay', NO_DIRECTORY, () => undefined);
+    expectModeRows(report, report.snapshotOpen, 'W4 from a snapshot', NO_DIRECTORY, () => undefined);
+    expectModeRows(report, report.snapshotWhileTicking, 'W5', NO_MEMORY_SNAPSHOT, () => undefined);
     const statuses = Object.fromEntries(report.targets.map((target) => [target.id, target.status]));
     for (const target of TARGETS) {
       if (target.mode === 'memory') expect(statuses[target.id], target.id).not.toBe('n/a');
       else expect(statuses[target.id], target.id).toBe('n/a');
     }
     const text = formatReport(report);
-    expect(text).toMatch(/n\/a: W6: strict mode was not run/);
-    expect(text).toMatch(/n\/a: W5: buffered mode was not run/);
+    expect(text).toMatch(/W6 100 commits +memory +[\d.,]+ ms\/100/);
+    expect(text).toMatch(/n\/a: W5 memory: no snapshots in memory mode/);
     expect(text).toMatch(/Redis: skipped: redis-server is not on PATH/);
   });
 });
@@ -317,17 +369,29 @@ describe('report and targets', () => {
     };
   }
 
+  function groupCommitRow(mode: ResultRow['mode'], ecsdb: Figure | Missing, sqliteNs: number): TargetInputs['groupCommit'][number] {
+    const synchronous = MODES.find((candidate) => candidate.name === mode)!.sqliteSynchronous;
+    return {
+      workload: 'W6',
+      mode,
+      inFlight: 1_000,
+      ecsdb,
+      sqlite: { ...figure(sqliteNs, 1_000), synchronous },
+      ecsdbSpeedupOverSqlite: ecsdb.status === 'ok' ? sqliteNs / ecsdb.medianNsPerOp : null,
+    };
+  }
+
   /** Only the main table: every issue-3 figure not run. */
   function tableOnly(results: ResultRow[]): TargetInputs {
     return {
       results,
       fsyncFloor: notRun,
       strictOverFsyncFloor: { ecsdb: null, sqlite: null },
-      groupCommit: notRun,
+      groupCommit: [],
       walBytes: notRun,
-      replay: notRun,
-      snapshotOpen: notRun,
-      snapshotWhileTicking: notRun,
+      replay: [],
+      snapshotOpen: [],
+      snapshotWhileTicking: [],
     };
   }
 
@@ -366,42 +430,55 @@ describe('report and targets', () => {
       results,
       fsyncFloor: floor,
       strictOverFsyncFloor: { ecsdb: w1StrictNs / floor.medianNs, sqlite: 250_000 / floor.medianNs },
-      groupCommit: {
-        workload: 'W6',
-        mode: 'strict',
-        inFlight: 1_000,
-        ecsdb: figure(w6Ns, 1_000),
-        sqlite: { ...figure(250e6, 1_000), synchronous: 'FULL' },
-        ecsdbSpeedupOverSqlite: 250e6 / w6Ns,
-      },
+      groupCommit: [
+        groupCommitRow('memory', figure(1e6, 1_000), 9e6),
+        groupCommitRow('buffered', figure(1.5e6, 1_000), 16e6),
+        groupCommitRow('strict', figure(w6Ns, 1_000), 250e6),
+      ],
       walBytes: {
         mode: 'buffered',
         ecsdb: { status: 'ok', commits: 10, walBytesGrowth: good ? 380 : 420, bytesPerCommit: good ? 38 : 42 },
         sqlite: { status: 'ok', synchronous: 'NORMAL', commits: 10, walBytesGrowth: 41_200, bytesPerCommit: 4_120, pageSizeBytes: 4096 },
         ecsdbSavingOverSqlite: 4_120 / (good ? 38 : 42),
       },
-      replay: {
-        workload: 'W4',
-        mode: 'buffered',
-        ecsdb: {
-          status: 'ok',
-          commits: 1_000_000,
-          setupRecords: 10,
-          walBytes: 40e6,
-          segmentCount: 1,
-          buildMs: 1,
-          opens: 1,
-          recordsReplayed: 1_000_010,
-          openMsMedian: good ? 400 : 600,
-          openMsMin: 1,
-          openMsMax: 1,
-          replayMsMedian: 1,
-          commitsPerSecond: 1_000_010 / (good ? 0.4 : 0.6),
-        },
-        sqlite: notRun,
-      },
-      snapshotOpen: { workload: 'W4', mode: 'buffered', ecsdb: snapshotOpen(good ? 800 : 1_200) },
-      snapshotWhileTicking: { workload: 'W5', mode: 'buffered', ecsdb: snapshotWhileTicking(good) },
+      // Memory has no directory; strict's figures sit on the other side of the buffered targets,
+      // so a target that read the wrong mode's row would be judged wrongly.
+      replay: [
+        { workload: 'W4', mode: 'memory', ecsdb: noDirectory, sqlite: notRun },
+        { workload: 'W4', mode: 'buffered', ecsdb: replay(good ? 400 : 600), sqlite: notRun },
+        { workload: 'W4', mode: 'strict', ecsdb: replay(good ? 600 : 400), sqlite: notRun },
+      ],
+      snapshotOpen: [
+        { workload: 'W4', mode: 'memory', ecsdb: noDirectory },
+        { workload: 'W4', mode: 'buffered', ecsdb: snapshotOpen(good ? 800 : 1_200) },
+        { workload: 'W4', mode: 'strict', ecsdb: snapshotOpen(good ? 1_300 : 700) },
+      ],
+      snapshotWhileTicking: [
+        { workload: 'W5', mode: 'memory', ecsdb: noMemorySnapshot },
+        { workload: 'W5', mode: 'buffered', ecsdb: snapshotWhileTicking(good, false) },
+        { workload: 'W5', mode: 'strict', ecsdb: snapshotWhileTicking(!good, true) },
+      ],
+    };
+  }
+
+  const noDirectory: Missing = { status: 'n/a', reason: 'no directory: nothing to recover' };
+  const noMemorySnapshot: Missing = { status: 'n/a', reason: 'no snapshots in memory mode (db.snapshot(): CONFIG_INVALID: no directory)' };
+
+  function replay(openMsMedian: number): Replay {
+    return {
+      status: 'ok',
+      commits: 1_000_000,
+      setupRecords: 10,
+      walBytes: 40e6,
+      segmentCount: 1,
+      buildMs: 1,
+      opens: 1,
+      recordsReplayed: 1_000_010,
+      openMsMedian,
+      openMsMin: 1,
+      openMsMax: 1,
+      replayMsMedian: 1,
+      commitsPerSecond: 1_000_010 / (openMsMedian / 1e3),
     };
   }
 
@@ -426,8 +503,11 @@ describe('report and targets', () => {
     };
   }
 
-  function snapshotWhileTicking(good: boolean): SnapshotWhileTicking {
+  /** W5 with figures on the good or bad side of its targets; strict's ticks await their durable. */
+  function snapshotWhileTicking(good: boolean, awaitsDurable: boolean): SnapshotWhileTicking {
     const run: SnapshotRun = {
+      tickDurableWaitMsMedian: awaitsDurable ? 0.6 : null,
+      tickDurableWaitMsMax: awaitsDurable ? 7 : null,
       durableMs: good ? 900 : 1_100,
       pauseMaxMs: good ? 1.5 : 2.5,
       pauseP99Ms: 1,
@@ -453,6 +533,7 @@ describe('report and targets', () => {
       pauseOnCpuMaxMs: run.pauseOnCpuMaxMs,
       longestStepMs: run.longestStepMs,
       ticksMedian: run.ticks,
+      tickDurableWaitMsMax: run.tickDurableWaitMsMax,
       snapshotBytes: run.sizeBytes,
       gcMaxMs: run.gc.maxMs,
       gcMaxKind: run.gc.maxKind,
@@ -465,6 +546,8 @@ describe('report and targets', () => {
         tickMsMax: 2,
         pauseOnCpuMaxMs: 0.4,
         runQueueWaitMs: 10,
+        tickDurableWaitMsMedian: awaitsDurable ? 0.5 : null,
+        tickDurableWaitMsMax: awaitsDurable ? 3 : null,
         gc: gcNone,
       },
       config: { chunkSlots: 16_384, compress: false },
@@ -505,10 +588,10 @@ describe('report and targets', () => {
     const failedWal: TargetInputs = {
       ...inputs,
       walBytes: { ...(inputs.walBytes as Exclude<TargetInputs['walBytes'], Missing>), ecsdb: { status: 'failed', reason: 'ENOSPC' } },
-      replay: { workload: 'W4', mode: 'buffered', ecsdb: { status: 'n/a', reason: 'buffered not built' }, sqlite: notRun },
+      replay: [{ workload: 'W4', mode: 'buffered', ecsdb: { status: 'n/a', reason: 'buffered not built' }, sqlite: notRun }],
       fsyncFloor: notRun,
-      snapshotOpen: { workload: 'W4', mode: 'buffered', ecsdb: { status: 'failed', reason: 'CORRUPT_SNAPSHOT' } },
-      snapshotWhileTicking: notRun,
+      snapshotOpen: [{ workload: 'W4', mode: 'buffered', ecsdb: { status: 'failed', reason: 'CORRUPT_SNAPSHOT' } }],
+      snapshotWhileTicking: [],
     };
     expect(statusById(evaluateTargets(failedWal))).toMatchObject({
       'wal-bytes-per-w1-commit': 'not met',
@@ -544,7 +627,7 @@ describe('report and targets', () => {
     ];
     const inputs: TargetInputs = {
       ...tableOnly(results),
-      groupCommit: { status: 'failed', reason: 'W6 setup failed' },
+      groupCommit: [groupCommitRow('strict', { status: 'failed', reason: 'W6 setup failed' }, 250e6)],
       walBytes: { ...(everything(true).walBytes as Exclude<TargetInputs['walBytes'], Missing>), ecsdb: { status: 'failed', reason: 'EIO' } },
     };
     const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, redis: REDIS_SKIPPED, targets: evaluateTargets(inputs) });
@@ -553,12 +636,12 @@ describe('report and targets', () => {
     expect(text).toMatch(/11\.3x faster/);
     expect(text).toMatch(/n\/a: ecsdb buffered: needs the WAL/);
     expect(text).toMatch(/FAILED: ecsdb strict W1: durable never resolved/);
-    expect(text).toMatch(/FAILED: W6: W6 setup failed/);
+    expect(text).toMatch(/FAILED: ecsdb W6 strict: W6 setup failed/);
     expect(text).toMatch(/FAILED: ecsdb WAL bytes: EIO/);
     expect(text).toMatch(/fsync floor: n\/a: not run here/);
     expect(text).toMatch(/MET +W1 memory: <= 1 µs per commit: measured 0\.8 µs per commit/);
     expect(text).toMatch(/NOT MET +WAL bytes per W1 commit: <= 40: no ecsdb figure \(EIO\)/);
-    expect(text).toMatch(/n\/a +W4 replay: >= 2 M commits\/s: no ecsdb figure \(not run here\)/);
+    expect(text).toMatch(/n\/a +W4 replay: >= 2 M commits\/s: no ecsdb figure \(buffered mode was not run\)/);
   });
 
   it('prints Redis beside the matching ecsdb mode with the ratio', () => {
@@ -588,12 +671,17 @@ describe('report and targets', () => {
     expect(text).toMatch(/through node:fs\/promises.*median 260 µs \(p90 300\)/);
     expect(text).toMatch(/sampled in 2 pass\(es\) around the strict figures, whose medians were 190, 210 µs/);
     expect(text).toMatch(/W1 strict \/ fsync floor +strict +1\.15x the floor +1\.25x the floor +1\.09x faster/);
-    expect(text).toMatch(/W6 1,000 strict commits +strict +1\.9 ms\/1,000 ±0% +250 ms\/1,000 ±0% +132x faster/);
+    expect(text).toMatch(/W6 1,000 commits +memory +1 ms\/1,000 ±0% +9 ms\/1,000 ±0% +9x faster/);
+    expect(text).toMatch(/W6 1,000 commits +buffered +1\.5 ms\/1,000 ±0% +16 ms\/1,000 ±0% +10\.7x faster/);
+    expect(text).toMatch(/W6 1,000 commits +strict +1\.9 ms\/1,000 ±0% +250 ms\/1,000 ±0% +132x faster/);
     expect(text).toMatch(/526 k commits\/s +4 k commits\/s/);
     expect(text).toMatch(/WAL bytes per W1 commit +buffered +38 B\/commit +4,120 B\/commit +108x fewer bytes/);
     expect(text).toMatch(/W4 replay on open\(\) +buffered +2\.5 M commits\/s +n\/a/);
     expect(text).toMatch(/open 400 ms \(median of 1\),/);
     expect(text).toMatch(/replay 1 ms of it \(db\.recovery\)/);
+    expect(text).toMatch(/W4 replay on open\(\) +strict +1\.67 M commits\/s +n\/a/);
+    expect(text).toMatch(/W4 replay on open\(\) +memory +n\/a +n\/a/);
+    expect(text).toMatch(/n\/a: ecsdb W4 memory: no directory: nothing to recover/);
     expect(text).toMatch(/n\/a: better-sqlite3 W4: not run here/);
   });
 
@@ -616,6 +704,12 @@ describe('report and targets', () => {
     expect(text).toMatch(/snapshot 36 MiB in 62 chunk\(s\)/);
     expect(text).toMatch(/GC during it: longest 0\.8 ms \(minor\), total per run 20, 20, 20 ms/);
     expect(text).toMatch(/no snapshot: 600 ticks alone over 1,000 ms: longest pause 0\.5 ms,/);
+    expect(text).toMatch(/W4 open\(\) from a snapshot +strict +open 700 ms \(median of 5; min 600, max 800\)/);
+    expect(text).toMatch(/W5 snapshot while ticking +strict +durable in 900 ms/);
+    expect(text).toMatch(/each awaited its durable: median wait per run 0\.6, 0\.6, 0\.6 ms,\n.*longest 7 ms \(without a snapshot: median 0\.5 ms, longest 3 ms\)/);
+    expect(text.match(/each awaited its durable/g), 'only strict ticks await their durable').toHaveLength(1);
+    expect(text).toMatch(/n\/a: W4 from a snapshot memory: no directory: nothing to recover/);
+    expect(text).toMatch(/n\/a: W5 memory: no snapshots in memory mode \(db\.snapshot\(\): CONFIG_INVALID: no directory\)/);
     expect(text).toMatch(/NOT MET +W4 open\(\) from a 1,000,000-entity snapshot: <= 1 s: measured 1,200 ms/);
     expect(text).toMatch(/NOT MET +W5 snapshot of 1,000,000 entities while ticking: durable <= 1 s: measured 1,100 ms/);
     expect(text).toMatch(/NOT MET +W5 longest main-thread pause \(the bench's gap between ticks\): <= 2 ms: measured 2\.5 ms/);
