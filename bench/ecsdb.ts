@@ -99,6 +99,10 @@ function runnerFor(workload: WorkloadId, db: Database, entities: readonly Entity
       return tickRunner(db, entities, plan, mode.durableWait);
     case 'W2C':
       return columnTickRunner(db, entities, plan, mode.durableWait);
+    case 'W2L':
+      return tickRunner(db, entities, plan, mode.durableWait, true);
+    case 'W2CL':
+      return columnTickRunner(db, entities, plan, mode.durableWait, true);
     case 'W3':
       return churnRunner(db, plan, mode.durableWait);
     case 'W6':
@@ -152,7 +156,7 @@ export function pointRunner(db: Database, entities: readonly Entity[], plan: Pla
 }
 
 /** W2's runner (W5 reuses it on its own world, through a plan whose entityCount is that world's). */
-export function tickRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait): Runner {
+export function tickRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait, gameLoop = false): Runner {
   const count = plan.tickEntityCount;
   let seq = 0;
   const tickOne = (): Commit<void> => {
@@ -166,7 +170,7 @@ export function tickRunner(db: Database, entities: readonly Entity[], plan: Plan
     });
   };
   return {
-    run: loopWaiting(db, wait, tickOne),
+    run: gameLoop ? loopYielding(db, wait, tickOne) : loopWaiting(db, wait, tickOne),
     verify() {
       const index = tickIndex(tickStart(seq, plan), count - 1, plan);
       checkReadBack('ecsdb', index, db.get(entities[index], Position), positionAt(seq));
@@ -179,7 +183,7 @@ export function tickRunner(db: Database, entities: readonly Entity[], plan: Plan
  * (Float32Array, the field's own kind, as a physics step would hand them over), then one call
  * writes them all. The same writes, journal records and WAL record as W2.
  */
-function columnTickRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait): Runner {
+function columnTickRunner(db: Database, entities: readonly Entity[], plan: Plan, wait: DurableWait, gameLoop = false): Runner {
   const count = plan.tickEntityCount;
   const ids = new Float64Array(count);
   const xs = new Float32Array(count);
@@ -199,7 +203,7 @@ function columnTickRunner(db: Database, entities: readonly Entity[], plan: Plan,
     return db.transact((tx) => tx.setColumns(ids, Position, { x: xs, y: ys, z: zs }));
   };
   return {
-    run: loopWaiting(db, wait, tickOne),
+    run: gameLoop ? loopYielding(db, wait, tickOne) : loopWaiting(db, wait, tickOne),
     verify() {
       const index = tickIndex(tickStart(seq, plan), count - 1, plan);
       checkReadBack('ecsdb', index, db.get(entities[index], Position), positionAt(seq));
@@ -276,6 +280,25 @@ function groupCommitRunner(db: Database, entities: readonly Entity[], plan: Plan
         throw new Error(`bench self-check failed: W6 awaited every durable, yet durableLsn ${db.durableLsn} < lsn ${db.lsn}`);
       }
     },
+  };
+}
+
+/**
+ * A run of `ops` ticks as a game loop runs them (W2L, W2CL; see workloads.ts): one turn of the
+ * event loop after each tick; buffered ends with a flush, strict keeps one tick's write in
+ * flight behind the tick computing and ends with the last tick durable.
+ */
+function loopYielding(db: Database, wait: DurableWait, commitOne: () => Commit<void>): (ops: number) => Promise<void> {
+  return async (ops) => {
+    let previous: Promise<void> | undefined;
+    for (let i = 0; i < ops; i++) {
+      const { durable } = commitOne();
+      if (wait === 'each' && previous !== undefined) await previous;
+      previous = durable;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (wait === 'flush') await db.flush();
+    else if (wait === 'each') await previous;
   };
 }
 

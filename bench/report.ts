@@ -27,6 +27,8 @@ const TIME_UNIT: Record<WorkloadId, { label: string; ns: number }> = {
   W1: { label: 'µs', ns: 1e3 },
   W2: { label: 'ms', ns: 1e6 },
   W2C: { label: 'ms', ns: 1e6 },
+  W2L: { label: 'ms', ns: 1e6 },
+  W2CL: { label: 'ms', ns: 1e6 },
   W3: { label: 'ms', ns: 1e6 },
   W6: { label: 'ms', ns: 1e6 },
 };

@@ -76,6 +76,8 @@ function runnerFor(workload: WorkloadId, db: SqliteDatabase, update: Update, rea
       return pointRunner(db, update, read, plan);
     case 'W2':
     case 'W2C':
+    case 'W2L':
+    case 'W2CL':
       return tickRunner(db, update, read, plan);
     case 'W3':
       return churnRunner(db, plan);

@@ -12,6 +12,15 @@
  *   before it created, in one transaction. The runner creates the first generation when it is
  *   made (untimed), so every timed operation creates and destroys as many entities and the world
  *   stays the same size: the main world plus one generation.
+ * - W2L / W2CL, W2 / W2C in a game loop: the same ticks, but after each tick the loop yields one
+ *   turn of the event loop (`await setImmediate`), as a game server's tick loop does for its
+ *   network I/O, instead of running the ticks back to back in one synchronous stretch. That turn
+ *   is what lets the WAL writer hand earlier ticks to the disk (libuv's thread pool, on the other
+ *   core) while later ticks compute. Buffered: the run ends with `db.flush()`, as W2's does.
+ *   Strict: after committing tick N the loop awaits tick N-1's `durable` before it yields, so
+ *   one tick's write is in flight while the next one computes, and no tick starts before the one
+ *   two before it is durable; the run ends by awaiting the last tick's `durable`. The yardsticks
+ *   are W2's (a synchronous SQLite commit has nothing to overlap).
  * - W6 group commit: one operation is a round of `groupCommitInFlight` W1 commits. ecsdb issues
  *   them all before awaiting any `durable`, so (strict) they can share one write and fsync;
  *   buffered calls `db.flush()` before awaiting them, memory has nothing to wait for.
@@ -24,7 +33,7 @@
  */
 import type { Plan } from './plan.js';
 
-export type WorkloadId = 'W1' | 'W2' | 'W2C' | 'W3' | 'W6';
+export type WorkloadId = 'W1' | 'W2' | 'W2C' | 'W2L' | 'W2CL' | 'W3' | 'W6';
 
 export interface Workload {
   readonly id: WorkloadId;
@@ -46,6 +55,9 @@ export const WORKLOADS: readonly Workload[] = [
   { id: 'W2', title: 'tick', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount },
   // W2 written with tx.setColumns (one call per tick, columns instead of an object per entity).
   { id: 'W2C', title: 'tick, setColumns', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount, sameWorkAs: 'W2' },
+  // W2 and W2C as a game server runs them: the event loop turns between ticks (see GAME_LOOP).
+  { id: 'W2L', title: 'tick, game loop', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount, sameWorkAs: 'W2' },
+  { id: 'W2CL', title: 'tick, setColumns, game loop', opUnit: 'tick', updatesPerOp: (plan) => plan.tickEntityCount, sameWorkAs: 'W2' },
   { id: 'W3', title: 'churn', opUnit: 'op', updatesPerOp: (plan) => plan.churnEntityCount },
 ];
 
