@@ -8,7 +8,8 @@ import { assert } from '../assert.js';
 import type { World } from '../world/world.js';
 import { writeField, type ComponentTable } from '../world/table.js';
 import { fieldsOfMask, type ChangeColumn, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
-import { readWriteSetFrom, type WriteSetSink } from './write-set-reader.js';
+import { readWriteSetFrom, writeSetLayoutOf, type WriteSetLayout, type WriteSetSink } from './write-set-reader.js';
+import type { NumericArray } from '../schema/types.js';
 import type { ByteReader } from '../encoding/bytes.js';
 
 export function applyWriteSet(world: World, writeSet: WriteSet): void {
@@ -65,23 +66,54 @@ function valueAt(column: ChangeColumn, row: number, stride: number, kind: string
 
 /**
  * Applies an encoded write set (the bytes of `reader` from its offset to its end) directly, with the same semantics as
- * `applyWriteSet(world, decodeWriteSet(bytes))` but without building any object per record:
- * this is the replay path of recovery.
+ * `applyWriteSet(world, decodeWriteSet(bytes))` but without building any object per record.
+ * Replay keeps one EncodedWriteSetApplier instead (recovery/recover-wal.ts).
  */
 export function applyEncodedWriteSet(world: World, reader: ByteReader, schema: WriteSetSchema): void {
-  let sink = applySinks.get(world);
-  if (sink === undefined) {
-    sink = new ApplySink(world);
-    applySinks.set(world, sink);
+  let applier = appliers.get(world);
+  if (applier === undefined || applier.schema !== schema) {
+    applier = new EncodedWriteSetApplier(world, schema);
+    appliers.set(world, applier);
   }
-  readWriteSetFrom(reader, schema, sink);
+  applier.apply(reader);
 }
 
-const applySinks = new WeakMap<World, ApplySink>();
+const appliers = new WeakMap<World, EncodedWriteSetApplier>();
+
+/**
+ * The replay path of recovery: applies encoded write sets of one schema to one world, millions
+ * of times, without allocating anything per record.
+ */
+export class EncodedWriteSetApplier {
+  readonly #layout: WriteSetLayout;
+  readonly #sink: ApplySink;
+
+  constructor(
+    world: World,
+    readonly schema: WriteSetSchema = world.tables.map((table) => table.fields),
+  ) {
+    this.#layout = writeSetLayoutOf(schema);
+    this.#sink = new ApplySink(world);
+  }
+
+  /** Applies the write set in `reader`'s bytes from its offset to its end. */
+  apply(reader: ByteReader): void {
+    readWriteSetFrom(reader, this.#layout, this.#sink);
+  }
+}
+
+/** Bytes a table column holds, viewed as bytes (a grown column is a new array: see viewOf). */
+interface ColumnBytes {
+  column: NumericArray | undefined;
+  bytes: Uint8Array;
+}
 
 class ApplySink implements WriteSetSink {
   private table: ComponentTable | undefined;
   private slots: Uint32Array = new Uint32Array(0);
+  private rowCount = 0;
+  /** By table index * 32 + field index (at most 31 fields). */
+  private readonly columnBytes: ColumnBytes[] = [];
 
   constructor(private readonly world: World) {}
 
@@ -100,6 +132,7 @@ class ApplySink implements WriteSetSink {
     const table = world.tables[componentIndex];
     this.table = table;
     this.slots = slots;
+    this.rowCount = rowCount;
     const alive = world.registry.alive;
     for (let r = 0; r < rowCount; r++) {
       // See applyUpsert: a dead slot only occurs over a newer state, and its write is moot.
@@ -117,4 +150,51 @@ class ApplySink implements WriteSetSink {
     if (stride === 1) column[slot] = value as never;
     else column[slot * stride + (index - row * stride)] = value as never;
   }
+
+  /**
+   * Copies the rows' bytes into the column at their slots, skipping dead slots (see applyUpsert);
+   * rows at consecutive live slots (the runs form) are copied in one piece.
+   */
+  fixedWidthColumn(fieldIndex: number, bytes: Uint8Array, start: number, rowSizeBytes: number): void {
+    const target = this.columnBytesOf(this.table!, fieldIndex);
+    const slots = this.slots;
+    const rowCount = this.rowCount;
+    const alive = this.world.registry.alive;
+    let row = 0;
+    while (row < rowCount) {
+      const first = slots[row];
+      if (alive[first] !== 1) {
+        row++;
+        continue;
+      }
+      let end = row + 1;
+      while (end < rowCount && slots[end] === first + (end - row) && alive[slots[end]] === 1) end++;
+      copyBytes(target, first * rowSizeBytes, bytes, start + row * rowSizeBytes, (end - row) * rowSizeBytes);
+      row = end;
+    }
+  }
+
+  private columnBytesOf(table: ComponentTable, fieldIndex: number): Uint8Array {
+    const column = table.columnList[fieldIndex] as NumericArray;
+    const key = table.index * 32 + fieldIndex;
+    let entry = this.columnBytes[key];
+    if (entry === undefined) {
+      entry = { column: undefined, bytes: new Uint8Array(0) };
+      this.columnBytes[key] = entry;
+    }
+    if (entry.column !== column) {
+      entry.column = column;
+      entry.bytes = new Uint8Array(column.buffer, column.byteOffset, column.byteLength);
+    }
+    return entry.bytes;
+  }
+}
+
+/** Short copies byte by byte: cheaper than a subarray and a native call. */
+function copyBytes(target: Uint8Array, at: number, source: Uint8Array, from: number, count: number): void {
+  if (count > 64) {
+    target.set(source.subarray(from, from + count), at);
+    return;
+  }
+  for (let i = 0; i < count; i++) target[at + i] = source[from + i];
 }
