@@ -102,20 +102,28 @@ export class EncodedWriteSetApplier {
   }
 }
 
-/** Bytes a table column holds, viewed as bytes (a grown column is a new array: see viewOf). */
-interface ColumnBytes {
-  column: NumericArray | undefined;
-  bytes: Uint8Array;
+/**
+ * DataViews over one table's typed-array columns, by field index. A column that grows is a new
+ * array (table.ts), so each view remembers the column it was made for.
+ */
+interface ColumnViews {
+  readonly columns: (NumericArray | undefined)[];
+  readonly views: DataView[];
 }
+
+const NO_VIEW = new DataView(new ArrayBuffer(0));
 
 class ApplySink implements WriteSetSink {
   private table: ComponentTable | undefined;
   private slots: Uint32Array = new Uint32Array(0);
   private rowCount = 0;
-  /** By table index * 32 + field index (at most 31 fields). */
-  private readonly columnBytes: ColumnBytes[] = [];
+  private readonly viewsByTable: ColumnViews[];
+  private tableViews: ColumnViews;
 
-  constructor(private readonly world: World) {}
+  constructor(private readonly world: World) {
+    this.viewsByTable = world.tables.map((table) => ({ columns: table.fields.map(() => undefined), views: table.fields.map(() => NO_VIEW) }));
+    this.tableViews = this.viewsByTable[0];
+  }
 
   component(): void {}
 
@@ -131,6 +139,7 @@ class ApplySink implements WriteSetSink {
     const world = this.world;
     const table = world.tables[componentIndex];
     this.table = table;
+    this.tableViews = this.viewsByTable[componentIndex];
     this.slots = slots;
     this.rowCount = rowCount;
     const alive = world.registry.alive;
@@ -152,49 +161,67 @@ class ApplySink implements WriteSetSink {
   }
 
   /**
-   * Copies the rows' bytes into the column at their slots, skipping dead slots (see applyUpsert);
-   * rows at consecutive live slots (the runs form) are copied in one piece.
+   * Copies the rows' bytes into the column at their slots, skipping dead slots (see applyUpsert).
+   * upsert() has given every live slot the component, so the column has room for it.
    */
-  fixedWidthColumn(fieldIndex: number, bytes: Uint8Array, start: number, rowSizeBytes: number): void {
-    const target = this.columnBytesOf(this.table!, fieldIndex);
+  fixedWidthColumn(fieldIndex: number, source: DataView, start: number, rowSizeBytes: number): void {
+    const target = this.columnView(fieldIndex);
     const slots = this.slots;
     const rowCount = this.rowCount;
     const alive = this.world.registry.alive;
-    let row = 0;
-    while (row < rowCount) {
-      const first = slots[row];
-      if (alive[first] !== 1) {
-        row++;
-        continue;
-      }
-      let end = row + 1;
-      while (end < rowCount && slots[end] === first + (end - row) && alive[slots[end]] === 1) end++;
-      copyBytes(target, first * rowSizeBytes, bytes, start + row * rowSizeBytes, (end - row) * rowSizeBytes);
-      row = end;
+    if (rowCount >= RUN_COPY_ROW_COUNT_MIN || rowSizeBytes % 4 !== 0) {
+      copyRuns(target, source, start, rowSizeBytes, slots, rowCount, alive);
+      return;
+    }
+    // A few rows of whole 32-bit words (a point commit): word by word, no loop over runs.
+    for (let row = 0; row < rowCount; row++) {
+      const slot = slots[row];
+      if (alive[slot] !== 1) continue;
+      const at = slot * rowSizeBytes;
+      const from = start + row * rowSizeBytes;
+      for (let k = 0; k < rowSizeBytes; k += 4) target.setInt32(at + k, source.getInt32(from + k, true), true);
     }
   }
 
-  private columnBytesOf(table: ComponentTable, fieldIndex: number): Uint8Array {
-    const column = table.columnList[fieldIndex] as NumericArray;
-    const key = table.index * 32 + fieldIndex;
-    let entry = this.columnBytes[key];
-    if (entry === undefined) {
-      entry = { column: undefined, bytes: new Uint8Array(0) };
-      this.columnBytes[key] = entry;
+  private columnView(fieldIndex: number): DataView {
+    const column = this.table!.columnList[fieldIndex] as NumericArray;
+    const cache = this.tableViews;
+    if (cache.columns[fieldIndex] !== column) {
+      cache.columns[fieldIndex] = column;
+      cache.views[fieldIndex] = new DataView(column.buffer, column.byteOffset, column.byteLength);
     }
-    if (entry.column !== column) {
-      entry.column = column;
-      entry.bytes = new Uint8Array(column.buffer, column.byteOffset, column.byteLength);
-    }
-    return entry.bytes;
+    return cache.views[fieldIndex];
   }
 }
 
-/** Short copies byte by byte: cheaper than a subarray and a native call. */
-function copyBytes(target: Uint8Array, at: number, source: Uint8Array, from: number, count: number): void {
-  if (count > 64) {
-    target.set(source.subarray(from, from + count), at);
+/** From this many rows on, an upsert's column is copied by runs of consecutive live slots. */
+const RUN_COPY_ROW_COUNT_MIN = 16;
+
+/** Copies rows at consecutive live slots (the runs form) in one piece each, skipping dead slots. */
+function copyRuns(target: DataView, source: DataView, start: number, rowSizeBytes: number, slots: Uint32Array, rowCount: number, alive: Uint8Array): void {
+  let row = 0;
+  while (row < rowCount) {
+    const first = slots[row];
+    let end = row + 1;
+    if (alive[first] === 1) {
+      while (end < rowCount && slots[end] === first + (end - row) && alive[slots[end]] === 1) end++;
+      copyBytes(target, first * rowSizeBytes, source, start + row * rowSizeBytes, (end - row) * rowSizeBytes);
+    }
+    row = end;
+  }
+}
+
+/**
+ * Copies `count` bytes between two views: a row or two four bytes at a time, which is cheaper
+ * than making two byte arrays for a native copy; more natively.
+ */
+function copyBytes(target: DataView, at: number, source: DataView, from: number, count: number): void {
+  if (count > 32) {
+    const bytes = new Uint8Array(source.buffer, source.byteOffset + from, count);
+    new Uint8Array(target.buffer, target.byteOffset + at, count).set(bytes);
     return;
   }
-  for (let i = 0; i < count; i++) target[at + i] = source[from + i];
+  let i = 0;
+  for (; i + 4 <= count; i += 4) target.setInt32(at + i, source.getInt32(from + i, true), true);
+  for (; i < count; i++) target.setUint8(at + i, source.getUint8(from + i));
 }

@@ -29,10 +29,10 @@ export interface WriteSetSink {
   /**
    * Optional, instead of `value` for a fixed-width field (numbers, bools and arrays of numbers):
    * the current upsert's values of field `fieldIndex`, row after row, `rowSizeBytes` bytes a row,
-   * are `bytes[start ..)`, already checked (a bool is 0 or 1). Called only on a little-endian
-   * machine, where these are exactly the bytes the field's typed-array column holds.
+   * start at byte `start` of `source`, already checked (a bool is 0 or 1). Called only on a
+   * little-endian machine, where these are exactly the bytes the field's typed-array column holds.
    */
-  fixedWidthColumn?(fieldIndex: number, bytes: Uint8Array, start: number, rowSizeBytes: number): void;
+  fixedWidthColumn?(fieldIndex: number, source: DataView, start: number, rowSizeBytes: number): void;
 }
 
 /** The low bit of an upsert's row header: how its slots are written (write-set.ts). */
@@ -207,7 +207,7 @@ function readColumn(reader: ByteReader, field: FieldLayout, rowCount: number, si
       if (bytes[offset] > 1) throw new ByteFormatError(offset, `bool value ${bytes[offset]}`);
     }
   }
-  if (LITTLE_ENDIAN && sink.fixedWidthColumn !== undefined) sink.fixedWidthColumn(fieldIndex, bytes, start, field.rowSizeBytes);
+  if (LITTLE_ENDIAN && sink.fixedWidthColumn !== undefined) sink.fixedWidthColumn(fieldIndex, reader.view, start, field.rowSizeBytes);
   else readValues(reader.view, start, rowCount * field.info.stride, field.info, sink);
   reader.offset = end;
 }
