@@ -121,8 +121,11 @@ class ApplySink implements WriteSetSink {
   private tableViews: ColumnViews;
 
   constructor(private readonly world: World) {
-    this.viewsByTable = world.tables.map((table) => ({ columns: table.fields.map(() => undefined), views: table.fields.map(() => NO_VIEW) }));
-    this.tableViews = this.viewsByTable[0];
+    this.viewsByTable = world.tables.map((table) => ({
+      columns: table.fields.map(() => undefined),
+      views: table.fields.map(() => NO_VIEW),
+    }));
+    this.tableViews = this.viewsByTable[0] ?? { columns: [], views: [] }; // set by every upsert()
   }
 
   component(): void {}
@@ -212,8 +215,8 @@ function copyRuns(target: DataView, source: DataView, start: number, rowSizeByte
 }
 
 /**
- * Copies `count` bytes between two views: a row or two four bytes at a time, which is cheaper
- * than making two byte arrays for a native copy; more natively.
+ * Copies `count` bytes between two views: up to 32 of them four at a time, which is cheaper than
+ * making two byte arrays for a native copy; more in one native copy.
  */
 function copyBytes(target: DataView, at: number, source: DataView, from: number, count: number): void {
   if (count > 32) {
