@@ -156,8 +156,9 @@ export class ByteReader {
   }
 
   varint(): number {
-    const start = this.offset;
     // One byte (counts, masks, component indices, small slots) is most varints in a W1 record.
+    // This part is kept small so that the compiler inlines it into every caller.
+    const start = this.offset;
     if (start < this.end) {
       const first = this.bytes[start];
       if (first < 0x80) {
@@ -165,14 +166,31 @@ export class ByteReader {
         return first;
       }
     }
+    return this.varintLong();
+  }
+
+  private varintLong(): number {
+    const start = this.offset;
+    const bytes = this.bytes;
+    // Up to four bytes (28 bits: every slot) in integer arithmetic, the rest in doubles.
     let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 8; i++) {
-      if (this.offset >= this.end) throw new ByteFormatError(start, 'varint runs past the end');
-      const byte = this.bytes[this.offset++];
+    for (let i = 0; i < 4; i++) {
+      if (start + i >= this.end) throw new ByteFormatError(start, 'varint runs past the end');
+      const byte = bytes[start + i];
+      value |= (byte & 0x7f) << (7 * i);
+      if (byte < 0x80) {
+        this.offset = start + i + 1;
+        return value;
+      }
+    }
+    let scale = 2 ** 28;
+    for (let i = 4; i < 8; i++) {
+      if (start + i >= this.end) throw new ByteFormatError(start, 'varint runs past the end');
+      const byte = bytes[start + i];
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) {
         if (value > Number.MAX_SAFE_INTEGER) throw new ByteFormatError(start, 'varint exceeds 2^53');
+        this.offset = start + i + 1;
         return value;
       }
       scale *= 0x80;

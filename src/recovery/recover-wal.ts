@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
 import { ByteReader } from '../encoding/bytes.js';
 import type { Storage } from '../storage/storage.js';
-import { applyEncodedWriteSet } from '../txn/apply.js';
-import { asCorruptWal, type WriteSetSchema } from '../txn/write-set.js';
+import { EncodedWriteSetApplier } from '../txn/apply.js';
+import { asCorruptWal } from '../txn/write-set.js';
 import { parseSegmentFileName } from '../wal/format.js';
 import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
 import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_WRITE_SET } from '../wal/format.js';
@@ -157,7 +157,7 @@ export async function recoverWal(
  */
 export class RecordApplier {
   #world: World;
-  #schema: WriteSetSchema;
+  #applier: EncodedWriteSetApplier;
   #changeIndex = 0;
   #reader = new ByteReader(new Uint8Array(0));
 
@@ -167,7 +167,7 @@ export class RecordApplier {
     private readonly cipher: DataCipher | undefined,
   ) {
     this.#world = world;
-    this.#schema = world.tables.map((table) => table.fields);
+    this.#applier = new EncodedWriteSetApplier(world);
   }
 
   /** The world replayed into: a new one after a schema change. */
@@ -180,7 +180,7 @@ export class RecordApplier {
     const changes = this.schemaChanges;
     while (this.#changeIndex < changes.length && lsn >= changes[this.#changeIndex].fromLsn) {
       this.#world = changes[this.#changeIndex++].convert(this.#world);
-      this.#schema = this.#world.tables.map((table) => table.fields);
+      this.#applier = new EncodedWriteSetApplier(this.#world);
     }
     let reader: ByteReader;
     if (this.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
@@ -192,7 +192,7 @@ export class RecordApplier {
       reader = new ByteReader(openRecordPayload(bytes, payloadStart, payloadEnd, lsn, this.cipher, file));
     }
     try {
-      applyEncodedWriteSet(this.#world, reader, this.#schema);
+      this.#applier.apply(reader);
     } catch (error) {
       // The checksum matched, so the bytes are as written: a write set this schema cannot read.
       const typed = asCorruptWal(error);

@@ -127,7 +127,7 @@ export function sealRecord(bytes: Uint8Array, view: DataView, offset: number, ls
   view.setUint32(offset + 12, Math.floor(lsn / 0x1_0000_0000), true);
   bytes[offset + 16] = kind;
   const end = offset + RECORD_HEADER_SIZE_BYTES + payloadSizeBytes;
-  view.setUint32(offset + 4, crc32Range(bytes, offset + 8, end), true);
+  view.setUint32(offset + 4, crc32Range(bytes, offset + 8, end, view), true);
 }
 
 /** Writes a whole time record at `offset` (TIME_RECORD_SIZE_BYTES must be free there). */
@@ -202,7 +202,7 @@ export function checkRecordAt(bytes: Uint8Array, view: DataView, offset: number)
   if (length === 0 || length > RECORD_PAYLOAD_SIZE_BYTES_MAX) return 'bad-length';
   const end = offset + RECORD_HEADER_SIZE_BYTES + length;
   if (end > bytes.length) return 'past-end';
-  if (view.getUint32(offset + 4, true) !== crc32Range(bytes, offset + 8, end)) return 'checksum';
+  if (view.getUint32(offset + 4, true) !== crc32Range(bytes, offset + 8, end, view)) return 'checksum';
   return end;
 }
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { applyWriteSet } from '../../src/txn/apply.js';
+import { ByteReader } from '../../src/encoding/bytes.js';
+import { applyEncodedWriteSet, applyWriteSet } from '../../src/txn/apply.js';
 import { decodeWriteSet, encodeWriteSet, type WriteSet } from '../../src/txn/write-set.js';
 import type { Transaction } from '../../src/txn/transaction.js';
+import { readField } from '../../src/world/table.js';
 import { World } from '../../src/world/world.js';
 import { ALL_COMPONENTS, AllTypes, Frozen, Health, Name, Position, Target } from '../helpers/fixtures.js';
 import { InternalDb } from '../helpers/internal-tx.js';
@@ -150,5 +152,118 @@ describe('applyWriteSet()', () => {
     world.setSlotState(4, 0, true);
     replay(records, world);
     expect(dumpWorld(world)).toEqual(dumpWorld(db.world));
+  });
+});
+
+/** Values at the edges of every fixed-width kind, varied by `i` so that no two rows are alike. */
+function edgeValues(i: number): Record<string, unknown> {
+  const pick = <T>(values: readonly T[]): T => values[i % values.length];
+  return {
+    i8: pick([-128, 127, -1, i % 100]),
+    u8: pick([255, 0, 128, i % 200]),
+    i16: pick([-32768, 32767, -i]),
+    u16: pick([65535, 0, i * 7]),
+    i32: pick([-(2 ** 31), 2 ** 31 - 1, -i * 1000]),
+    u32: pick([2 ** 32 - 1, 0, i * 100_000]),
+    f32: pick([-0, Number.NaN, 3.4e38, 1e-45, -Infinity, i / 8]),
+    f64: pick([Math.E, -0, Number.MAX_VALUE, Number.NaN, Infinity, -i / 3]),
+    bool: i % 3 === 0,
+    string: `row ${i}`,
+    entity: null,
+    vec3: [i / 4, pick([-0, Number.NaN, 1.5]), -i],
+    bytes: [pick([0, 255]), i % 256, 128, 1],
+  };
+}
+
+describe('applyEncodedWriteSet()', () => {
+  /** Each record applied from bytes, and decoded then applied value by value: both must build the original. */
+  function expectBothPathsReproduce(db: InternalDb, records: readonly Uint8Array[]): void {
+    const fromObjects = new World(ALL_COMPONENTS);
+    const fromBytes = new World(ALL_COMPONENTS);
+    const schema = fromBytes.tables.map((table) => table.fields);
+    for (const record of records) {
+      applyWriteSet(fromObjects, decodeWriteSet(record, schema));
+      applyEncodedWriteSet(fromBytes, new ByteReader(record), schema);
+    }
+    expect(dumpWorld(fromBytes)).toEqual(dumpWorld(fromObjects));
+    expect(dumpWorld(fromBytes)).toEqual(dumpWorld(db.world));
+  }
+
+  it('copies fixed-width columns as bytes into the world the value-by-value path builds: every field type, listed and as runs', () => {
+    const db = new InternalDb(ALL_COMPONENTS);
+    const ids: number[] = [];
+    const records = commitAll(db, [
+      // 40 consecutive entities: one run.
+      (tx) => {
+        for (let i = 0; i < 40; i++) ids.push(tx.create());
+        ids.forEach((id, i) => tx.add(id, AllTypes, edgeValues(i)));
+        ids.forEach((id, i) => tx.add(id, Position, { x: i, y: -i, z: i / 3 }));
+      },
+      // Scattered entities: listed slots; a partial field mask.
+      (tx) => [3, 17, 29].forEach((i) => tx.set(ids[i], AllTypes, { u16: 1000 + i, vec3: [i, i, i], bool: true })),
+      // Two runs with a scattered entity between them, every field.
+      (tx) => {
+        for (const i of [...Array.from({ length: 20 }, (_, i) => i), 22, ...Array.from({ length: 15 }, (_, i) => 25 + i)]) {
+          tx.set(ids[i], AllTypes, edgeValues(i + 1));
+        }
+      },
+      // Arrays and bools alone, on every entity.
+      (tx) => ids.forEach((id, i) => tx.set(id, AllTypes, { bytes: [i, 0, 0, 255], bool: i % 2 === 0 })),
+    ]);
+    expectBothPathsReproduce(db, records);
+  });
+
+  // 12 rows are copied row by row, 40 by runs of consecutive live slots.
+  it.each([12, 40])('skips the dead slots among %i rows when replaying over a newer world, and writes the live ones around them', (count) => {
+    const db = new InternalDb(ALL_COMPONENTS);
+    const ids: number[] = [];
+    const dead = [0, 5, 6, count - 1];
+    const records = commitAll(db, [
+      (tx) => {
+        for (let i = 0; i < count; i++) ids.push(tx.create());
+        ids.forEach((id, i) => tx.add(id, AllTypes, edgeValues(i)));
+      },
+      (tx) => ids.forEach((id, i) => tx.set(id, AllTypes, edgeValues(i + 5))),
+      (tx) => ids.forEach((id, i) => tx.set(id, AllTypes, edgeValues(i + 9))),
+      (tx) => dead.forEach((i) => tx.destroy(ids[i])),
+    ]);
+    const world = new World(ALL_COMPONENTS);
+    const schema = world.tables.map((table) => table.fields);
+    for (const record of records) applyEncodedWriteSet(world, new ByteReader(record), schema);
+    const columnsAt = (into: World, slots: number[]): unknown[] => {
+      const table = into.tables[5];
+      return slots.map((slot) => table.fields.map((field) => readField(table, field.index, slot)));
+    };
+    const live = ids.map((_, i) => i).filter((i) => !dead.includes(i));
+    const deadBefore = columnsAt(world, dead);
+    const liveBefore = columnsAt(world, live);
+    // The upsert over all the entities again, as a fuzzy snapshot's catch-up may apply it.
+    applyEncodedWriteSet(world, new ByteReader(records[1]), schema);
+    expect(columnsAt(world, dead)).toEqual(deadBefore);
+    expect(columnsAt(world, live)).not.toEqual(liveBefore);
+    const afterSecond = new World(ALL_COMPONENTS);
+    for (const record of records.slice(0, 2)) applyEncodedWriteSet(afterSecond, new ByteReader(record), schema);
+    expect(columnsAt(world, live)).toEqual(columnsAt(afterSecond, live));
+  });
+
+  it('skips an upsert of slots the world has never held, however many', () => {
+    const db = new InternalDb(ALL_COMPONENTS);
+    const ids = db.transact((tx) => Array.from({ length: 5100 }, () => tx.create())).value;
+    // Slots 5000..5099, one run, beyond the 1024 slots a fresh world's columns hold.
+    const [record] = commitAll(db, [(tx) => ids.slice(5000).forEach((id, i) => tx.add(id, Position, { x: i }))]);
+    const world = new World(ALL_COMPONENTS);
+    applyEncodedWriteSet(world, new ByteReader(record), world.tables.map((table) => table.fields));
+    expect(dumpWorld(world).entities).toEqual([]);
+  });
+
+  it('refuses a bool byte other than 0 or 1 before writing it', () => {
+    const world = new World(ALL_COMPONENTS);
+    world.setSlotState(0, 0, true);
+    const schema = world.tables.map((table) => table.fields);
+    // AllTypes (component 5), mask bool (field 8), one listed row at slot 0, value 2.
+    const record = Uint8Array.from([0x00, 0x01, 0x05, 0x00, 0x01, 0x80, 0x02, 0x02, 0x00, 0x02]);
+    expect(() => applyEncodedWriteSet(world, new ByteReader(record), schema)).toThrow('bool value 2');
+    const table = world.tables[5];
+    expect(table.columnList[8][0]).toBe(0);
   });
 });
