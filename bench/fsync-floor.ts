@@ -6,14 +6,17 @@
  * the physical floor a strict commit, which must wait for one such append, cannot beat.
  *
  * A second loop does the same through node:fs/promises (a FileHandle's write, then datasync, each
- * awaited), which is how ecsdb's FileStorage reaches the disk: the difference between the two is
- * what the two libuv thread-pool round trips add, before any ecsdb code.
+ * awaited), which is how ecsdb's FileStorage reaches the disk with `wal.syncMethod = "fdatasync"`:
+ * the difference is what two libuv thread-pool round trips add, before any ecsdb code. A third
+ * writes to a file opened with O_DSYNC, one awaited write per append, which is how it reaches
+ * the disk with the default `"dsync"`: one round trip, the least Node's asynchronous file API
+ * (which keeps the fsync off the main thread) can cost over the synchronous floor.
  *
  * The disk's latency drifts while other work shares the machine, so the bench samples the floor
  * in passes (before and after the strict figures it is compared with) and pools them.
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FsyncFloorSettings } from './plan.js';
@@ -23,6 +26,7 @@ import { median } from './stats.js';
 export interface FsyncFloorPass {
   syncNs: number[];
   asyncNs: number[];
+  asyncDsyncNs: number[];
 }
 
 export interface FsyncFloor {
@@ -43,17 +47,17 @@ export interface FsyncFloor {
   /** The same through node:fs/promises (write and datasync awaited): median and 90th percentile. */
   asyncMedianNs: number;
   asyncP90Ns: number;
+  /** Through node:fs/promises on an O_DSYNC file (one awaited write): median and 90th percentile. */
+  asyncDsyncMedianNs: number;
+  asyncDsyncP90Ns: number;
 }
 
-/** One pass: `appends` synchronous appends + fdatasync, then as many through node:fs/promises. */
+/** One pass: `appends` synchronous appends + fdatasync, then as many through node:fs/promises, both ways. */
 export async function sampleFsyncFloor(settings: FsyncFloorSettings): Promise<FsyncFloorPass> {
   const dir = mkdtempSync(join(tmpdir(), 'ecsdb-bench-fsync-'));
   // The same content every time: the figure must not depend on the bytes.
   const chunk = new Uint8Array(settings.appendSizeBytes).fill(0x5a);
   const syncNs: number[] = [];
-  const asyncNs: number[] = [];
-  const enough = (samples: readonly number[], count: number, deadlineNs: bigint): boolean =>
-    samples.length >= count || (samples.length >= 10 && process.hrtime.bigint() >= deadlineNs);
   try {
     // Positioned writes at the end of the file, as the WAL writer does (pwrite), not 'a'.
     const fd = openSync(join(dir, 'floor.bin'), 'w', 0o600);
@@ -69,31 +73,55 @@ export async function sampleFsyncFloor(settings: FsyncFloorSettings): Promise<Fs
       };
       for (let i = 0; i < settings.warmupAppends; i++) appendOne();
       const deadlineNs = deadlineAfter(settings.durationMsMax);
-      while (!enough(syncNs, settings.appends, deadlineNs)) syncNs.push(appendOne());
+      while (!enoughSamples(syncNs, settings.appends, deadlineNs)) syncNs.push(appendOne());
     } finally {
       closeSync(fd);
     }
-    const handle = await open(join(dir, 'floor-async.bin'), 'w', 0o600);
-    try {
-      let position = 0;
-      const appendOne = async (): Promise<number> => {
-        const start = process.hrtime.bigint();
-        await handle.write(chunk, 0, chunk.length, position);
-        await handle.datasync();
-        const elapsedNs = Number(process.hrtime.bigint() - start);
-        position += chunk.length;
-        return elapsedNs;
-      };
-      for (let i = 0; i < settings.warmupAppends; i++) await appendOne();
-      const deadlineNs = deadlineAfter(settings.durationMsMax);
-      while (!enough(asyncNs, syncNs.length, deadlineNs)) asyncNs.push(await appendOne());
-    } finally {
-      await handle.close();
-    }
+    const asyncNs = await timeAsyncAppends(join(dir, 'floor-async.bin'), 'w', chunk, settings, syncNs.length, async (handle, position) => {
+      await handle.write(chunk, 0, chunk.length, position);
+      await handle.datasync();
+    });
+    const dsyncFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC;
+    const asyncDsyncNs = await timeAsyncAppends(join(dir, 'floor-dsync.bin'), dsyncFlags, chunk, settings, syncNs.length, async (handle, position) => {
+      await handle.write(chunk, 0, chunk.length, position);
+    });
+    return { syncNs, asyncNs, asyncDsyncNs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { syncNs, asyncNs };
+}
+
+/** `count` appends through node:fs/promises (after the warm-up ones), each timed alone. */
+async function timeAsyncAppends(
+  path: string,
+  flags: string | number,
+  chunk: Uint8Array,
+  settings: FsyncFloorSettings,
+  count: number,
+  appendAt: (handle: FileHandle, position: number) => Promise<void>,
+): Promise<number[]> {
+  const samples: number[] = [];
+  const handle = await open(path, flags, 0o600);
+  try {
+    let position = 0;
+    const appendOne = async (): Promise<number> => {
+      const start = process.hrtime.bigint();
+      await appendAt(handle, position);
+      const elapsedNs = Number(process.hrtime.bigint() - start);
+      position += chunk.length;
+      return elapsedNs;
+    };
+    for (let i = 0; i < settings.warmupAppends; i++) await appendOne();
+    const deadlineNs = deadlineAfter(settings.durationMsMax);
+    while (!enoughSamples(samples, count, deadlineNs)) samples.push(await appendOne());
+  } finally {
+    await handle.close();
+  }
+  return samples;
+}
+
+function enoughSamples(samples: readonly number[], count: number, deadlineNs: bigint): boolean {
+  return samples.length >= count || (samples.length >= 10 && process.hrtime.bigint() >= deadlineNs);
 }
 
 /** The floor over every pass's samples. */
@@ -101,6 +129,7 @@ export function fsyncFloorOf(settings: FsyncFloorSettings, passes: readonly Fsyn
   if (passes.length === 0) throw new RangeError('the fsync floor needs at least one pass');
   const sorted = passes.flatMap((pass) => pass.syncNs).sort((a, b) => a - b);
   const asyncSorted = passes.flatMap((pass) => pass.asyncNs).sort((a, b) => a - b);
+  const asyncDsyncSorted = passes.flatMap((pass) => pass.asyncDsyncNs).sort((a, b) => a - b);
   const medianNs = median(sorted);
   return {
     status: 'ok',
@@ -114,6 +143,8 @@ export function fsyncFloorOf(settings: FsyncFloorSettings, passes: readonly Fsyn
     passMediansNs: passes.map((pass) => median(pass.syncNs)),
     asyncMedianNs: median(asyncSorted),
     asyncP90Ns: percentile(asyncSorted, 0.9),
+    asyncDsyncMedianNs: median(asyncDsyncSorted),
+    asyncDsyncP90Ns: percentile(asyncDsyncSorted, 0.9),
   };
 }
 

@@ -136,8 +136,11 @@ function formatFsyncFloor(floor: FsyncFloor | Missing, tempDir: string): string[
       `max ${sig3(floor.maxNs / 1e3)}) over ${count(floor.appends)} appends = ${rateOf(floor.perSecond)} appends/s`,
     `  sampled in ${floor.passMediansNs.length} pass(es) around the strict figures, whose medians were ` +
       `${floor.passMediansNs.map((ns) => sig3(ns / 1e3)).join(', ')} µs`,
-    `  the same through node:fs/promises, as ecsdb's storage does it (write, then datasync, each awaited): ` +
+    `  the same through node:fs/promises (write, then datasync, each awaited; ecsdb with wal.syncMethod = "fdatasync"): ` +
       `median ${sig3(floor.asyncMedianNs / 1e3)} µs (p90 ${sig3(floor.asyncP90Ns / 1e3)})`,
+    `  through node:fs/promises on an O_DSYNC file (one awaited write; ecsdb's default "dsync"): ` +
+      `median ${sig3(floor.asyncDsyncMedianNs / 1e3)} µs (p90 ${sig3(floor.asyncDsyncP90Ns / 1e3)}) = ` +
+      `${sig3(floor.asyncDsyncMedianNs / floor.medianNs)}x the floor`,
   ];
 }
 

@@ -59,7 +59,7 @@ function expectRow(row: ResultRow): void {
 function expectFsyncFloor(floor: FsyncFloor | Missing): void {
   expect(floor.status, `fsync floor: ${'reason' in floor ? floor.reason : ''}`).toBe('ok');
   const ok = floor as FsyncFloor;
-  for (const key of ['appendSizeBytes', 'appends', 'medianNs', 'minNs', 'p90Ns', 'maxNs', 'perSecond', 'asyncMedianNs', 'asyncP90Ns'] as const) {
+  for (const key of ['appendSizeBytes', 'appends', 'medianNs', 'minNs', 'p90Ns', 'maxNs', 'perSecond', 'asyncMedianNs', 'asyncP90Ns', 'asyncDsyncMedianNs', 'asyncDsyncP90Ns'] as const) {
     expectPositiveFinite(ok[key], `fsyncFloor.${key}`);
   }
   expect(ok.passMediansNs, 'one pass before, between and after the strict figures').toHaveLength(3);
@@ -407,6 +407,8 @@ describe('report and targets', () => {
     passMediansNs: [190_000, 210_000],
     asyncMedianNs: 260_000,
     asyncP90Ns: 300_000,
+    asyncDsyncMedianNs: 240_000,
+    asyncDsyncP90Ns: 280_000,
   };
 
   /** Every figure, each placed `good` or not relative to its target. */
