@@ -33,7 +33,11 @@ export interface StorageFile {
    * storage (or a test wrapper) that ignores the option costs an fsync, never durability.
    */
   readonly syncsEachWrite?: boolean;
-  /** Writes all of `data` at `position`. */
+  /**
+   * Writes all of `data` at `position`. The caller may reuse `data` once the promise settles
+   * (the WAL writer and the snapshot writer refill their buffers): an implementation must not
+   * keep a reference to it past that.
+   */
   write(data: Uint8Array, position: number): Promise<void>;
   /** Reads up to `length` bytes at `position`; shorter at the end of the file. */
   read(position: number, length: number): Promise<Uint8Array>;

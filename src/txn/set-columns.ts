@@ -67,13 +67,11 @@ function givenColumns(table: ComponentTable, columns: object, entityCount: numbe
   return given;
 }
 
-/** Reused by every call: the slots are copied into the journal before the next call can come. */
-let scratchSlots = new Uint32Array(1024);
-
 function requireSlotsWithComponent(world: World, table: ComponentTable, entities: ArrayLike<number>): Uint32Array {
   const count = entities.length;
-  if (scratchSlots.length < count) scratchSlots = new Uint32Array(Math.max(count, 2 * scratchSlots.length));
-  const slots = scratchSlots.subarray(0, count);
+  // A fresh array per call, not a shared scratch: reading the user's entities and values can
+  // run user code (a getter, a Proxy) that calls setColumns again before this call is done.
+  const slots = new Uint32Array(count);
   const present = table.present;
   for (let i = 0; i < count; i++) {
     const slot = requireLiveSlot(world, entities[i]);
@@ -145,7 +143,9 @@ function writeColumn(table: ComponentTable, field: FieldInfo, column: ArrayLike<
       const values = column as ArrayLike<number>;
       const numbers = target as NumericArray;
       const stride = field.stride;
-      if (values instanceof numbers.constructor) {
+      // A block copy equals the per-entity writes unless the input is a view of the column
+      // itself, where a later write must see an earlier one: then the loop below.
+      if (values instanceof numbers.constructor && (values as NumericArray).buffer !== numbers.buffer) {
         copyRuns(numbers, values as NumericArray, slots, stride);
         return;
       }

@@ -151,7 +151,13 @@ function readUpsert(reader: ByteReader, componentIndex: number, component: Compo
   // Before anything is sized by rowCount: the values alone take at least this many bytes a row,
   // and a listed slot at least one more.
   const byMask = component.rowSizeBytesMinByMask;
-  const minBytesPerRow = (byMask !== undefined ? byMask[fieldMask] : sumRowSizes(fields, fieldMask)) + (asRuns ? 0 : 1);
+  const valueBytesPerRow = byMask !== undefined ? byMask[fieldMask] : sumRowSizes(fields, fieldMask);
+  // Runs cost a few bytes for any number of rows, so only values can bound the rows by the
+  // record's size: a runs-form upsert without fields (a tag) could name 2^24 rows in 11 bytes,
+  // and a record of many such upserts would make replay loop for hours. The writer lists the
+  // rows of an upsert without fields.
+  if (asRuns && valueBytesPerRow === 0) throw new ByteFormatError(reader.offset, 'rows as runs in an upsert that writes no field');
+  const minBytesPerRow = valueBytesPerRow + (asRuns ? 0 : 1);
   if (rowCount * minBytesPerRow > reader.remaining) throw rowCountProblem(reader, rowCount);
   if (scratchSlots.length < rowCount) scratchSlots = new Uint32Array(Math.max(rowCount, scratchSlots.length * 2));
   const slots = scratchSlots;

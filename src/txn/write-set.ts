@@ -154,8 +154,10 @@ export interface RowsView {
 /** Writes an upsert's field mask, row header and rows, choosing the form; returns whether the rows went as runs. */
 function encodeUpsertRows(writer: ByteWriter, fieldMask: number, rows: RowsView): boolean {
   const { slots, count, runs, runCount } = rows;
-  // Two varints per run against one per row: runs only when they are clearly fewer.
-  const asRuns = 2 * runCount < count;
+  // Two varints per run against one per row: runs only when they are clearly fewer, and only
+  // when the upsert writes a field (the reader bounds runs' rows by the values' bytes, and an
+  // upsert without fields, a tag's, has none).
+  const asRuns = fieldMask !== 0 && 2 * runCount < count;
   writer.varint(fieldMask);
   writer.varint(count * 2 + (asRuns ? ROWS_AS_RUNS : ROWS_LISTED));
   if (asRuns) {

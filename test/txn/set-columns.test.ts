@@ -37,6 +37,42 @@ function worldOf(count: number): { db: InternalDb; entities: Entity[] } {
   return { db, entities };
 }
 
+describe('Transaction#setColumns() with inputs that run code or alias the table', () => {
+  it('a setColumns called from inside another (a getter of the outer call\'s column) changes nothing of the outer call', () => {
+    const { db, entities } = worldOf(6);
+    db.transact((tx) => {
+      let inner = false;
+      const hp = [10, 20, 30];
+      // Index 0 is read by the outer call's checks, after it has resolved its entities' slots.
+      Object.defineProperty(hp, 0, {
+        get() {
+          if (!inner) {
+            inner = true;
+            tx.setColumns([entities[3], entities[4], entities[5]], Position, { x: [1, 2, 3] });
+          }
+          return 10;
+        },
+      });
+      tx.setColumns([entities[0], entities[1], entities[2]], Health, { hp });
+    });
+    expect(entities.map((e) => db.world.tables[1].columnList[0][e])).toEqual([10, 20, 30, 3, 4, 5]);
+    expect(entities.slice(3).map((e) => db.world.tables[0].columnList[0][e])).toEqual([1, 2, 3]);
+  });
+
+  it('a column that is a view of the table\'s own column is read as a sequence of sets would read it', () => {
+    const { db, entities } = worldOf(4);
+    const hpColumn = db.world.tables[1].columnList[0] as Int32Array;
+    const single = worldOf(4);
+    db.transact((tx) => tx.setColumns([entities[1], entities[2], entities[3]], Health, { hp: hpColumn.subarray(0, 3) }));
+    single.db.transact((tx) => {
+      const column = single.db.world.tables[1].columnList[0] as Int32Array;
+      for (let i = 0; i < 3; i++) tx.set(single.entities[i + 1], Health, { hp: column[i] });
+    });
+    expect(Array.from(hpColumn.subarray(0, 4))).toEqual([0, 0, 0, 0]);
+    expect(dumpWorld(db.world)).toEqual(dumpWorld(single.db.world));
+  });
+});
+
 describe('Transaction#setColumns()', () => {
   it('writes what the same sets would, with the same write set bytes', () => {
     const bulk = worldOf(6);

@@ -123,6 +123,17 @@ describe('write set golden bytes', () => {
     expect(decodeWriteSet(fromHex(runsHex), db.schema)).toEqual(writeSet);
   });
 
+  it('lists the rows of an upsert without fields (a tag) even when they are one run', () => {
+    const db = new InternalDb(SPEC_COMPONENTS);
+    const { writeSet, liveBytes } = db.transact((tx) => {
+      for (let i = 0; i < 4; i++) tx.add(tx.create(), Frozen);
+    });
+    const bytes = encodeWriteSet(writeSet, db.schema);
+    expect(hex(liveBytes)).toBe(hex(bytes));
+    // ... Frozen (4): 0 removed, 1 upsert, mask 0, 4 rows listed (4 * 2 + 0), slots 0..3.
+    expect(hex(bytes).endsWith('04' + '00' + '01' + '00' + '08' + '00010203')).toBe(true);
+  });
+
   it('the commit path, copying runs of every field type as bytes, writes what the plain encoder writes', () => {
     const db = new InternalDb([AllTypes]);
     const ids = db.transact((tx) =>
@@ -301,6 +312,8 @@ describe('write set decode of damaged bytes', () => {
     ['runs with more rows than the upsert', '00' + '01' + '00' + '00' + '01' + '01' + '03' + '01' + '05' + '02' + '00000000', 'run of 2 slots from slot 5 does not fit the 1 rows left'],
     ['runs with fewer rows than the upsert', '00' + '01' + '00' + '00' + '01' + '01' + '05' + '01' + '05' + '01' + '0000000000000000', 'runs hold 1 rows, the upsert has 2'],
     ['a run past the slot range', '00' + '01' + '00' + '00' + '01' + '01' + '03' + '01' + 'feffff07' + '02' + '00000000', 'does not fit'],
+    // Frozen (a tag, component 4): 2 rows as runs (2 * 2 + 1) in an upsert with no field.
+    ['rows as runs in an upsert without fields', '00' + '01' + '04' + '00' + '01' + '00' + '05' + '01' + '00' + '02', 'rows as runs in an upsert that writes no field'],
     ['a row count the remaining bytes cannot hold', '00' + '01' + '00' + '00' + '01' + '01' + 'ffffff01' + '01' + '00' + 'ffff3f', 'row count 2097151 exceeds'],
     ['a count larger than the input', 'ffff03' + '00', 'slot count 65535 exceeds'],
     ['a varint longer than 8 bytes', 'ffffffffffffffffff01', 'varint longer than 8 bytes'],
