@@ -12,7 +12,7 @@
  * Stamps (one per slot per table) mark first touches with the transaction's epoch, so a touch
  * costs one comparison after the first, and nothing is cleared between transactions.
  */
-import { assert } from '../assert.js';
+import { invariantFailed } from '../assert.js';
 import type { ComponentTable } from '../world/table.js';
 import type { NumericArray } from '../schema/types.js';
 import type { World } from '../world/world.js';
@@ -215,7 +215,7 @@ export class Journal {
       }
       // Every slot given to the bulk path has the component (setColumns checked it).
       // The message is built only on failure: this loop runs once per entity of a bulk write.
-      if (present[slot] !== 1) assert(false, `touchCells: slot ${slot} has no ${table.def.name}`);
+      if (present[slot] !== 1) invariantFailed(`touchCells: slot ${slot} has no ${table.def.name}`);
       touched[count] = slot;
       hadBefore[count] = 1;
       count++;
@@ -384,7 +384,7 @@ export class Journal {
 
   private lifecycleChanged(slot: number): boolean {
     const index = this.slotPositions[slot];
-    assert(this.touchedSlots[index] === slot, `stamped slot ${slot} missing from the journal`);
+    if (this.touchedSlots[index] !== slot) invariantFailed(`stamped slot ${slot} missing from the journal`);
     const registry = this.world.registry;
     return registry.generations[slot] !== this.generationBefore[index] || registry.alive[slot] !== this.aliveBefore[index];
   }

@@ -10,7 +10,7 @@
  * lies beyond the high-water mark after a rollback); `allocate` discards stale entries as it pops.
  * Invariant: every free, unretired slot below `highWater` has exactly one heap entry (`inHeap`).
  */
-import { assert } from '../assert.js';
+import { assert, invariantFailed } from '../assert.js';
 import { EcsdbError } from '../errors.js';
 import { GENERATION_MAX, SLOT_COUNT_MAX, entityIdOf, generationOf, isEntityIdShape, slotOf } from './entity-id.js';
 import { heapPop, heapPush } from './min-heap.js';
@@ -52,8 +52,9 @@ export class EntityRegistry {
    * destruction, rollback and replay of a write set.
    */
   setSlot(slot: number, generation: number, alive: boolean): void {
-    assert(Number.isInteger(slot) && slot >= 0 && slot < SLOT_COUNT_MAX, `slot ${slot} out of range`);
-    assert(generation >= 0 && generation <= GENERATION_MAX + 1, `generation ${generation} out of range`);
+    // Checked on every creation, destruction and replayed slot state: messages only on failure.
+    if (!(Number.isInteger(slot) && slot >= 0 && slot < SLOT_COUNT_MAX)) invariantFailed(`slot ${slot} out of range`);
+    if (!(generation >= 0 && generation <= GENERATION_MAX + 1)) invariantFailed(`generation ${generation} out of range`);
     this.ensureCapacity(slot + 1);
     while (this.highWater < slot) {
       // Replaying into a registry that has not seen the slots below: they are fresh and free.
@@ -120,7 +121,7 @@ export class EntityRegistry {
     this.freeHeap = [];
     // Ascending order is already a valid min-heap.
     for (let slot = 0; slot < highWater; slot++) {
-      assert(generations[slot] <= GENERATION_MAX + 1, `slot ${slot} generation out of range`);
+      if (!(generations[slot] <= GENERATION_MAX + 1)) invariantFailed(`slot ${slot} generation out of range`);
       if (alive[slot] === 1) this.liveCount++;
       else if (generations[slot] <= GENERATION_MAX) {
         this.freeHeap.push(slot);

@@ -5,7 +5,7 @@
  *
  * The primitives do not validate user input (the transaction layer does) and do not log anything.
  */
-import { assert } from '../assert.js';
+import { invariantFailed } from '../assert.js';
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef } from '../schema/component.js';
 import { EntityRegistry } from './entities.js';
@@ -68,7 +68,7 @@ export class World {
 
   /** Makes the slot hold a live entity of `generation` with no components. */
   bringToLife(slot: number, generation: number): number {
-    assert(this.registry.alive[slot] !== 1 || slot >= this.registry.highWater, `slot ${slot} is already alive`);
+    if (this.registry.alive[slot] === 1 && slot < this.registry.highWater) invariantFailed(`slot ${slot} is already alive`);
     this.registry.setSlot(slot, generation, true);
     for (const table of this.tables) ensureTableCapacity(table, slot + 1);
     addSlot(this.membership, slot);
@@ -80,7 +80,7 @@ export class World {
    * next entity will get (a generation past GENERATION_MAX retires the slot).
    */
   kill(slot: number, nextGeneration: number): void {
-    assert(nextGeneration <= GENERATION_MAX + 1, `generation ${nextGeneration} out of range`);
+    if (!(nextGeneration <= GENERATION_MAX + 1)) invariantFailed(`generation ${nextGeneration} out of range`);
     if (this.registry.alive[slot] === 1 && slot < this.registry.highWater) {
       for (const table of this.tables) {
         if (table.present[slot] === 1) {
