@@ -6,6 +6,14 @@
  * violation throws a ByteFormatError with the offset, which the format modules turn into their
  * typed corruption errors.
  */
+import { endianness } from 'node:os';
+
+/**
+ * Whether this machine's typed arrays hold numbers little-endian, as the on-disk formats do: then
+ * a typed array's bytes can be copied to or from disk as they are.
+ */
+export const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 

@@ -16,7 +16,7 @@ import { invariantFailed } from '../assert.js';
 import type { ComponentTable } from '../world/table.js';
 import type { NumericArray } from '../schema/types.js';
 import type { World } from '../world/world.js';
-import { encodeTableUpsert, upsertFromTable, type ComponentChanges, type SlotChanges, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
+import { addRow, clearRows, encodeTableUpsert, newRows, upsertFromTable, type ComponentChanges, type Rows, type SlotChanges, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
 import type { ByteWriter } from '../encoding/bytes.js';
 
 interface TableJournal {
@@ -255,11 +255,12 @@ export class Journal {
     for (const tableIndex of this.sortedTouchedTables()) {
       const table = this.world.tables[tableIndex];
       if (!this.classifyRows(table)) continue;
-      const { removed, partial, full } = this.tables[tableIndex];
+      const journal = this.tables[tableIndex];
+      const { removed, partial, full } = journal;
       const upserts: Upsert[] = [];
       const columns = table.columnList as (ArrayLike<number> | string[])[];
       // Copy the values out now: the live table columns change with the next commit.
-      if (hasPartialUpsert(this.tables[tableIndex])) upserts.push(upsertFromTable(columns, table.fields, this.tables[tableIndex].fieldMask, rowSlots(partial)));
+      if (hasPartialUpsert(journal)) upserts.push(upsertFromTable(columns, table.fields, journal.fieldMask, rowSlots(partial)));
       if (full.count > 0) upserts.push(upsertFromTable(columns, table.fields, table.fullFieldMask, rowSlots(full)));
       components.push({ componentIndex: tableIndex, removedSlots: Array.from(rowSlots(removed)), upserts });
     }
@@ -346,11 +347,9 @@ export class Journal {
     const journal = this.tables[table.index];
     const count = journal.count;
     const { removed, partial, full } = journal;
-    removed.count = 0;
-    partial.count = 0;
-    partial.runCount = 0;
-    full.count = 0;
-    full.runCount = 0;
+    clearRows(removed);
+    clearRows(partial);
+    clearRows(full);
     if (count === 0) return false;
     if (full.slots.length < count) {
       journal.removed = newRows(journal.touched.length);
@@ -374,7 +373,7 @@ export class Journal {
       if (alive[slot] !== 1) continue;
       const reborn = lifecycleChanges && slot < this.slotStamps.length && this.slotStamps[slot] === this.epoch && this.lifecycleChanged(slot);
       if (present[slot] !== 1) {
-        if (hadBefore[i] === 1 && !reborn) removed.slots[removed.count++] = slot;
+        if (hadBefore[i] === 1 && !reborn) addRow(removed, slot);
       } else {
         addRow(reborn || hadBefore[i] === 0 || partialIsFull ? full : partial, slot);
       }
@@ -416,31 +415,6 @@ function hasPartialUpsert(journal: TableJournal): boolean {
 
 function rowSlots(rows: Rows): Uint32Array {
   return rows.slots.subarray(0, rows.count);
-}
-
-/** The rows of one upsert being built: slots in order, and their runs of consecutive slots. */
-interface Rows {
-  slots: Uint32Array;
-  count: number;
-  /** (first slot, length) pairs: `runsOf(slots)` kept up to date as slots are added. */
-  runs: Uint32Array;
-  runCount: number;
-}
-
-function newRows(capacity: number): Rows {
-  return { slots: new Uint32Array(capacity), count: 0, runs: new Uint32Array(2 * capacity), runCount: 0 };
-}
-
-function addRow(rows: Rows, slot: number): void {
-  const count = rows.count;
-  if (count > 0 && rows.slots[count - 1] + 1 === slot) rows.runs[2 * rows.runCount - 1]++;
-  else {
-    rows.runs[2 * rows.runCount] = slot;
-    rows.runs[2 * rows.runCount + 1] = 1;
-    rows.runCount++;
-  }
-  rows.slots[count] = slot;
-  rows.count = count + 1;
 }
 
 function layoutOf(table: ComponentTable): TableLayout {

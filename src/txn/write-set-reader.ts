@@ -11,8 +11,7 @@
  * worked out once per schema into a WriteSetLayout, not once per record: replay reads a million
  * small records a second, and per record the layout lookups were a large share of the time.
  */
-import { endianness } from 'node:os';
-import { ByteFormatError, ByteReader } from '../encoding/bytes.js';
+import { ByteFormatError, ByteReader, LITTLE_ENDIAN_HOST } from '../encoding/bytes.js';
 import { GENERATION_MAX, SLOT_COUNT_MAX } from '../world/entity-id.js';
 import { NULL_ENTITY, type FieldInfo } from '../world/table.js';
 import type { WriteSetSchema } from './write-set.js';
@@ -39,9 +38,13 @@ export interface WriteSetSink {
 export const ROWS_LISTED = 0;
 export const ROWS_AS_RUNS = 1;
 
-const WIDTH_OF = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, f64: 8 } as const;
+/** Bytes of one value of each fixed-width kind in the write-set layout. */
+export const WIDTH_OF = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, f64: 8 } as const;
 
-const LITTLE_ENDIAN = endianness() === 'LE';
+/** Whether a field's values are fixed-width (numbers, bools, arrays of them), not varint-led. */
+export function isFixedWidth(field: FieldInfo): boolean {
+  return field.storage !== undefined && field.type.kind !== 'entity';
+}
 
 /** A field as the reader sees it. */
 interface FieldLayout {
@@ -85,7 +88,7 @@ export function writeSetLayoutOf(schema: WriteSetSchema): WriteSetLayout {
 
 function componentLayout(infos: readonly FieldInfo[]): ComponentLayout {
   const fields = infos.map((info): FieldLayout => {
-    const form = info.storage === undefined ? 'string' : info.type.kind === 'entity' ? 'entity' : 'fixed';
+    const form = isFixedWidth(info) ? 'fixed' : info.storage === undefined ? 'string' : 'entity';
     const rowSizeBytes = form === 'fixed' ? WIDTH_OF[info.storage!] * info.stride : 1;
     return { info, index: info.index, form, isBool: info.type.kind === 'bool', rowSizeBytes };
   });
@@ -213,7 +216,7 @@ function readColumn(reader: ByteReader, field: FieldLayout, rowCount: number, si
       if (bytes[offset] > 1) throw new ByteFormatError(offset, `bool value ${bytes[offset]}`);
     }
   }
-  if (LITTLE_ENDIAN && sink.fixedWidthColumn !== undefined) sink.fixedWidthColumn(fieldIndex, reader.view, start, field.rowSizeBytes);
+  if (LITTLE_ENDIAN_HOST && sink.fixedWidthColumn !== undefined) sink.fixedWidthColumn(fieldIndex, reader.view, start, field.rowSizeBytes);
   else readValues(reader.view, start, rowCount * field.info.stride, field.info, sink);
   reader.offset = end;
 }

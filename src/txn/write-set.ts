@@ -36,12 +36,11 @@
  * numeric values are copied out of the table's columns a run at a time instead of one by one.
  * The encoder picks whichever form is smaller, so a point commit keeps its one-slot list.
  */
-import { endianness } from 'node:os';
 import { EcsdbError } from '../errors.js';
 import type { NumericArray } from '../schema/types.js';
-import { ByteFormatError, ByteWriter } from '../encoding/bytes.js';
+import { ByteFormatError, ByteWriter, LITTLE_ENDIAN_HOST } from '../encoding/bytes.js';
 import { NULL_ENTITY, type FieldInfo } from '../world/table.js';
-import { ROWS_AS_RUNS, ROWS_LISTED, readWriteSet, type WriteSetSink } from './write-set-reader.js';
+import { ROWS_AS_RUNS, ROWS_LISTED, WIDTH_OF, isFixedWidth, readWriteSet, type WriteSetSink } from './write-set-reader.js';
 
 export const WRITE_SET_FORMAT_VERSION = 2;
 
@@ -137,22 +136,54 @@ function encodeWriteSetInto(writer: ByteWriter, writeSet: WriteSet, schema: Writ
 
 function encodeUpsert(writer: ByteWriter, upsert: Upsert, fields: readonly FieldInfo[]): void {
   const slots = upsert.slots;
-  const runs = runsOf(slots);
-  encodeUpsertRows(writer, upsert.fieldMask, { slots, count: slots.length, runs, runCount: runs.length / 2 });
+  encodeUpsertRows(writer, upsert.fieldMask, rowsOf(slots));
   const fieldIndices = fieldsOfMask(upsert.fieldMask);
   for (let c = 0; c < fieldIndices.length; c++) encodeColumn(writer, fields[fieldIndices[c]], upsert.columns[c], slots.length, undefined);
 }
 
-/** An upsert's rows: `slots[0 .. count)`, and their runs as (first, length) pairs `runs[0 .. 2 * runCount)`. */
-export interface RowsView {
-  readonly slots: ArrayLike<number>;
-  readonly count: number;
-  readonly runs: ArrayLike<number>;
-  readonly runCount: number;
+/**
+ * An upsert's rows as they are collected: `slots[0 .. count)` in order, and their maximal runs
+ * of consecutive slots (s, s + 1, ...) as (first, length) pairs `runs[0 .. 2 * runCount)`, kept
+ * up to date by `addRow`. The journal keeps one per table and reuses it for every commit.
+ */
+export interface Rows {
+  slots: Uint32Array;
+  count: number;
+  runs: Uint32Array;
+  runCount: number;
+}
+
+export function newRows(capacity: number): Rows {
+  return { slots: new Uint32Array(capacity), count: 0, runs: new Uint32Array(2 * capacity), runCount: 0 };
+}
+
+/** Appends a slot (there must be room): it extends the last run or starts a new one. */
+export function addRow(rows: Rows, slot: number): void {
+  const count = rows.count;
+  if (count > 0 && rows.slots[count - 1] + 1 === slot) {
+    rows.runs[2 * rows.runCount - 1]++;
+  } else {
+    rows.runs[2 * rows.runCount] = slot;
+    rows.runs[2 * rows.runCount + 1] = 1;
+    rows.runCount++;
+  }
+  rows.slots[count] = slot;
+  rows.count = count + 1;
+}
+
+export function clearRows(rows: Rows): void {
+  rows.count = 0;
+  rows.runCount = 0;
+}
+
+function rowsOf(slots: ArrayLike<number>): Rows {
+  const rows = newRows(slots.length);
+  for (let i = 0; i < slots.length; i++) addRow(rows, slots[i]);
+  return rows;
 }
 
 /** Writes an upsert's field mask, row header and rows, choosing the form; returns whether the rows went as runs. */
-function encodeUpsertRows(writer: ByteWriter, fieldMask: number, rows: RowsView): boolean {
+function encodeUpsertRows(writer: ByteWriter, fieldMask: number, rows: Rows): boolean {
   const { slots, count, runs, runCount } = rows;
   // Two varints per run against one per row: runs only when they are clearly fewer, and only
   // when the upsert writes a field (the reader bounds runs' rows by the values' bytes, and an
@@ -178,7 +209,7 @@ export function encodeTableUpsert(
   fields: readonly FieldInfo[],
   tableColumns: readonly (ArrayLike<number> | string[])[],
   fieldMask: number,
-  rows: RowsView,
+  rows: Rows,
 ): void {
   const asRuns = encodeUpsertRows(writer, fieldMask, rows);
   for (let f = 0; f < fields.length; f++) {
@@ -189,26 +220,16 @@ export function encodeTableUpsert(
   }
 }
 
-/** The maximal runs of consecutive slots (s, s + 1, ...) in `slots`, in order, as (first, length) pairs. */
-function runsOf(slots: ArrayLike<number>): number[] {
-  const pairs: number[] = [];
-  for (let i = 0; i < slots.length; i++) {
-    if (i > 0 && slots[i] === slots[i - 1] + 1) pairs[pairs.length - 1]++;
-    else pairs.push(slots[i], 1);
-  }
-  return pairs;
-}
-
 /**
- * Whether a field's column bytes are its encoded bytes: a fixed-width numeric kind (bools are
- * stored as 0/1 bytes) on a little-endian machine, where typed arrays hold little-endian values.
+ * Whether a field's column bytes are its encoded bytes: a fixed-width field (bools are stored
+ * as 0/1 bytes) on a little-endian machine, where typed arrays hold little-endian values.
  */
 function canCopyBytes(field: FieldInfo): boolean {
-  return LITTLE_ENDIAN && field.storage !== undefined && field.type.kind !== 'entity';
+  return LITTLE_ENDIAN_HOST && isFixedWidth(field);
 }
 
 /** Writes a column's values at the rows' slots, a run at a time, as byte copies. */
-function copyRunsOfColumn(writer: ByteWriter, field: FieldInfo, column: NumericArray, rows: RowsView): void {
+function copyRunsOfColumn(writer: ByteWriter, field: FieldInfo, column: NumericArray, rows: Rows): void {
   const elementBytes = column.BYTES_PER_ELEMENT * field.stride;
   writer.ensure(rows.count * elementBytes);
   const source = new Uint8Array(column.buffer, column.byteOffset, column.length * column.BYTES_PER_ELEMENT);
@@ -290,9 +311,6 @@ function encodeColumn(writer: ByteWriter, field: FieldInfo, column: ArrayLike<nu
   writer.length = offset;
 }
 
-const WIDTH_OF = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, f64: 8 } as const;
-
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
  * Decodes a write set into objects, checking every count and index against the remaining bytes
