@@ -21,7 +21,8 @@ export interface Inspection {
   readonly schemaVersion: number;
   /** Every schema epoch: version, first LSN written in it, components (oldest first). */
   readonly schemaHistory: readonly { version: number; fromLsn: number; components: string[] }[];
-  readonly segments: readonly { name: string; sizeBytes: number; firstLsn: number; lastLsn: number }[];
+  /** unusedBytes: preallocated zeros after the records (the newest segment of an open or crashed database). */
+  readonly segments: readonly { name: string; sizeBytes: number; unusedBytes: number; firstLsn: number; lastLsn: number }[];
   readonly firstLsn: number;
   readonly lastLsn: number;
   readonly recordCount: number;
@@ -51,11 +52,11 @@ export async function inspectDirectory(dirGiven: string, options: CommonOptions 
     try {
       const scan = scanSegment(bytes, { name, firstLsn, databaseId: meta.databaseId, isLast: i === segmentFiles.length - 1 }, () => recordCount++);
       if (scan.tornBytes > 0 || scan.headerTorn) warnings.push(`${name}: torn tail of ${scan.tornBytes} bytes at offset ${scan.validEnd} (${scan.tornReason})`);
-      segments.push({ name, sizeBytes: bytes.length, firstLsn, lastLsn: scan.lastLsn });
+      segments.push({ name, sizeBytes: bytes.length, unusedBytes: scan.unusedBytes, firstLsn, lastLsn: scan.lastLsn });
     } catch (error) {
       if (!(error instanceof EcsdbError)) throw error;
       damage.push(error.message);
-      segments.push({ name, sizeBytes: bytes.length, firstLsn, lastLsn: firstLsn - 1 });
+      segments.push({ name, sizeBytes: bytes.length, unusedBytes: 0, firstLsn, lastLsn: firstLsn - 1 });
     }
   }
   return {

@@ -29,6 +29,7 @@ import {
   recordLsnAt,
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
+import { isZeroFrom } from '../encoding/bytes.js';
 import type { Storage } from '../storage/storage.js';
 import { WAL_DIR_NAME, finishKeyRotation, indexOfSegmentHolding, requireMeta, type CommonOptions } from './common.js';
 import { beforeStep } from './interrupt.js';
@@ -107,6 +108,8 @@ function findDamage(
       const garbageOnly = index + 1 < segments.length && segments[index + 1].firstLsn === expected;
       const bad = (reason: string): Damage => ({ index, offset, reason: garbageOnly ? `${reason}, after the segment's last record` : reason, lastLsnKept: expected - 1, garbageOnly });
       const end = checkRecordAt(bytes, view, offset);
+      // Preallocated zeros end the last live segment cleanly (segment-reader.ts).
+      if (typeof end === 'string' && index === segments.length - 1 && !segments[index].archived && isZeroFrom(bytes, offset)) break;
       if (typeof end === 'string') return bad(`record ${expected} is damaged (${end})`);
       const lsn = recordLsnAt(view, offset);
       if (lsn !== expected) return bad(`record has LSN ${lsn} where ${expected} was expected`);

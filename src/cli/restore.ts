@@ -33,6 +33,7 @@ import { schemaAt } from '../meta/meta-file.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes, type SegmentLocation } from '../wal/archive.js';
+import { isZeroFrom } from '../encoding/bytes.js';
 import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, lsnAfterRecord, recordKindProblem, recordLsnAt } from '../wal/format.js';
 import { World } from '../world/world.js';
 import { WAL_DIR_NAME, componentsOf, finishKeyRotation, indexOfSegmentHolding, listSegmentFiles, requireMeta, type CommonOptions } from './common.js';
@@ -122,12 +123,15 @@ export async function restoreDirectory(
       if (typeof decodeSegmentHeader(bytes) === 'string') fail(`WAL segment ${segment.name} has a damaged header; cannot restore to LSN ${lsn}`);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       let offset = SEGMENT_HEADER_SIZE_BYTES;
+      // The log may end in preallocated zeros (segment-reader.ts): only the last live segment.
+      const mayEndInZeros = index === segments.length - 1 && !segment.archived;
       while (offset < bytes.length) {
+        const end = checkRecordAt(bytes, view, offset);
+        if (typeof end === 'string' && mayEndInZeros && isZeroFrom(bytes, offset)) break;
         if (expected === lsn + 1) {
           cut = { index, offset, bytes };
           break;
         }
-        const end = checkRecordAt(bytes, view, offset);
         if (typeof end === 'string' || recordLsnAt(view, offset) !== expected || recordKindProblem(bytes, view, offset) !== undefined) {
           fail(`WAL segment ${segment.name} is damaged at byte offset ${offset} (record ${expected}), before LSN ${lsn}; run ecsdb repair first or restore an earlier state`);
         }

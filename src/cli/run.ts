@@ -331,7 +331,10 @@ function formatInspection(inspection: Inspection): string {
     `schema:`,
     ...inspection.schema.map((component) => `  ${component.name} { ${component.fields.join(', ')} }`),
     `WAL segments:`,
-    ...inspection.segments.map((segment) => `  ${segment.name}  ${segment.sizeBytes} bytes  LSN ${segment.firstLsn}..${segment.lastLsn}`),
+    ...inspection.segments.map(
+      (segment) =>
+        `  ${segment.name}  ${segment.sizeBytes} bytes${segment.unusedBytes > 0 ? ` (${segment.unusedBytes} preallocated, unused)` : ''}  LSN ${segment.firstLsn}..${segment.lastLsn}`,
+    ),
     ...inspection.warnings.map((warning) => `warning: ${warning} (open() cuts it)`),
     ...inspection.damage.map((problem) => `DAMAGE: ${problem}`),
   ];

@@ -114,6 +114,15 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   {
     section: 'wal',
+    key: 'preallocateBytes',
+    type: integer(0, GiB),
+    default: 4 * MiB,
+    runtime: true,
+    description:
+      'Zeros kept ahead of the records in the current WAL segment, so that a durable write overwrites space instead of growing the file (0 = none). Never past segmentSizeBytesMax.',
+  },
+  {
+    section: 'wal',
     key: 'syncMethod',
     type: { kind: 'enum', values: SYNC_METHODS },
     default: 'dsync',

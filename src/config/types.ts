@@ -17,6 +17,12 @@ export interface WalOptions {
   /** A buffered batch is fsynced early once it holds this many bytes. Default 1 MiB. */
   batchSizeBytesMax?: number;
   /**
+   * Zeros kept ahead of the records in the current segment, so that a durable write overwrites
+   * space the file has instead of growing it (which costs a metadata commit); 0 = none. Never
+   * more than segmentSizeBytesMax. Default 4 MiB.
+   */
+  preallocateBytes?: number;
+  /**
    * How a batch is made durable: 'fdatasync' (write, then fdatasync: two thread-pool trips) or
    * 'dsync' (segments opened with O_DSYNC: each write is durable when it returns, one trip).
    * Same guarantee either way. Default 'dsync' (measured faster: docs/performance.md).

@@ -11,12 +11,15 @@ import { deflateSync, inflateSync } from 'fflate';
 import { EcsdbError } from '../errors.js';
 import { ByteWriter } from '../encoding/bytes.js';
 import {
+  RECORD_FLAG_STARTS_WRITE,
   RECORD_HEADER_SIZE_BYTES,
   RECORD_KIND_TIME,
   RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   checkRecordAt,
+  recordKindAt,
   recordLsnAt,
+  recordStartsWrite,
   sealRecord,
 } from '../wal/format.js';
 import type { DataCipher } from './cipher.js';
@@ -55,8 +58,8 @@ export function sealPendingPayload(cipher: DataCipher | undefined, pending: Byte
  * who can write the directory inject commits without the key.
  */
 export function openRecordPayload(bytes: Uint8Array, payloadStart: number, payloadEnd: number, lsn: number, cipher: DataCipher | undefined, segment: string): Uint8Array {
-  const kind = bytes[payloadStart - 1];
   const offset = payloadStart - RECORD_HEADER_SIZE_BYTES;
+  const kind = recordKindAt(bytes, offset);
   if (kind === RECORD_KIND_WRITE_SET) {
     if (cipher !== undefined) throw corrupt(segment, offset, lsn, 'is not sealed, but the database is encrypted');
     return bytes.subarray(payloadStart, payloadEnd);
@@ -88,7 +91,7 @@ export function resealSegment(bytes: Uint8Array, from: DataCipher | undefined, t
     const end = checkRecordAt(bytes, view, offset);
     if (typeof end === 'string') throw new EcsdbError('CORRUPT_WAL', `WAL segment ${name} is corrupt at byte offset ${offset} (${end}); it cannot be re-encrypted`, { file: name, offset });
     const lsn = recordLsnAt(view, offset);
-    if (bytes[offset + 16] === RECORD_KIND_TIME) {
+    if (recordKindAt(bytes, offset) === RECORD_KIND_TIME) {
       // A commit time is not sealed (docs/guarantees.md): copied as it is, checksum and all.
       out.ensure(end - offset);
       out.bytes.set(bytes.subarray(offset, end), out.length);
@@ -103,7 +106,8 @@ export function resealSegment(bytes: Uint8Array, from: DataCipher | undefined, t
     out.bytes.set(plain, start + RECORD_HEADER_SIZE_BYTES + prefix);
     out.length += RECORD_HEADER_SIZE_BYTES + prefix + plain.length;
     const kind = sealPendingPayload(to, out, start, lsn);
-    sealRecord(out.bytes, out.view, start, lsn, kind, out.length - start - RECORD_HEADER_SIZE_BYTES);
+    const flags = recordStartsWrite(bytes, offset) ? RECORD_FLAG_STARTS_WRITE : 0;
+    sealRecord(out.bytes, out.view, start, lsn, kind | flags, out.length - start - RECORD_HEADER_SIZE_BYTES);
     offset = end;
   }
   return out.toBytes();

@@ -14,6 +14,19 @@ import { endianness } from 'node:os';
  */
 export const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
+/** Zero bytes to compare against; never written to. */
+const ZEROS = new Uint8Array(64 * 1024);
+
+/** Whether every byte of `bytes` from `start` to its end is zero (memcmp in 64 KiB steps). */
+export function isZeroFrom(bytes: Uint8Array, start: number): boolean {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let offset = start; offset < bytes.length; offset += ZEROS.length) {
+    const end = Math.min(bytes.length, offset + ZEROS.length);
+    if (buffer.compare(ZEROS, 0, end - offset, offset, end) !== 0) return false;
+  }
+  return true;
+}
+
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 

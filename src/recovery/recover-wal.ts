@@ -19,7 +19,7 @@ import { EncodedWriteSetApplier } from '../txn/apply.js';
 import { asCorruptWal } from '../txn/write-set.js';
 import { parseSegmentFileName } from '../wal/format.js';
 import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
-import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_WRITE_SET } from '../wal/format.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_WRITE_SET, recordKindAt } from '../wal/format.js';
 import type { DataCipher } from '../crypto/cipher.js';
 import { openRecordPayload } from '../crypto/wal-records.js';
 import { scanSegment } from '../wal/segment-reader.js';
@@ -183,7 +183,7 @@ export class RecordApplier {
       this.#applier = new EncodedWriteSetApplier(this.#world);
     }
     let reader: ByteReader;
-    if (this.cipher === undefined && bytes[payloadStart - 1] === RECORD_KIND_WRITE_SET) {
+    if (this.cipher === undefined && recordKindAt(bytes, payloadStart - RECORD_HEADER_SIZE_BYTES) === RECORD_KIND_WRITE_SET) {
       if (this.#reader.bytes !== bytes) this.#reader = new ByteReader(bytes);
       reader = this.#reader;
       reader.offset = payloadStart;

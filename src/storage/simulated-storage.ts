@@ -17,9 +17,11 @@
  *   reached the disk without an fsync); 'random' decides per file, independently, so files
  *   reach disk in different orders. Bytes appended beyond the durable length survive as a prefix
  *   of that tail (a torn write; 'random' picks its length uniformly). Writes into the durable
- *   range, and truncates, survive or vanish whole, one coin per call, applied in call order
- *   before the tail. That is coarser than real sectors, but ecsdb never overwrites bytes it has
- *   synced except through temp-file-and-rename, so the coarseness hides nothing. Under 'all' a
+ *   range, and truncates, survive or vanish, one coin per call, applied in call order before
+ *   the tail; under 'random' a surviving write keeps a random prefix of its bytes (torn). ecsdb
+ *   overwrites synced bytes in place only in the WAL's preallocated zeros, with records that may
+ *   tear like an append (prefixes are coarser than real sectors, which may also survive out of
+ *   order, in an append as much as here). Under 'all' a
  *   file survives exactly as it reads now; under 'none' exactly as of its last sync. These three
  *   modes keep no unsynced directory entry.
  * - 'reorder' lets unsynced writes and unsynced directory entries reach the disk in a different
@@ -518,7 +520,12 @@ function crashImage(file: SimFile, tear: TearMode, random: Random): Uint8Array {
     // Only writes into the durable range flip a coin here; what lies beyond it is the tail.
     if (change.kind === 'write' && change.position >= durableLength) continue;
     if (!keepsUnsynced(tear, random)) continue;
-    imageLength = change.kind === 'write' ? applyWrite(image, imageLength, change.position, bytesOfWrite(file, change).subarray(0, durableLength - change.position)) : applyTruncate(image, imageLength, change.sizeBytes);
+    if (change.kind === 'truncate') {
+      imageLength = applyTruncate(image, imageLength, change.sizeBytes);
+      continue;
+    }
+    const inside = bytesOfWrite(file, change).subarray(0, durableLength - change.position);
+    imageLength = applyWrite(image, imageLength, change.position, tear === 'random' ? inside.subarray(0, randomInt(random, inside.length + 1)) : inside);
   }
   const keptTailLength = tornTailLength(tear, random, tailLength);
   if (keptTailLength > 0) {

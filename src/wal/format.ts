@@ -1,5 +1,5 @@
 /**
- * WAL on-disk format, version 2. The writer and the reader import only this module for layout.
+ * WAL on-disk format, version 4. The writer and the reader import only this module for layout.
  * Mirrored for users in docs/wal-format.md.
  *
  * A WAL is a sequence of segment files in `<dir>/wal/`, each named by the LSN of its first
@@ -23,8 +23,9 @@
  *   0      4    payload length in bytes (1 .. RECORD_PAYLOAD_SIZE_BYTES_MAX)
  *   4      4    CRC-32 of bytes 8 .. end of payload (LSN, kind and payload)
  *   8      8    LSN
- *   16     1    kind (1 = write set, see src/txn/write-set.ts; 2 = time; 3 = sealed write set,
- *               the payload encrypted as src/crypto/format.ts describes)
+ *   16     1    kind in the low 7 bits (1 = write set, see src/txn/write-set.ts; 2 = time;
+ *               3 = sealed write set, the payload encrypted as src/crypto/format.ts describes);
+ *               bit 7 (RECORD_FLAG_STARTS_WRITE) set on the first record of each write
  *   17     n    payload
  *
  * The length is not covered by the checksum: a damaged length shows up as a record whose
@@ -48,13 +49,23 @@
  *
  * Version 3 changed the write-set payload (write-set format 2: an upsert's slots may be written
  * as runs of consecutive slots, see txn/write-set.ts); the framing is unchanged. A version-2
- * reader would misread such payloads, so the version says it; no version-2 data was released
- * either, so this reader reads version 3 only.
+ * reader would misread such payloads, so the version says it.
+ *
+ * Version 4 added the starts-a-write flag and preallocated space. The writer writes each batch
+ * of records with one write, made durable before the next one starts, and flags the batch's
+ * first record. Writes may go into zeros the writer preallocated ahead of its records (see
+ * wal-writer.ts), where power loss can leave any part of the write in flight on disk and any
+ * other part still zero: unlike an append, whose new length publishes it, such a write has no
+ * single point at which it appears. So a damaged record followed by valid records is a torn
+ * write when none of those records starts a write (they all belong to the write in flight), and
+ * corruption once one does (the write it starts began only after everything before it was
+ * durable). Zeros from a record boundary to the end of the last segment are unused space. No
+ * version-3 data was released either, so this reader reads version 4 only.
  */
 import { crc32 } from 'node:zlib';
 import { crc32Range } from '../encoding/crc32.js';
 
-export const WAL_FORMAT_VERSION = 3;
+export const WAL_FORMAT_VERSION = 4;
 export const SEGMENT_MAGIC = new Uint8Array([0x45, 0x43, 0x53, 0x44, 0x42, 0x57, 0x41, 0x4c]); // "ECSDBWAL"
 export const DATABASE_ID_SIZE_BYTES = 16;
 export const SEGMENT_HEADER_SIZE_BYTES = 8 + 2 + 2 + DATABASE_ID_SIZE_BYTES + 8 + 4;
@@ -66,6 +77,9 @@ export const RECORD_KIND_WRITE_SET = 1;
 export const RECORD_KIND_TIME = 2;
 /** A write set whose payload is sealed (AES-256-GCM, src/crypto/format.ts). */
 export const RECORD_KIND_SEALED_WRITE_SET = 3;
+/** Set in the kind byte of the first record of each write (version 4). */
+export const RECORD_FLAG_STARTS_WRITE = 0x80;
+const RECORD_KIND_MASK = 0x7f;
 export const TIME_PAYLOAD_SIZE_BYTES = 8;
 export const TIME_RECORD_SIZE_BYTES = RECORD_HEADER_SIZE_BYTES + TIME_PAYLOAD_SIZE_BYTES;
 
@@ -130,18 +144,31 @@ export function sealRecord(bytes: Uint8Array, view: DataView, offset: number, ls
   view.setUint32(offset + 4, crc32Range(bytes, offset + 8, end, view), true);
 }
 
-/** Writes a whole time record at `offset` (TIME_RECORD_SIZE_BYTES must be free there). */
-export function sealTimeRecord(bytes: Uint8Array, view: DataView, offset: number, lsn: number, timeMs: number): void {
+/**
+ * Writes a whole time record at `offset` (TIME_RECORD_SIZE_BYTES must be free there); `flags`
+ * is RECORD_FLAG_STARTS_WRITE or 0.
+ */
+export function sealTimeRecord(bytes: Uint8Array, view: DataView, offset: number, lsn: number, timeMs: number, flags = 0): void {
   const payload = offset + RECORD_HEADER_SIZE_BYTES;
   view.setUint32(payload, timeMs % 0x1_0000_0000, true);
   view.setUint32(payload + 4, Math.floor(timeMs / 0x1_0000_0000), true);
-  sealRecord(bytes, view, offset, lsn, RECORD_KIND_TIME, TIME_PAYLOAD_SIZE_BYTES);
+  sealRecord(bytes, view, offset, lsn, RECORD_KIND_TIME | flags, TIME_PAYLOAD_SIZE_BYTES);
 }
 
-export function encodeTimeRecord(lsn: number, timeMs: number): Uint8Array {
+export function encodeTimeRecord(lsn: number, timeMs: number, flags = 0): Uint8Array {
   const bytes = new Uint8Array(TIME_RECORD_SIZE_BYTES);
-  sealTimeRecord(bytes, new DataView(bytes.buffer), 0, lsn, timeMs);
+  sealTimeRecord(bytes, new DataView(bytes.buffer), 0, lsn, timeMs, flags);
   return bytes;
+}
+
+/** The kind of the record at `offset`, without its flags. */
+export function recordKindAt(bytes: Uint8Array, offset: number): number {
+  return bytes[offset + 16] & RECORD_KIND_MASK;
+}
+
+/** Whether the record at `offset` is the first of a write (checked by checkRecordAt first). */
+export function recordStartsWrite(bytes: Uint8Array, offset: number): boolean {
+  return (bytes[offset + 16] & RECORD_FLAG_STARTS_WRITE) !== 0;
 }
 
 /** The time (ms) a time record at `offset` holds (checked by checkRecordAt and recordKindProblem first). */
@@ -156,7 +183,7 @@ export function recordTimeMsAt(view: DataView, offset: number): number {
  * torn tail.
  */
 export function recordKindProblem(bytes: Uint8Array, view: DataView, offset: number): string | undefined {
-  const kind = bytes[offset + 16];
+  const kind = recordKindAt(bytes, offset);
   if (!isKnownRecordKind(kind)) return `has unknown kind ${kind}`;
   if (kind !== RECORD_KIND_TIME) return undefined;
   const length = view.getUint32(offset, true);
@@ -171,7 +198,7 @@ export function isKnownRecordKind(kind: number): boolean {
 
 /** The LSN the next write set carries after the record at `offset`: time records take none. */
 export function lsnAfterRecord(bytes: Uint8Array, offset: number, lsn: number): number {
-  return bytes[offset + 16] === RECORD_KIND_TIME ? lsn : lsn + 1;
+  return recordKindAt(bytes, offset) === RECORD_KIND_TIME ? lsn : lsn + 1;
 }
 
 export function encodeRecord(lsn: number, kind: number, payload: Uint8Array): Uint8Array {
@@ -183,7 +210,9 @@ export function encodeRecord(lsn: number, kind: number, payload: Uint8Array): Ui
 
 export interface RecordView {
   readonly lsn: number;
+  /** Without flags. */
   readonly kind: number;
+  readonly startsWrite: boolean;
   /** Subarray of the segment bytes; valid while they are. */
   readonly payload: Uint8Array;
   /** Offset just past the record. */
@@ -215,5 +244,11 @@ export function recordLsnAt(view: DataView, offset: number): number {
 export function readRecordAt(bytes: Uint8Array, view: DataView, offset: number): RecordView | RecordProblem {
   const end = checkRecordAt(bytes, view, offset);
   if (typeof end === 'string') return end;
-  return { lsn: recordLsnAt(view, offset), kind: bytes[offset + 16], payload: bytes.subarray(offset + RECORD_HEADER_SIZE_BYTES, end), end };
+  return {
+    lsn: recordLsnAt(view, offset),
+    kind: recordKindAt(bytes, offset),
+    startsWrite: recordStartsWrite(bytes, offset),
+    payload: bytes.subarray(offset + RECORD_HEADER_SIZE_BYTES, end),
+    end,
+  };
 }

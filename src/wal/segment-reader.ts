@@ -3,17 +3,28 @@
  * record means.
  *
  * Torn tail versus corruption: a crash can leave the last segment ending in an incomplete or
- * garbled record (the write that was in flight). That is a torn tail: recovery cuts it, because
- * no commit in it was ever acknowledged as durable. A bad record anywhere else, in a segment
- * that is not the last, or in the last one with a valid later record behind it, means bytes that
- * were once durable have changed: that is corruption, and recovery stops with CORRUPT_WAL
- * naming segment and offset rather than silently dropping acknowledged commits.
+ * garbled write (the one that was in flight). That is a torn tail: recovery cuts it, because no
+ * commit in it was ever acknowledged as durable. A write into preallocated space (below) may
+ * reach the disk in any order, so a torn write can also be a bad record followed by valid records
+ * of the same write. A bad record anywhere else, in a segment that is not the last, or in the
+ * last one with a valid record behind it that starts a later write (format.ts: each write is
+ * durable before the next starts), means bytes that were once durable have changed: that is
+ * corruption, and recovery stops with CORRUPT_WAL naming segment and offset rather than silently
+ * dropping acknowledged commits. (What cannot be told apart: damage within the last write of the
+ * log, whose later records, if any, are all of that write. Recovery cuts it like a torn write.)
  *
- * To look for "a valid later record behind it" without trusting the damaged length, the reader
- * searches the rest of the segment for the byte pattern of the next LSN and checks whether a
- * checksummed record starts there.
+ * To look for "a valid later write behind it" without trusting the damaged length, the reader
+ * tries every later offset for a checksummed record with a plausible LSN that starts a write.
+ *
+ * Preallocated space: the writer fills the last segment ahead of its records with zeros (see
+ * wal-writer.ts), so that a durable write overwrites bytes the file already has instead of
+ * growing it. In the last segment, zeros from a record boundary to the end of the file are
+ * that space: the log ends cleanly there (`unusedBytes`), nothing is torn or cut. A segment that
+ * is not the last never has any (the writer truncates a segment to its records, durably, before
+ * it starts the next one), so zeros there are damage like any other bytes that are not a record.
  */
 import { EcsdbError } from '../errors.js';
+import { isZeroFrom } from '../encoding/bytes.js';
 import {
   RECORD_KIND_TIME,
   SEGMENT_HEADER_SIZE_BYTES,
@@ -23,8 +34,10 @@ import {
   decodeSegmentHeader,
   isKnownRecordKind,
   lsnAfterRecord,
+  recordKindAt,
   recordKindProblem,
   recordLsnAt,
+  recordStartsWrite,
   recordTimeMsAt,
 } from './format.js';
 
@@ -44,6 +57,8 @@ export interface SegmentScan {
   readonly validEnd: number;
   /** Bytes after validEnd that form a torn tail (0 when the segment ends cleanly). */
   readonly tornBytes: number;
+  /** Zero bytes after validEnd: space the writer preallocated and has not reached (last segment only). */
+  readonly unusedBytes: number;
   /** Why the tail is torn, for the recovery report. */
   readonly tornReason: string | undefined;
   /** True when even the header is torn: the whole file is to be dropped. */
@@ -70,9 +85,11 @@ export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord
   const header = decodeSegmentHeader(bytes);
   if (typeof header === 'string') {
     // A short header in the last segment is a crash during its creation: the segment holds no
-    // acknowledged commit (records are acknowledged only after the header is durable).
-    if (context.isLast && (header === 'short' || bytes.length <= SEGMENT_HEADER_SIZE_BYTES)) {
-      return { lastLsn: context.firstLsn - 1, validEnd: 0, tornBytes: bytes.length, tornReason: `segment header ${header}`, headerTorn: true, lastTimeMs: undefined };
+    // acknowledged commit (records are acknowledged only after the header is durable). So is a
+    // bad header followed by nothing but zeros: the creation's write of header and preallocated
+    // space reached the disk without its first bytes.
+    if (context.isLast && (header === 'short' || isZeroFrom(bytes, SEGMENT_HEADER_SIZE_BYTES))) {
+      return { lastLsn: context.firstLsn - 1, validEnd: 0, tornBytes: bytes.length, unusedBytes: 0, tornReason: `segment header ${header}`, headerTorn: true, lastTimeMs: undefined };
     }
     throw corrupt(context, 0, `segment header is damaged (${header})`);
   }
@@ -105,12 +122,15 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
   while (offset < bytes.length && expectedLsn <= stopAfterLsn) {
     const end = checkRecordAt(bytes, view, offset);
     if (typeof end === 'string') {
-      if (!context.isLast || hasValidRecordAfter(bytes, view, offset, expectedLsn)) {
-        const where = context.isLast ? 'and later records follow it' : 'in a segment that is not the last';
+      if (context.isLast && isZeroFrom(bytes, offset)) {
+        return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, unusedBytes: bytes.length - offset, tornReason: undefined, headerTorn: false, lastTimeMs };
+      }
+      if (!context.isLast || hasValidWriteAfter(bytes, view, offset, expectedLsn)) {
+        const where = context.isLast ? 'and later writes follow it' : 'in a segment that is not the last';
         throw corrupt(context, offset, `record ${expectedLsn} is damaged (${end}) ${where}`);
       }
       const tornReason = `record ${expectedLsn}: ${end}`;
-      return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: bytes.length - offset, tornReason, headerTorn: false, lastTimeMs };
+      return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: bytes.length - offset, unusedBytes: 0, tornReason, headerTorn: false, lastTimeMs };
     }
     const lsn = recordLsnAt(view, offset);
     if (lsn !== expectedLsn) {
@@ -118,7 +138,7 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
     }
     const kindProblem = recordKindProblem(bytes, view, offset);
     if (kindProblem !== undefined) throw corrupt(context, offset, `record ${lsn} ${kindProblem}`);
-    if (bytes[offset + 16] === RECORD_KIND_TIME) {
+    if (recordKindAt(bytes, offset) === RECORD_KIND_TIME) {
       lastTimeMs = recordTimeMsAt(view, offset);
       onTime?.(lsn, lastTimeMs);
     } else {
@@ -127,19 +147,20 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
     expectedLsn = lsnAfterRecord(bytes, offset, lsn);
     offset = end;
   }
-  return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, tornReason: undefined, headerTorn: false, lastTimeMs };
+  return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, unusedBytes: 0, tornReason: undefined, headerTorn: false, lastTimeMs };
 }
 
 /**
- * Whether a checksummed record with an LSN at or after `damagedLsn` starts anywhere after `offset`:
- * proof that the damaged bytes were once followed by more log, so they are not a torn tail.
- * Every offset is tried (the damaged region may be any length); a candidate must carry a
- * plausible LSN and length before its checksum is computed, which keeps the scan cheap.
+ * Whether a checksummed record with an LSN at or after `damagedLsn` that starts a write begins
+ * anywhere after `offset`: proof that the damaged bytes were durable before that write began,
+ * so they are not a torn tail. Every offset is tried (the damaged region may be any length); a
+ * candidate must carry the flag, a known kind and a plausible LSN before its checksum is
+ * computed, which keeps the scan cheap.
  */
-function hasValidRecordAfter(bytes: Uint8Array, view: DataView, offset: number, damagedLsn: number): boolean {
+function hasValidWriteAfter(bytes: Uint8Array, view: DataView, offset: number, damagedLsn: number): boolean {
   const lsnMax = damagedLsn + Math.floor((bytes.length - offset) / RECORD_HEADER_SIZE_BYTES);
   for (let start = offset + 1; start + RECORD_HEADER_SIZE_BYTES <= bytes.length; start++) {
-    if (!isKnownRecordKind(bytes[start + 16])) continue;
+    if (!recordStartsWrite(bytes, start) || !isKnownRecordKind(recordKindAt(bytes, start))) continue;
     // The damaged entry may be a time record, followed by the write set with the same LSN.
     const lsn = recordLsnAt(view, start);
     if (lsn < damagedLsn || lsn > lsnMax) continue;

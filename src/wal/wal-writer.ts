@@ -12,6 +12,16 @@
  *
  * After any failed write or fsync the writer refuses all further work (IO_FAILED): the state of
  * the file, and of the kernel's page cache for it, is unknown, so an fsync is never retried.
+ *
+ * Preallocation: a durable write that grows a file must also commit the file's new size (a
+ * journal commit on ext4), one that overwrites bytes the file already has need not: on the
+ * development machine an O_DSYNC 60-byte write costs ~160 µs into existing space and ~230 µs
+ * appended (docs/performance.md). So the writer keeps up to `preallocateBytes` of zeros ahead
+ * of its records in the current segment, made durable before any record is written there, and
+ * extends them in the background once less than half is left. Readers take zeros from a
+ * record boundary to the end of the last segment for the end of the log (segment-reader.ts).
+ * The writer truncates a segment to its records, durably, before starting the next one and on
+ * close, so only the last segment can ever end in zeros and a closed log has none.
  */
 import { join } from 'node:path';
 import { EcsdbError } from '../errors.js';
@@ -20,12 +30,14 @@ import type { Storage, StorageFile } from '../storage/storage.js';
 import type { DataCipher } from '../crypto/cipher.js';
 import { payloadPrefixBytes, sealPendingPayload } from '../crypto/wal-records.js';
 import {
+  RECORD_FLAG_STARTS_WRITE,
   RECORD_HEADER_SIZE_BYTES,
   RECORD_KIND_TIME,
   RECORD_KIND_WRITE_SET,
   SEGMENT_HEADER_SIZE_BYTES,
   TIME_RECORD_SIZE_BYTES,
   encodeSegmentHeader,
+  recordKindAt,
   sealRecord,
   sealTimeRecord,
   segmentFileName,
@@ -43,6 +55,8 @@ export interface WalWriterOptions {
   readonly flushIntervalMs: number;
   /** A buffered batch this large is flushed without waiting for the interval. */
   readonly batchSizeBytesMax: number;
+  /** Zeros kept ahead of the records in the current segment (0: none, every write appends). */
+  readonly preallocateBytes: number;
   readonly now: () => number;
   /**
    * Open segments with O_DSYNC so that each batch is one durable write (one trip to the thread
@@ -55,7 +69,7 @@ export interface WalWriterOptions {
 }
 
 /** The limits `setLimits` may change on an open writer (db.configure). */
-export type WalLimits = Pick<WalWriterOptions, 'segmentSizeBytesMax' | 'segmentAgeMsMax' | 'flushIntervalMs' | 'batchSizeBytesMax'>;
+export type WalLimits = Pick<WalWriterOptions, 'segmentSizeBytesMax' | 'segmentAgeMsMax' | 'flushIntervalMs' | 'batchSizeBytesMax' | 'preallocateBytes'>;
 
 /** Where the log ends on disk when the writer opens. */
 export interface WalTail {
@@ -82,8 +96,15 @@ interface Batch {
 interface OpenSegment {
   readonly file: StorageFile;
   readonly firstLsn: number;
+  /** End of the last record written: where the next batch goes. */
   sizeBytes: number;
+  /** The file's length: zeros from sizeBytes to here are durable preallocated space. */
+  allocatedBytes: number;
   readonly openedAtMs: number;
+  /** The zero fill running in the background, if any; it never rejects (see `failure`). */
+  extending: Promise<void> | undefined;
+  /** Why a zero fill failed: the writer fails with it at its next write. */
+  extensionFailure: unknown;
 }
 
 export class WalWriter {
@@ -112,8 +133,8 @@ export class WalWriter {
     tail: WalTail,
     segment: OpenSegment | undefined,
   ) {
-    const { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax } = options;
-    this.#limits = { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax };
+    const { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax, preallocateBytes } = options;
+    this.#limits = { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax, preallocateBytes };
     this.#lastLsn = tail.lastLsn;
     this.#durableLsn = tail.lastLsn;
     this.#timeFloorMs = tail.timeMs ?? 0;
@@ -126,7 +147,10 @@ export class WalWriter {
       const file = await options.storage.open(join(options.walDir, segmentFileName(tail.segment.firstLsn)), 'readwrite', {
         syncEachWrite: options.syncEachWrite ?? false,
       });
-      segment = { file, firstLsn: tail.segment.firstLsn, sizeBytes: tail.segment.sizeBytes, openedAtMs: options.now() };
+      // Recovery ended the log at sizeBytes; anything after it is zeros it left in place (it cuts
+      // any other tail before the writer opens), so the writer goes on writing into them.
+      const allocatedBytes = Math.max(tail.segment.sizeBytes, await file.sizeBytes());
+      segment = { file, firstLsn: tail.segment.firstLsn, sizeBytes: tail.segment.sizeBytes, allocatedBytes, openedAtMs: options.now(), extending: undefined, extensionFailure: undefined };
     }
     return new WalWriter(options, tail, segment);
   }
@@ -180,7 +204,9 @@ export class WalWriter {
       throw error;
     }
     const kind = cipher === undefined ? RECORD_KIND_WRITE_SET : sealPendingPayload(cipher, pending, recordStart, lsn);
-    sealRecord(pending.bytes, pending.view, recordStart, lsn, kind, pending.length - recordStart - RECORD_HEADER_SIZE_BYTES);
+    // The batch is written with one write: its first record says so (format.ts).
+    const flags = recordStart === 0 ? RECORD_FLAG_STARTS_WRITE : 0;
+    sealRecord(pending.bytes, pending.view, recordStart, lsn, kind | flags, pending.length - recordStart - RECORD_HEADER_SIZE_BYTES);
     this.#lastLsn = lsn;
     this.#bytesAppended += pending.length - start;
     const batch = this.#batch ?? (this.#batch = newBatch(lsn, this.#timeMs));
@@ -207,7 +233,7 @@ export class WalWriter {
     this.#timeMs = Math.max(nowMs, this.#timeFloorMs);
     const pending = this.#pending;
     pending.ensure(TIME_RECORD_SIZE_BYTES);
-    sealTimeRecord(pending.bytes, pending.view, pending.length, lsn, this.#timeMs);
+    sealTimeRecord(pending.bytes, pending.view, pending.length, lsn, this.#timeMs, pending.length === 0 ? RECORD_FLAG_STARTS_WRITE : 0);
     pending.length += TIME_RECORD_SIZE_BYTES;
   }
 
@@ -266,9 +292,13 @@ export class WalWriter {
     await this.whenDurable(this.#lastLsn, true);
   }
 
-  /** Flushes everything, then closes the segment. Further appends fail with DB_CLOSED. */
+  /**
+   * Flushes everything, then closes the segment. Further appends fail with DB_CLOSED. Rejects
+   * with IO_FAILED when a write failed, including one that only prepared space or trimmed it.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
+    let trimFailure: unknown;
     try {
       await this.flush();
       while (this.#flushing !== undefined) await this.#flushing;
@@ -279,7 +309,19 @@ export class WalWriter {
       this.#timer = undefined;
       const segment = this.#segment;
       this.#segment = undefined;
-      if (segment !== undefined) await segment.file.close().catch(() => undefined);
+      if (segment !== undefined) {
+        // A closed log ends at its last record. Should this fail, the zeros stay, which readers
+        // take for the end of the log just the same: every commit is durable already.
+        if (this.#failure === undefined) await this.#trimToRecords(segment).catch((error: unknown) => (trimFailure = error));
+        await segment.file.close().catch(() => undefined);
+      }
+    }
+    if (trimFailure !== undefined) {
+      throw new EcsdbError(
+        'IO_FAILED',
+        `preparing or trimming the WAL segment's preallocated space failed (${describeCause(trimFailure)}); every commit through LSN ${this.#durableLsn} is durable, the segment may still end in unused zeros`,
+        { cause: trimFailure },
+      );
     }
   }
 
@@ -329,15 +371,60 @@ export class WalWriter {
     let segment = this.#segment;
     if (segment === undefined || this.#shouldRotate(segment, bytes.length)) {
       // Every segment starts with a time record, so that it tells its commits' times alone.
-      segment = await this.#rotate(batch.firstLsn, bytes[16] === RECORD_KIND_TIME ? undefined : batch.timeMs);
+      segment = await this.#rotate(batch.firstLsn, recordKindAt(bytes, 0) === RECORD_KIND_TIME ? undefined : batch.timeMs);
     }
-    // Crash during the write or before the fsync: the segment may end in a torn record, which
-    // recovery cuts; none of this batch was acknowledged yet.
+    // A batch that does not fit in the space prepared so far waits for the fill under way (a
+    // record is never written into space being zeroed); if it still does not fit, it appends.
+    if (segment.extending !== undefined && segment.sizeBytes + bytes.length > segment.allocatedBytes) await segment.extending;
+    if (segment.extensionFailure !== undefined) throw segment.extensionFailure;
+    // Crash during the write or before the fsync: the segment may end in a torn record (followed
+    // by zeros when it was written into preallocated space), which recovery cuts; none of this
+    // batch was acknowledged yet.
     await segment.file.write(bytes, segment.sizeBytes);
     segment.sizeBytes += bytes.length;
+    segment.allocatedBytes = Math.max(segment.allocatedBytes, segment.sizeBytes);
     // With O_DSYNC (syncEachWrite) the write above was already durable when it returned.
     if (segment.file.syncsEachWrite !== true) await segment.file.sync();
     // From here every record of the batch survives a crash.
+    this.#preallocate(segment);
+  }
+
+  /**
+   * Starts zero-filling the space after the segment's records, up to `preallocateBytes` past
+   * them (never past segmentSizeBytesMax), once less than half of that is left. Runs beside the
+   * next batches' writes, which stay below the space it fills.
+   */
+  #preallocate(segment: OpenSegment): void {
+    const { preallocateBytes, segmentSizeBytesMax } = this.#limits;
+    if (segment.extending !== undefined || segment.extensionFailure !== undefined) return;
+    if (segment.allocatedBytes - segment.sizeBytes >= preallocateBytes / 2) return;
+    const start = segment.allocatedBytes;
+    const end = Math.min(segment.sizeBytes + preallocateBytes, segmentSizeBytesMax);
+    if (end <= start) return;
+    const { storage, syncEachWrite } = this.options;
+    segment.extending = fillWithZeros(storage, segment.file.path, syncEachWrite ?? false, start, end).then(
+      () => {
+        segment.allocatedBytes = end;
+        segment.extending = undefined;
+      },
+      (error: unknown) => {
+        segment.extensionFailure = error;
+        segment.extending = undefined;
+      },
+    );
+  }
+
+  /**
+   * Cuts the segment's preallocated zeros off, durably: only the last segment may end in zeros.
+   * Crash before the fsync: the zeros may still be there, in what is then still the last segment.
+   */
+  async #trimToRecords(segment: OpenSegment): Promise<void> {
+    if (segment.extending !== undefined) await segment.extending;
+    if (segment.extensionFailure !== undefined) throw segment.extensionFailure;
+    if (segment.allocatedBytes === segment.sizeBytes) return;
+    await segment.file.truncate(segment.sizeBytes);
+    await segment.file.sync();
+    segment.allocatedBytes = segment.sizeBytes;
   }
 
   #shouldRotate(segment: OpenSegment, batchSizeBytes: number): boolean {
@@ -356,19 +443,26 @@ export class WalWriter {
     const { storage, walDir, databaseId, now } = this.options;
     const previous = this.#segment;
     this.#segment = undefined;
-    if (previous !== undefined) await previous.file.close();
+    if (previous !== undefined) {
+      // Before the next segment exists (see #trimToRecords).
+      await this.#trimToRecords(previous);
+      await previous.file.close();
+    }
     const syncEachWrite = this.options.syncEachWrite ?? false;
     const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create', { syncEachWrite });
-    const segment: OpenSegment = { file, firstLsn, sizeBytes: 0, openedAtMs: now() };
-    this.#segment = segment;
-    // The header and, unless the batch starts with one, a time record for its first commit.
-    const start = new Uint8Array(SEGMENT_HEADER_SIZE_BYTES + (timeMs === undefined ? 0 : TIME_RECORD_SIZE_BYTES));
+    // The header and, unless the batch starts with one, a time record for its first commit,
+    // then the first preallocated space, in one write.
+    const recordsStart = SEGMENT_HEADER_SIZE_BYTES + (timeMs === undefined ? 0 : TIME_RECORD_SIZE_BYTES);
+    const { preallocateBytes, segmentSizeBytesMax } = this.#limits;
+    const start = new Uint8Array(Math.max(recordsStart, Math.min(recordsStart + preallocateBytes, segmentSizeBytesMax)));
     start.set(encodeSegmentHeader(databaseId, firstLsn), 0);
-    if (timeMs !== undefined) sealTimeRecord(start, new DataView(start.buffer), SEGMENT_HEADER_SIZE_BYTES, firstLsn, timeMs);
-    // Crash before the fsync: a short header drops the file at recovery; a torn time record is
-    // cut as a torn tail; either way no record of the batch was acknowledged.
+    if (timeMs !== undefined) sealTimeRecord(start, new DataView(start.buffer), SEGMENT_HEADER_SIZE_BYTES, firstLsn, timeMs, RECORD_FLAG_STARTS_WRITE);
+    const segment: OpenSegment = { file, firstLsn, sizeBytes: recordsStart, allocatedBytes: start.length, openedAtMs: now(), extending: undefined, extensionFailure: undefined };
+    this.#segment = segment;
+    // Crash before the fsync: a short header, or a bad one followed by zeros, drops the file at
+    // recovery; a torn time record is cut as a torn tail; either way no record of the batch was
+    // acknowledged.
     await file.write(start, 0);
-    segment.sizeBytes = start.length;
     if (file.syncsEachWrite !== true) await file.sync();
     // Crash before the directory fsync: the new name may vanish with everything in it; its
     // first batch is acknowledged only after this fsync, so nothing acknowledged is lost.
@@ -377,16 +471,40 @@ export class WalWriter {
   }
 
   #fail(error: unknown, batch: Batch): void {
-    const code = (error as { code?: unknown }).code;
     this.#failure = new EcsdbError(
       'IO_FAILED',
-      `writing the WAL failed (${typeof code === 'string' ? code : (error as Error).message}); commits after LSN ${this.#durableLsn} are not durable and the database refuses writes until it is reopened`,
+      `writing the WAL failed (${describeCause(error)}); commits after LSN ${this.#durableLsn} are not durable and the database refuses writes until it is reopened`,
       { cause: error },
     );
     batch.reject(this.#failure);
     if (this.#batch !== undefined) this.#batch.reject(this.#failure);
     this.#batch = undefined;
   }
+}
+
+/**
+ * Writes zeros over [start, end) of the file at `path`, durably. Crash before it is durable: the
+ * file ends in some of these zeros or in none, after the last record either way; the log ends
+ * at that record, and no record is written into the range before this resolves.
+ *
+ * Through its own file descriptor: the kernel reports a writeback error to the next fsync of
+ * every open file description, once each, so an error this fill's fsync consumes is still
+ * reported to the batch writes' descriptor, which runs fsyncs (or O_DSYNC writes) meanwhile.
+ */
+async function fillWithZeros(storage: Storage, path: string, syncEachWrite: boolean, start: number, end: number): Promise<void> {
+  const file = await storage.open(path, 'readwrite', { syncEachWrite });
+  try {
+    await file.write(new Uint8Array(end - start), start);
+    if (file.syncsEachWrite !== true) await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** An I/O error's code (ENOSPC, EIO, …), else its message. */
+function describeCause(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : (error as Error).message;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();

@@ -38,7 +38,8 @@ beforeEach(async () => {
       tx.add(e, Position, { x: i, y: 1, z: 2 });
       if (i % 10 === 0) tx.add(e, Tags, { slots: [1, 2, 3, i % 256], name: `n${i}`, ref: null, ok: true });
     });
-    if (i % 50 === 0) await db.flush();
+    // A write every few commits: damage in the newest segment then has later writes after it.
+    if (i % 5 === 0) await db.flush();
   }
   await db.close();
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { EcsdbError, defineComponent, open, t } from '../../src/index.js';
-import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_TIME, SEGMENT_HEADER_SIZE_BYTES, checkRecordAt } from '../../src/wal/format.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_TIME, SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, recordKindAt } from '../../src/wal/format.js';
 import { SECTION_HEADER_SIZE_BYTES, SNAPSHOT_HEADER_SIZE_BYTES, decodeSectionHeader } from '../../src/snapshot/format.js';
 import { FRAME_HEADER_SIZE_BYTES } from '../../src/encoding/framed.js';
 
@@ -67,7 +67,7 @@ function recordOffsets(bytes: Uint8Array): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const offsets: number[] = [];
   for (let offset = SEGMENT_HEADER_SIZE_BYTES; offset < bytes.length; ) {
-    if (bytes[offset + 16] !== RECORD_KIND_TIME) offsets.push(offset);
+    if (recordKindAt(bytes, offset) !== RECORD_KIND_TIME) offsets.push(offset);
     const end = checkRecordAt(bytes, view, offset);
     if (typeof end === 'string') throw new Error(`bad record at ${offset}`);
     offset = end;

@@ -9,9 +9,12 @@
  * bytes, LSN). After damage, a record is still *proven* when its bytes are unchanged at its
  * offset (for a compressed archive: in the inflated bytes). A directory that opens must hold
  * exactly the model's world at the LSN it recovered, and that LSN must be at least the highest
- * proven one: only records the damage destroyed may be lost (damage in the last record may thus
- * become a torn-tail cut), never a record whose bytes survive. Anything else must be refused
- * with an EcsdbError naming a damaged file (EcsdbError.file) and an offset in it.
+ * proven one: only records the damage destroyed may be lost, never a record whose bytes survive,
+ * with one exception the format cannot avoid: damage within the last write of the last live
+ * segment (no intact record after it starts a write) may become a torn-tail cut, taking that
+ * write's later records with it, because a write into preallocated space may reach the disk in
+ * any order (src/wal/format.ts, version 4). Anything else must be refused with an EcsdbError
+ * naming a damaged file (EcsdbError.file) and an offset in it.
  */
 import { inflateSync } from 'fflate';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -22,7 +25,7 @@ import { EcsdbError, type Database, type OpenOptions } from '../../src/index.js'
 import { createRandom, randomInt, type Random } from '../../src/storage/random.js';
 import { SimulatedStorage } from '../../src/storage/simulated-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_TIME } from '../../src/wal/format.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_KIND_TIME, recordKindAt, recordStartsWrite } from '../../src/wal/format.js';
 import { SMALL_WAL, appendToFile, openFixture, patchFile, readBytes, recordStarts, truncateFile, type DirFixture } from './db-dir.js';
 import {
   HERMETIC,
@@ -154,7 +157,7 @@ export interface BaseFile {
   readonly bytes: Uint8Array;
   /** For WAL segments: the bytes records live in (inflated for a `.deflate` archive). */
   readonly content: Uint8Array;
-  readonly records: readonly { lsn: number; proves: number; start: number; end: number }[];
+  readonly records: readonly BaseRecord[];
 }
 
 export interface CorruptionBaseSpec {
@@ -239,12 +242,22 @@ function baseFiles(storage: SimulatedStorage, dir: string): BaseFile[] {
  * The records of a segment with the last commit each one proves: a write set its own LSN; a
  * time record (WAL format 2) carries the LSN of the write set after it, so it proves the one before.
  */
-function recordsOf(segment: Uint8Array): { lsn: number; proves: number; start: number; end: number }[] {
+function recordsOf(segment: Uint8Array): BaseRecord[] {
   const view = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
   return recordStarts(segment).map((start) => {
     const lsn = view.getUint32(start + 8, true) + view.getUint32(start + 12, true) * 2 ** 32;
-    return { lsn, proves: segment[start + 16] === RECORD_KIND_TIME ? lsn - 1 : lsn, start, end: start + RECORD_HEADER_SIZE_BYTES + view.getUint32(start, true) };
+    const proves = recordKindAt(segment, start) === RECORD_KIND_TIME ? lsn - 1 : lsn;
+    return { lsn, proves, start, end: start + RECORD_HEADER_SIZE_BYTES + view.getUint32(start, true), startsWrite: recordStartsWrite(segment, start) };
   });
+}
+
+interface BaseRecord {
+  readonly lsn: number;
+  /** The last commit the record proves durable when it survives. */
+  readonly proves: number;
+  readonly start: number;
+  readonly end: number;
+  readonly startsWrite: boolean;
 }
 
 /** What a case did to a base directory. */
@@ -305,6 +318,7 @@ export async function corrupt(base: CorruptionBase, seed: number): Promise<Corru
   const damaged = new Set<string>();
   let provenLsn = 0;
   let liveIntactLsn = base.lastLsn;
+  const lastLiveSegment = base.files.filter((file) => file.kind === 'wal').sort((a, b) => (a.file < b.file ? -1 : 1)).at(-1);
   for (const file of base.files) {
     let content: Uint8Array | undefined = file.content;
     if (targets.includes(file)) {
@@ -318,10 +332,15 @@ export async function corrupt(base: CorruptionBase, seed: number): Promise<Corru
       }
     }
     if (content === undefined || !sameBytes(content, file.content)) damaged.add(file.file);
-    for (const record of file.records) {
-      const intact = content !== undefined && sameRange(content, file.content, record.start, record.end);
-      if (intact && record.proves > provenLsn) provenLsn = record.proves;
-      if (!intact && file.kind === 'wal') liveIntactLsn = Math.min(liveIntactLsn, record.lsn - 1);
+    const intact = file.records.map((record) => content !== undefined && sameRange(content, file.content, record.start, record.end));
+    // In the last live segment, records after the first damaged one prove nothing unless an
+    // intact record after it starts a write (see the header).
+    const firstDamaged = intact.indexOf(false);
+    const lastWriteTorn = file === lastLiveSegment && firstDamaged >= 0 && !file.records.some((record, i) => i > firstDamaged && intact[i] && record.startsWrite);
+    for (const [i, record] of file.records.entries()) {
+      if (lastWriteTorn && i > firstDamaged) continue;
+      if (intact[i] && record.proves > provenLsn) provenLsn = record.proves;
+      if (!intact[i] && file.kind === 'wal') liveIntactLsn = Math.min(liveIntactLsn, record.lsn - 1);
     }
     // A live segment without its header loses all of its records.
     if (file.kind === 'wal' && file.records.length > 0 && (content === undefined || !sameRange(content, file.content, 0, 40))) {

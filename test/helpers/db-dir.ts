@@ -61,8 +61,8 @@ export function openFixture(fixture: DirFixture, options: Partial<OpenOptions> =
  * Runs `commits` workload transactions (seed `seed`), flushing every `flushEvery` commits so
  * each flush is one WAL batch, then closes. Returns the model: the dump after each LSN.
  */
-export async function populate(fixture: DirFixture, seed: number, commits: number, flushEvery = commits): Promise<unknown[][]> {
-  const db = await openFixture(fixture);
+export async function populate(fixture: DirFixture, seed: number, commits: number, flushEvery = commits, options: Partial<OpenOptions> = {}): Promise<unknown[][]> {
+  const db = await openFixture(fixture, options);
   for (let index = 0; index < commits; index++) {
     db.transact((tx) => workloadStep(tx, seed, index));
     if ((index + 1) % flushEvery === 0) await db.flush();

@@ -31,7 +31,7 @@ const Tag = defineComponent('Tag', {});
 
 const META: DatabaseMeta = {
   databaseId: Uint8Array.from({ length: 16 }, (_, i) => i),
-  walFormatVersion: 3,
+  walFormatVersion: 4,
   createdAtMs: 1_700_000_000_000,
   schema: schemaOf([Position, Pair]),
 };
@@ -41,11 +41,11 @@ const META_HEX = [
   '45435344424d4554', // 0  magic "ECSDBMET"
   '0100', //             8  meta format version 1
   'cd000000', //         10 payload length 205
-  '6593a797', //         14 CRC-32 of the payload (0x97a79365)
+  '37f34a60', //         14 CRC-32 of the payload (0x604af337)
   // 18: MessagePack map(4)
   '84',
   'aa64617461626173654964', 'c410000102030405060708090a0b0c0d0e0f', // databaseId: bin8(16)
-  'b077616c466f726d617456657273696f6e', '03', // walFormatVersion: 3 (WAL format 3: write-set runs)
+  'b077616c466f726d617456657273696f6e', '04', // walFormatVersion: 4 (WAL format 4: starts-a-write flag)
   'ab6372656174656441744d73', 'cf0000018bcfe56800', // createdAtMs: uint64 1700000000000
   'a6736368656d61', '92', // schema: array(2)
   '82a46e616d65a8506f736974696f6ea66669656c647393', // { name: 'Position', fields: array(3)
@@ -146,9 +146,9 @@ describe('meta file errors', () => {
   });
 
   test('a newer WAL format version inside the meta file is FORMAT_VERSION_UNSUPPORTED', () => {
-    const error = thrown(() => decodeMeta(encodeMeta({ ...META, walFormatVersion: 4 }), PATH));
+    const error = thrown(() => decodeMeta(encodeMeta({ ...META, walFormatVersion: 5 }), PATH));
     expect(error.code).toBe('FORMAT_VERSION_UNSUPPORTED');
-    expect(error.message).toContain('version 3');
+    expect(error.message).toContain('version 4');
   });
 
   test('a damaged payload byte is CORRUPT_WAL naming the file and the checksum offset', () => {

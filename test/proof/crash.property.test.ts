@@ -43,6 +43,7 @@ interface Config {
   readonly durability: 'strict' | 'buffered';
   readonly syncMethod: 'fdatasync' | 'dsync';
   readonly segmentSizeBytesMax: number;
+  readonly preallocateBytes: number;
   readonly batchSizeBytesMax: number;
   readonly everyCommits: number;
   readonly walBytesMax: number;
@@ -80,6 +81,7 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   durability: fc.constantFrom('strict' as const, 'buffered' as const),
   syncMethod: fc.constantFrom('fdatasync' as const, 'dsync' as const),
   segmentSizeBytesMax: fc.integer({ min: 4096, max: 16_384 }),
+  preallocateBytes: fc.oneof(fc.constant(0), fc.integer({ min: 64, max: 8192 })),
   batchSizeBytesMax: fc.integer({ min: 1, max: 8192 }),
   everyCommits: fc.oneof(fc.constant(0), fc.integer({ min: 3, max: 40 })),
   walBytesMax: fc.oneof(fc.constant(0), fc.integer({ min: 1000, max: 20_000 })),
@@ -130,7 +132,13 @@ function optionsOf(config: Config, storage: SimulatedStorage): OpenOptions {
     storage,
     components: WORKLOAD_COMPONENTS,
     durability: config.durability,
-    wal: { syncMethod: config.syncMethod, segmentSizeBytesMax: config.segmentSizeBytesMax, batchSizeBytesMax: config.batchSizeBytesMax, flushIntervalMs: 60_000 },
+    wal: {
+      syncMethod: config.syncMethod,
+      segmentSizeBytesMax: config.segmentSizeBytesMax,
+      preallocateBytes: config.preallocateBytes,
+      batchSizeBytesMax: config.batchSizeBytesMax,
+      flushIntervalMs: 60_000,
+    },
     snapshot: {
       ...MANUAL_SNAPSHOTS,
       everyCommits: config.everyCommits,

@@ -32,7 +32,8 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       id: 'matrix-buffered-bigbatch-s21',
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 21, index),
-      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 6000, flushIntervalMs: 60_000, batchSizeBytesMax: 1500 } },
+      // Preallocated space smaller than a segment: zeros filled in the background between batches.
+      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 6000, flushIntervalMs: 60_000, batchSizeBytesMax: 1500, preallocateBytes: 1000 } },
       strict: () => false,
       yieldAfter: (index) => index % 4 === 0,
     },
@@ -43,7 +44,8 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       id: 'matrix-mixed-reopen-s22',
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 22, index),
-      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 600 } },
+      // No preallocation: every write appends.
+      options: { wal: { syncMethod: 'fdatasync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 600, preallocateBytes: 0 } },
       strict: (index) => index % 5 === 2,
       reopenAt: at(0.3, 0.65),
       yieldAfter: (index) => index % 3 === 1,
@@ -114,8 +116,9 @@ export const MATRIX_WORKLOADS: { workload: CrashWorkload; expect: Expectations }
       id: 'matrix-strict-groups-s27',
       commits: MATRIX_COMMITS,
       step: (tx, index) => workloadStep(tx, 27, index),
-      // Strict commits made in one turn share a write and an fsync (group commit).
-      options: { durability: 'strict', wal: { syncMethod: 'dsync', segmentSizeBytesMax: 4096, flushIntervalMs: 60_000, batchSizeBytesMax: 1 << 20 } },
+      // Strict commits made in one turn share a write and an fsync (group commit); the zeros
+      // ahead of them are filled in the background while the next groups are written.
+      options: { durability: 'strict', wal: { syncMethod: 'dsync', segmentSizeBytesMax: 8192, flushIntervalMs: 60_000, batchSizeBytesMax: 1 << 20, preallocateBytes: 1024 } },
       strict: () => true,
       yieldAfter: (index) => index % 6 === 5,
     },

@@ -7,9 +7,10 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { EcsdbError } from '../../src/index.js';
-import { RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_SIZE_BYTES_MAX } from '../../src/wal/format.js';
+import { RECORD_HEADER_SIZE_BYTES, RECORD_PAYLOAD_SIZE_BYTES_MAX, recordStartsWrite } from '../../src/wal/format.js';
 import {
   BOTH_STORAGES,
+  SMALL_WAL,
   flipByte,
   openFixture,
   patchFile,
@@ -57,11 +58,14 @@ describe.each(BOTH_STORAGES)('corruption on $name', (kind) => {
     await fixture.cleanup();
   });
 
+  /** A record mid last segment with a later write after it (damage in the last write alone reads as torn). */
   async function middleRecordOfLastSegment(): Promise<{ name: string; start: number; length: number }> {
     const name = names[names.length - 1];
     const bytes = await readBytes(fixture.files, segmentPath(fixture, name));
-    const starts = recordStarts(bytes);
-    expect(starts.length, 'the last segment needs records after the damaged one').toBeGreaterThanOrEqual(3);
+    const all = recordStarts(bytes);
+    const lastWrite = Math.max(...all.map((start, index) => (recordStartsWrite(bytes, start) ? index : -1)));
+    const starts = all.slice(0, lastWrite);
+    expect(starts.length, 'the last segment needs records before its last write').toBeGreaterThanOrEqual(3);
     const start = starts[Math.floor(starts.length / 2)];
     return { name, start, length: new DataView(bytes.buffer, bytes.byteOffset).getUint32(start, true) };
   }
@@ -121,17 +125,19 @@ describe.each(BOTH_STORAGES)('corruption on $name', (kind) => {
 
 /**
  * A run of damaged records (a zeroed sector, a lost or misdirected write) in the middle of the
- * last segment, with acknowledged records after it. The whole log here was written in one batch
- * and fsynced by close(), so every record in it was acknowledged.
+ * last segment, with acknowledged records after it. The log here was written ten records per
+ * write (a flush every ten commits), each write durable before the next, so every record in it
+ * was acknowledged and later writes prove the damaged ones were durable.
  */
 describe.each(BOTH_STORAGES)('a damaged run of records mid last segment on $name', (kind) => {
   let fixture: DirFixture;
   let name: string;
   let starts: number[];
+  let lastLsn: number;
 
   beforeEach(async () => {
     fixture = await kind.create();
-    await populate(fixture, SEED, COMMITS);
+    lastLsn = (await populate(fixture, SEED, COMMITS, 10, { wal: { ...SMALL_WAL, segmentSizeBytesMax: 1 << 20 } })).length - 1;
     const names = await segmentNames(fixture);
     expect(names.length).toBe(1);
     name = names[0];
@@ -159,5 +165,19 @@ describe.each(BOTH_STORAGES)('a damaged run of records mid last segment on $name
   test('twenty zeroed records followed by valid ones are CORRUPT_WAL, not a cut', async () => {
     await zeroRecords(10, 20);
     await expectCorruptUnchanged(fixture, name, starts[10]);
+  });
+
+  // The limit of format version 4: a write into preallocated space can reach the disk in any
+  // order, so damage followed only by records of the log's last write looks exactly like that
+  // write torn by power loss, and is cut like one.
+  test('damage within the last write, with none after it, is cut like a torn write', async () => {
+    const bytes = await readBytes(fixture.files, segmentPath(fixture, name));
+    const lastWrite = Math.max(...starts.map((start, index) => (recordStartsWrite(bytes, start) ? index : -1)));
+    expect(lastWrite).toBeLessThan(starts.length - 2);
+    await zeroRecords(lastWrite, 1);
+    const db = await openFixture(fixture);
+    expect(db.recovery!.wal.tornTail).toMatchObject({ segment: name, offset: starts[lastWrite] });
+    expect(db.lsn).toBeLessThan(lastLsn);
+    await db.close();
   });
 });

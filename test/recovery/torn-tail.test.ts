@@ -112,10 +112,23 @@ describe.each(BOTH_STORAGES)('torn tail on $name', (kind) => {
     expect(await readBytes(fixture.files, segmentPath(fixture, lastSegment))).toEqual(lastSegmentBytes);
   });
 
-  test('a zero-filled tail after the last record is cut the same way', async () => {
+  test('a zero-filled tail after the last record is preallocated space: not torn, nothing cut, and the log goes on in it', async () => {
     await appendToFile(fixture.files, segmentPath(fixture, lastSegment), new Uint8Array(4096));
     const db = await openAndCheck(fixture, model, lastLsn);
-    expect(db.recovery!.wal.tornTail).toMatchObject({ segment: lastSegment, offset: lastSegmentBytes.length, bytesCut: 4096 });
+    expect(db.recovery!.wal.tornTail).toBeUndefined();
+    await db.transact((tx) => tx.create(), { durability: 'strict' }).durable;
+    await db.close();
+    // The commit was written where the zeros began; close trimmed the rest.
+    const after = await readBytes(fixture.files, segmentPath(fixture, lastSegment));
+    expect(after.subarray(0, lastSegmentBytes.length)).toEqual(lastSegmentBytes);
+    expect(recordStarts(after).at(-1)).toBeGreaterThanOrEqual(lastSegmentBytes.length);
+    expect(after.length).toBeLessThan(lastSegmentBytes.length + 4096);
+  });
+
+  test('a zero-filled gap followed by garbage is still a torn tail', async () => {
+    await appendToFile(fixture.files, segmentPath(fixture, lastSegment), new Uint8Array([...new Uint8Array(100), 7, 7, 7]));
+    const db = await openAndCheck(fixture, model, lastLsn);
+    expect(db.recovery!.wal.tornTail).toMatchObject({ segment: lastSegment, offset: lastSegmentBytes.length, bytesCut: 103 });
     await db.close();
     expect(await readBytes(fixture.files, segmentPath(fixture, lastSegment))).toEqual(lastSegmentBytes);
   });

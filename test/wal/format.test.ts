@@ -10,6 +10,7 @@ import { describe, expect, test } from 'vitest';
 import { defineComponent, t } from '../../src/index.js';
 import { encodeWriteSet, type WriteSet } from '../../src/txn/write-set.js';
 import {
+  RECORD_FLAG_STARTS_WRITE,
   RECORD_HEADER_SIZE_BYTES,
   RECORD_KIND_TIME,
   RECORD_KIND_WRITE_SET,
@@ -21,7 +22,9 @@ import {
   encodeSegmentHeader,
   encodeTimeRecord,
   lsnAfterRecord,
+  recordKindAt,
   recordKindProblem,
+  recordStartsWrite,
   recordTimeMsAt,
   parseSegmentFileName,
   readRecordAt,
@@ -37,11 +40,11 @@ const DATABASE_ID = Uint8Array.from({ length: 16 }, (_, i) => i);
 
 const SEGMENT_HEADER_HEX = [
   '454353444257414c', // 0   magic "ECSDBWAL"
-  '0300', //             8   format version 3
+  '0400', //             8   format version 4
   '0000', //             10  flags 0
   '000102030405060708090a0b0c0d0e0f', // 12 database id
   '0100000000000000', // 28  first LSN 1
-  'cc58b401', //         36  CRC-32 of bytes 0..35 (0x01b458cc)
+  '9fabbd05', //         36  CRC-32 of bytes 0..35 (0x05bdab9f)
 ].join('');
 
 /** A time record: the write set with LSN 5 and those after it were committed at 1700000000123 ms. */
@@ -78,11 +81,21 @@ function payload(): Uint8Array {
   return encodeWriteSet(WRITE_SET, world.tables.map((table) => table.fields));
 }
 
+/** The same record as the first of a write: kind byte 0x81 (flag 0x80 | kind 1), checksum over it. */
+const RECORD_STARTING_WRITE_HEX = [
+  '16000000', // 0   payload length 22
+  'b7eae774', // 4   CRC-32 of bytes 8..38 (0x74e7eab7)
+  '0500000000000000', // 8 LSN 5
+  '81', //        16  kind 1 = write set, bit 7 = starts a write
+  PAYLOAD_HEX, // 17 payload
+].join('');
+
 describe('WAL format golden bytes', () => {
   test('the layout constants match the table in format.ts', () => {
     expect(SEGMENT_HEADER_SIZE_BYTES).toBe(40);
     expect(RECORD_HEADER_SIZE_BYTES).toBe(17);
-    expect(WAL_FORMAT_VERSION).toBe(3);
+    expect(WAL_FORMAT_VERSION).toBe(4);
+    expect(RECORD_FLAG_STARTS_WRITE).toBe(0x80);
     expect(RECORD_KIND_WRITE_SET).toBe(1);
     expect(RECORD_KIND_TIME).toBe(2);
     expect(TIME_RECORD_SIZE_BYTES).toBe(25);
@@ -95,7 +108,7 @@ describe('WAL format golden bytes', () => {
   });
 
   test('the pinned segment header decodes to its fields', () => {
-    expect(decodeSegmentHeader(fromHex(SEGMENT_HEADER_HEX))).toEqual({ formatVersion: 3, databaseId: DATABASE_ID, firstLsn: 1 });
+    expect(decodeSegmentHeader(fromHex(SEGMENT_HEADER_HEX))).toEqual({ formatVersion: 4, databaseId: DATABASE_ID, firstLsn: 1 });
   });
 
   test('a time record (LSN 5, 1700000000123 ms) encodes to the pinned 25 bytes and reads back', () => {
@@ -135,7 +148,21 @@ describe('WAL format golden bytes', () => {
   test('the pinned record reads back as LSN 5, kind 1, with its payload', () => {
     const bytes = fromHex(RECORD_HEX);
     const record = readRecordAt(bytes, new DataView(bytes.buffer), 0);
-    expect(record).toEqual({ lsn: 5, kind: 1, payload: fromHex(PAYLOAD_HEX), end: 39 });
+    expect(record).toEqual({ lsn: 5, kind: 1, startsWrite: false, payload: fromHex(PAYLOAD_HEX), end: 39 });
+  });
+
+  test('the first record of a write carries bit 7 of the kind byte, covered by its checksum', () => {
+    const bytes = encodeRecord(5, RECORD_KIND_WRITE_SET | RECORD_FLAG_STARTS_WRITE, payload());
+    expect(hex(bytes)).toBe(RECORD_STARTING_WRITE_HEX);
+    const view = new DataView(bytes.buffer);
+    expect(readRecordAt(bytes, view, 0)).toEqual({ lsn: 5, kind: 1, startsWrite: true, payload: fromHex(PAYLOAD_HEX), end: 39 });
+    expect(recordKindAt(bytes, 0)).toBe(RECORD_KIND_WRITE_SET);
+    expect(recordStartsWrite(bytes, 0)).toBe(true);
+    expect(recordKindProblem(bytes, view, 0)).toBeUndefined();
+    expect(lsnAfterRecord(bytes, 0, 5)).toBe(6);
+    const time = encodeTimeRecord(5, 1, RECORD_FLAG_STARTS_WRITE);
+    expect(recordKindAt(time, 0)).toBe(RECORD_KIND_TIME);
+    expect(lsnAfterRecord(time, 0, 5)).toBe(5);
   });
 
   test('an LSN above 2^32 is stored as a little-endian 64-bit integer', () => {
