@@ -58,14 +58,17 @@ export async function betweenBatches(mode: Mode, last: Commit<unknown>): Promise
   else await new Promise((resolve) => setImmediate(resolve));
 }
 
-export async function openEcsdb(plan: Plan, mode: Mode, encryption?: EncryptionOptions): Promise<Opened> {
+/** What the bench varies in ecsdb's open() options beyond the mode. */
+export type EcsdbOptions = Pick<OpenOptions, 'encryption' | 'wal'>;
+
+export async function openEcsdb(plan: Plan, mode: Mode, options: EcsdbOptions = {}): Promise<Opened> {
   const dir = mode.needsDir ? mkdtempSync(join(tmpdir(), 'ecsdb-bench-')) : undefined;
   const removeDir = (): void => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   };
   let db: Database;
   try {
-    db = await open({ components: [Position, Velocity, Health], durability: mode.name, ...(dir === undefined ? {} : { dir }), ...(encryption === undefined ? {} : { encryption }) });
+    db = await open({ components: [Position, Velocity, Health], durability: mode.name, ...(dir === undefined ? {} : { dir }), ...options });
   } catch (error) {
     removeDir();
     if (isEcsdbError(error, 'CONFIG_INVALID')) return { status: 'n/a', reason: error.message };

@@ -3,6 +3,7 @@
  * recovery table, the snapshot table, the targets.
  */
 import { formatEncryptionCost } from './encryption.js';
+import { formatPolledStrict } from './poll.js';
 import type { SnapshotOpen, SnapshotWhileTicking } from './ecsdb-snapshot.js';
 import type { FsyncFloor } from './fsync-floor.js';
 import type {
@@ -65,6 +66,7 @@ export function formatReport(report: BenchReport): string {
     '',
     ...walNotes(report),
     ...formatEncryptionCost(report.encryption),
+    ...formatPolledStrict(report.polledStrict),
     ...formatSnapshots(report),
     ...formatRedis(report),
     `targets (SPEC.md Performance, issues 2, 3, 4 and 7)${

@@ -9,8 +9,9 @@ import { createRequire } from 'node:module';
 import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { isEcsdbError } from '../src/index.js';
 import type { Engine, Opened } from './engine.js';
-import { openEcsdb } from './ecsdb.js';
+import { openEcsdb, type EcsdbOptions } from './ecsdb.js';
 import { measureEncryptionCost, type EncryptionCostRow } from './encryption.js';
+import { measurePolledStrict, type PolledStrictRow } from './poll.js';
 import type { EncryptionOptions } from '../src/index.js';
 import { measureEcsdbWalBytes, measureReplay, type EcsdbWalBytes, type Replay } from './ecsdb-wal.js';
 import {
@@ -149,6 +150,8 @@ export interface BenchReport {
   snapshotWhileTicking: SnapshotWhileTickingRow[];
   /** W1 and W2 buffered in the clear and encrypted (bench/encryption.ts); empty when buffered mode was not run. */
   encryption?: EncryptionCostRow[];
+  /** W1 and W6 strict with wal.pollStrictWrites on (bench/poll.ts); absent when strict mode was not run. */
+  polledStrict?: PolledStrictRow;
   /** Redis with AOF (only when redis-server is on PATH; see redis.ts). */
   redis: RedisTimings | RedisSkipped;
   targets: TargetResult[];
@@ -217,12 +220,19 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
   if (buffered !== undefined) {
     progress('W1 and W2 buffered, in the clear and encrypted');
     const commitPath: Mode = { ...buffered, durableWait: 'none' };
-    encryption = await measureEncryptionCost(commitPath, (workloads, options) => measureEcsdb(plan, commitPath, workloads, options));
+    encryption = await measureEncryptionCost(commitPath, (workloads, key) => measureEcsdb(plan, commitPath, workloads, key === undefined ? {} : { encryption: key }));
     progress(`WAL bytes per W1 commit (${count(plan.walBytesCommitCount)} commits)`);
     walBytes = walBytesRowOf(
       await ecsdbFigure(() => measureEcsdbWalBytes(plan, buffered)),
       measureSqliteWalBytes(plan, buffered.sqliteSynchronous, plan.walBytesCommitCount),
     );
+  }
+  const strict = plan.modes.find((mode) => mode.name === 'strict');
+  let polledStrict: PolledStrictRow | undefined;
+  if (strict !== undefined) {
+    progress('W1 and W6 strict with wal.pollStrictWrites');
+    const floorMedianNs = fsyncFloor.status === 'ok' ? fsyncFloor.medianNs : undefined;
+    polledStrict = await measurePolledStrict(plan, floorMedianNs, (workloads) => measureEcsdb(plan, strict, workloads, { wal: { pollStrictWrites: true } }));
   }
   const recovery = await measureRecovery(plan, progress);
 
@@ -241,7 +251,7 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
     ecsdb: floorNs === undefined || strictRow?.ecsdb.status !== 'ok' ? null : strictRow.ecsdb.medianNsPerOp / floorNs,
     sqlite: floorNs === undefined || strictRow === undefined ? null : strictRow.sqlite.medianNsPerOp / floorNs,
   };
-  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, ...recovery, encryption };
+  const measured = { results, fsyncFloor, strictOverFsyncFloor, groupCommit, walBytes, ...recovery, encryption, polledStrict };
   return {
     startedAt: startedAt.toISOString(),
     durationMs: Number(process.hrtime.bigint() - startNs) / 1e6,
@@ -286,10 +296,10 @@ async function measureRecovery(
 }
 
 /** ecsdb in one mode: n/a if `open` rejects the mode as not available, failed if setup breaks. */
-async function measureEcsdb(plan: Plan, mode: Mode, workloads: readonly Workload[], encryption?: EncryptionOptions): Promise<Timings> {
+async function measureEcsdb(plan: Plan, mode: Mode, workloads: readonly Workload[], options: EcsdbOptions = {}): Promise<Timings> {
   let opened: Opened;
   try {
-    opened = await withDeadline(openEcsdb(plan, mode, encryption), plan.measure.runDeadlineMs, `ecsdb ${mode.name}: open and setup`);
+    opened = await withDeadline(openEcsdb(plan, mode, options), plan.measure.runDeadlineMs, `ecsdb ${mode.name}: open and setup`);
   } catch (error) {
     return everyWorkload(workloads, { status: 'failed', reason: `setup: ${messageOf(error)}` });
   }

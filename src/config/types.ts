@@ -23,6 +23,13 @@ export interface WalOptions {
    */
   preallocateBytes?: number;
   /**
+   * While a write that a strict commit or flush() waits for is in flight, keep the event loop
+   * turning (setImmediate) instead of letting the thread sleep until the write completes: the
+   * completion is seen 30–80 µs sooner on the development VM, at the cost of a busy main thread
+   * while such writes are in flight. Default false.
+   */
+  pollStrictWrites?: boolean;
+  /**
    * How a batch is made durable: 'fdatasync' (write, then fdatasync: two thread-pool trips) or
    * 'dsync' (segments opened with O_DSYNC: each write is durable when it returns, one trip).
    * Same guarantee either way. Default 'dsync' (measured faster: docs/performance.md).

@@ -18,7 +18,8 @@
  * development machine an O_DSYNC 60-byte write costs ~160 µs into existing space and ~230 µs
  * appended (docs/performance.md). So the writer keeps up to `preallocateBytes` of zeros ahead
  * of its records in the current segment, made durable before any record is written there, and
- * extends them in the background once less than half is left. Readers take zeros from a
+ * extends them in the background once less than half is left (after batches under 64 KiB: see
+ * PREALLOCATE_BATCH_SIZE_BYTES_MAX). Readers take zeros from a
  * record boundary to the end of the last segment for the end of the log (segment-reader.ts).
  * The writer truncates a segment to its records, durably, before starting the next one and on
  * close, so only the last segment can ever end in zeros and a closed log has none.
@@ -57,6 +58,11 @@ export interface WalWriterOptions {
   readonly batchSizeBytesMax: number;
   /** Zeros kept ahead of the records in the current segment (0: none, every write appends). */
   readonly preallocateBytes: number;
+  /**
+   * While a batch someone waits for (a strict commit, flush()) is being written, keep the event
+   * loop turning instead of letting the thread sleep until the write completes.
+   */
+  readonly pollStrictWrites: boolean;
   readonly now: () => number;
   /**
    * Open segments with O_DSYNC so that each batch is one durable write (one trip to the thread
@@ -69,7 +75,10 @@ export interface WalWriterOptions {
 }
 
 /** The limits `setLimits` may change on an open writer (db.configure). */
-export type WalLimits = Pick<WalWriterOptions, 'segmentSizeBytesMax' | 'segmentAgeMsMax' | 'flushIntervalMs' | 'batchSizeBytesMax' | 'preallocateBytes'>;
+export type WalLimits = Pick<
+  WalWriterOptions,
+  'segmentSizeBytesMax' | 'segmentAgeMsMax' | 'flushIntervalMs' | 'batchSizeBytesMax' | 'preallocateBytes' | 'pollStrictWrites'
+>;
 
 /** Where the log ends on disk when the writer opens. */
 export interface WalTail {
@@ -89,6 +98,8 @@ interface Batch {
   lastLsn: number;
   /** Flush as soon as possible (a strict commit, the interval passed, or close). */
   due: boolean;
+  /** A strict commit or flush() waits for it (the interval passing does not count). */
+  waitedOn: boolean;
   /** The recorded commit time of its first write set (repeated at the start of a new segment). */
   readonly timeMs: number;
 }
@@ -133,8 +144,8 @@ export class WalWriter {
     tail: WalTail,
     segment: OpenSegment | undefined,
   ) {
-    const { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax, preallocateBytes } = options;
-    this.#limits = { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax, preallocateBytes };
+    const { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax, preallocateBytes, pollStrictWrites } = options;
+    this.#limits = { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax, preallocateBytes, pollStrictWrites };
     this.#lastLsn = tail.lastLsn;
     this.#durableLsn = tail.lastLsn;
     this.#timeFloorMs = tail.timeMs ?? 0;
@@ -213,6 +224,7 @@ export class WalWriter {
     batch.lastLsn = lsn;
     if (strict) {
       batch.due = true;
+      batch.waitedOn = true;
       this.#kick();
     } else if (pending.length >= this.#limits.batchSizeBytesMax) {
       this.#kick();
@@ -280,6 +292,7 @@ export class WalWriter {
     const batch = this.#batch!;
     if (strict) {
       batch.due = true;
+      batch.waitedOn = true;
       this.#kick();
     }
     return batch.promise;
@@ -346,12 +359,14 @@ export class WalWriter {
       this.#batch = undefined;
       this.#inFlight = batch;
       const bytes = this.#takePending();
+      const polling = batch.waitedOn && this.#limits.pollStrictWrites ? keepEventLoopTurning() : undefined;
       try {
         await this.#writeBatch(bytes, batch);
       } catch (error) {
         this.#fail(error, batch);
         return;
       } finally {
+        polling?.stop();
         this.#inFlight = undefined;
       }
       this.#durableLsn = batch.lastLsn;
@@ -386,7 +401,7 @@ export class WalWriter {
     // With O_DSYNC (syncEachWrite) the write above was already durable when it returned.
     if (segment.file.syncsEachWrite !== true) await segment.file.sync();
     // From here every record of the batch survives a crash.
-    this.#preallocate(segment);
+    if (bytes.length < PREALLOCATE_BATCH_SIZE_BYTES_MAX) this.#preallocate(segment);
   }
 
   /**
@@ -483,6 +498,16 @@ export class WalWriter {
 }
 
 /**
+ * A batch this large starts no zero fill: zeroing costs about 1.1 µs of disk time per KiB here,
+ * about what overwriting instead of appending saves per write (70–130 µs), so for batches this
+ * size the fill's bytes cost as much as they save, and a big fill competing with the batches'
+ * writes made them slower (W2 strict ticks of 120 kB in a game loop: 0.69–0.94 ms without
+ * preallocation, 1.0–1.3 ms with; docs/performance.md). Such batches append once the space
+ * already prepared is used up.
+ */
+const PREALLOCATE_BATCH_SIZE_BYTES_MAX = 64 * 1024;
+
+/**
  * Writes zeros over [start, end) of the file at `path`, durably. Crash before it is durable: the
  * file ends in some of these zeros or in none, after the last record either way; the log ends
  * at that record, and no record is written into the range before this resolves.
@@ -499,6 +524,25 @@ async function fillWithZeros(storage: Storage, path: string, syncEachWrite: bool
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Queues setImmediate callbacks back to back until stopped, so the event loop polls for I/O
+ * completions without blocking: the thread pool's "write done" is then seen at once instead of
+ * after the main thread is woken from its wait (30–80 µs on the development VM; see the
+ * wal.pollStrictWrites setting). Timers and other I/O run as usual in between.
+ */
+function keepEventLoopTurning(): { stop(): void } {
+  let turning = true;
+  const turn = (): void => {
+    if (turning) setImmediate(turn);
+  };
+  setImmediate(turn);
+  return {
+    stop: () => {
+      turning = false;
+    },
+  };
 }
 
 /** An I/O error's code (ENOSPC, EIO, …), else its message. */
@@ -525,5 +569,5 @@ function newBatch(firstLsn: number, timeMs: number): Batch {
   // A caller that ignores `durable` must not crash the process with an unhandled rejection;
   // the failure also surfaces as IO_FAILED on the next transact.
   promise.catch(() => undefined);
-  return { promise, resolve, reject, firstLsn, lastLsn: firstLsn, due: false, timeMs };
+  return { promise, resolve, reject, firstLsn, lastLsn: firstLsn, due: false, waitedOn: false, timeMs };
 }
