@@ -10,7 +10,7 @@ import { describeStoredField, historyOf } from '../meta/meta-file.js';
 import { requireMeta, type CommonOptions } from './common.js';
 import { listSegments } from '../recovery/recover-wal.js';
 import { FileStorage } from '../storage/file-storage.js';
-import { scanSegment, hex } from '../wal/segment-reader.js';
+import { scanLiveSegment, hex } from '../wal/segment-reader.js';
 
 export interface Inspection {
   readonly dir: string;
@@ -44,19 +44,26 @@ export async function inspectDirectory(dirGiven: string, options: CommonOptions 
   let recordCount = 0;
   for (let i = 0; i < segmentFiles.length; i++) {
     const { name, firstLsn } = segmentFiles[i];
-    const bytes = await storage.readFile(join(walDir, name));
     const previous = segments[segments.length - 1];
     if (previous !== undefined && previous.lastLsn + 1 !== firstLsn) {
       damage.push(`${name}: starts at LSN ${firstLsn} but the log before it ends at ${previous.lastLsn} (records missing)`);
     }
+    // inspect may run beside the application: the last segment may be written meanwhile.
+    let sizeBytes = 0;
+    const read = async (): Promise<Uint8Array> => {
+      const bytes = await storage.readFile(join(walDir, name));
+      sizeBytes = bytes.length;
+      return bytes;
+    };
     try {
-      const scan = scanSegment(bytes, { name, firstLsn, databaseId: meta.databaseId, isLast: i === segmentFiles.length - 1 }, () => recordCount++);
+      const context = { name, firstLsn, databaseId: meta.databaseId, isLast: i === segmentFiles.length - 1 };
+      const { scan } = await scanLiveSegment(read, context, () => recordCount++);
       if (scan.tornBytes > 0 || scan.headerTorn) warnings.push(`${name}: torn tail of ${scan.tornBytes} bytes at offset ${scan.validEnd} (${scan.tornReason})`);
-      segments.push({ name, sizeBytes: bytes.length, unusedBytes: scan.unusedBytes, firstLsn, lastLsn: scan.lastLsn });
+      segments.push({ name, sizeBytes, unusedBytes: scan.unusedBytes, firstLsn, lastLsn: scan.lastLsn });
     } catch (error) {
       if (!(error instanceof EcsdbError)) throw error;
       damage.push(error.message);
-      segments.push({ name, sizeBytes: bytes.length, unusedBytes: 0, firstLsn, lastLsn: firstLsn - 1 });
+      segments.push({ name, sizeBytes, unusedBytes: 0, firstLsn, lastLsn: firstLsn - 1 });
     }
   }
   return {

@@ -15,7 +15,7 @@ import { loadSnapshot } from '../snapshot/snapshot-reader.js';
 import { snapshotEntriesByListing } from '../recovery/recover.js';
 import { SNAPSHOT_DIR_NAME, parseSnapshotFileName } from '../snapshot/format.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes } from '../wal/archive.js';
-import { scanSegment } from '../wal/segment-reader.js';
+import { scanLiveSegment } from '../wal/segment-reader.js';
 import { World } from '../world/world.js';
 import { componentsOf, requireMeta, type CliMeta, type CommonOptions } from './common.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
@@ -180,13 +180,17 @@ export async function validateDirectory(dir: string, progress: Progress = NO_PRO
       });
     }
     try {
-      const bytes = await readSegmentBytes(storage, segment, meta.cipher);
       const cipher = meta.cipher;
       const context = { name: file, firstLsn: segment.firstLsn, databaseId: meta.databaseId, isLast: i === segments.length - 1 };
-      const scan = scanSegment(bytes, context, (lsn, start, end) => {
-        openRecordPayload(bytes, start, end, lsn, cipher, file); // authenticates a sealed record
-        checked.records++;
-      });
+      // validate may run beside the application: the last segment may be written meanwhile.
+      const { scan } = await scanLiveSegment(
+        () => readSegmentBytes(storage, segment, cipher),
+        context,
+        (bytes, lsn, start, end) => {
+          openRecordPayload(bytes, start, end, lsn, cipher, file); // authenticates a sealed record
+          checked.records++;
+        },
+      );
       // Only the last segment can have a torn tail (scanSegment treats one anywhere else as
       // corruption): what a crash mid-append leaves, which open() cuts. A warning, not damage.
       if (scan.tornBytes > 0 || scan.headerTorn) {

@@ -12,7 +12,7 @@ import { EcsdbError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import { RecordApplier, type SchemaChange } from '../recovery/recover-wal.js';
 import { listAllSegments, readSegmentBytes, segmentFile, type SegmentLocation } from '../wal/archive.js';
-import { scanSegment, type TimeHandler } from '../wal/segment-reader.js';
+import { scanLiveSegment, type TimeHandler } from '../wal/segment-reader.js';
 import type { World } from '../world/world.js';
 import type { DataCipher } from '../crypto/cipher.js';
 
@@ -77,7 +77,6 @@ export async function walkLog(
   for (let i = 0; i < segments.length && lastLsn < range.throughLsn && done?.() !== true; i++) {
     const segment = segments[i];
     if (i > 0 && segment.firstLsn !== lastLsn + 1) throw gap(`WAL records ${lastLsn + 1}..${segment.firstLsn - 1} are missing (before segment ${segment.name})`);
-    const bytes = await readSegment(storage, segment, dirs.cipher);
     const file = segmentFile(segment);
     const context = {
       name: file,
@@ -86,10 +85,11 @@ export async function walkLog(
       isLast: i === segments.length - 1 && !segment.archived,
       stopAfterLsn: range.throughLsn,
     };
-    const scan = scanSegment(
-      bytes,
+    // Views of the past run beside the database: its last segment may be written meanwhile.
+    const { scan } = await scanLiveSegment(
+      () => readSegment(storage, segment, dirs.cipher),
       context,
-      (lsn, payloadStart, payloadEnd) => {
+      (bytes, lsn, payloadStart, payloadEnd) => {
         if (lsn >= range.fromLsn) onRecord(lsn, bytes, payloadStart, payloadEnd, file);
       },
       (lsn, time) => {

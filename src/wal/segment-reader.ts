@@ -150,6 +150,69 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
   return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, unusedBytes: 0, tornReason: undefined, headerTorn: false, lastTimeMs };
 }
 
+/** Called for each valid record of the bytes it names (those of the latest read). */
+export type LiveRecordHandler = (bytes: Uint8Array, lsn: number, payloadStart: number, payloadEnd: number) => void;
+
+/** Reads of the last live segment before its damage is believed (see scanLiveSegment). */
+const LIVE_READS_MAX = 5;
+/** The bytes at a damaged offset compared between two reads: did the writer move them? */
+const LIVE_DAMAGE_WINDOW_BYTES = 4096;
+
+/**
+ * scanSegment for a reader that does not hold the directory's lock (validate, inspect, views of
+ * the past), on a segment an open database may be writing into meanwhile. A file read is several
+ * reads of the kernel's page cache; with preallocated space the writer overwrites zeros inside
+ * the file, so one read can see the start of a write as zeros and, a moment later, the write
+ * after it: a damaged record followed by a later write, in a log that is fine. So damage found in
+ * the last live segment is believed only once a fresh read shows the same bytes there; while they
+ * keep changing the file is read again, up to LIVE_READS_MAX times. Records already handed to
+ * `onRecord` are not handed again (the writer never changes a record once written), nor are time
+ * records before the last one handed to `onTime`.
+ */
+export async function scanLiveSegment(
+  read: () => Promise<Uint8Array>,
+  context: SegmentContext,
+  onRecord: LiveRecordHandler,
+  onTime?: TimeHandler,
+): Promise<{ bytes: Uint8Array; scan: SegmentScan }> {
+  let bytes = await read();
+  let recordsThrough = 0;
+  let timesFrom = 0;
+  for (let reads = 1; ; reads++) {
+    const current = bytes;
+    try {
+      const scan = scanSegment(
+        current,
+        context,
+        (lsn, payloadStart, payloadEnd) => {
+          if (lsn <= recordsThrough) return;
+          recordsThrough = lsn;
+          onRecord(current, lsn, payloadStart, payloadEnd);
+        },
+        onTime === undefined
+          ? undefined
+          : (lsn, timeMs) => {
+              if (lsn < timesFrom) return;
+              timesFrom = lsn;
+              onTime(lsn, timeMs);
+            },
+      );
+      return { bytes: current, scan };
+    } catch (error) {
+      if (!context.isLast || reads >= LIVE_READS_MAX || !(error instanceof EcsdbError) || error.code !== 'CORRUPT_WAL' || error.offset === undefined) throw error;
+      bytes = await read();
+      const end = error.offset + LIVE_DAMAGE_WINDOW_BYTES;
+      if (sameRange(bytes, current, error.offset, end)) throw error;
+    }
+  }
+}
+
+function sameRange(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
+  const aEnd = Math.min(end, a.length);
+  if (aEnd !== Math.min(end, b.length)) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.length).subarray(start, aEnd).equals(Buffer.from(b.buffer, b.byteOffset, b.length).subarray(start, aEnd));
+}
+
 /**
  * Whether a checksummed record with an LSN at or after `damagedLsn` that starts a write begins
  * anywhere after `offset`: proof that the damaged bytes were durable before that write began,

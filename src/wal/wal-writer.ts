@@ -326,6 +326,9 @@ export class WalWriter {
         // A closed log ends at its last record. Should this fail, the zeros stay, which readers
         // take for the end of the log just the same: every commit is durable already.
         if (this.#failure === undefined) await this.#trimToRecords(segment).catch((error: unknown) => (trimFailure = error));
+        // A zero fill still running (the writer failed) must end before the database can be
+        // opened again: it would land on records the next writer puts where it is zeroing.
+        if (segment.extending !== undefined) await segment.extending;
         await segment.file.close().catch(() => undefined);
       }
     }
@@ -459,25 +462,30 @@ export class WalWriter {
     const previous = this.#segment;
     this.#segment = undefined;
     if (previous !== undefined) {
-      // Before the next segment exists (see #trimToRecords).
-      await this.#trimToRecords(previous);
-      await previous.file.close();
+      try {
+        // Before the next segment exists (see #trimToRecords).
+        await this.#trimToRecords(previous);
+      } finally {
+        await previous.file.close();
+      }
     }
     const syncEachWrite = this.options.syncEachWrite ?? false;
     const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create', { syncEachWrite });
     // The header and, unless the batch starts with one, a time record for its first commit,
-    // then the first preallocated space, in one write.
+    // then the first preallocated space: the first FILL_CHUNK_BYTES in the same write.
     const recordsStart = SEGMENT_HEADER_SIZE_BYTES + (timeMs === undefined ? 0 : TIME_RECORD_SIZE_BYTES);
     const { preallocateBytes, segmentSizeBytesMax } = this.#limits;
-    const start = new Uint8Array(Math.max(recordsStart, Math.min(recordsStart + preallocateBytes, segmentSizeBytesMax)));
+    const allocatedBytes = Math.max(recordsStart, Math.min(recordsStart + preallocateBytes, segmentSizeBytesMax));
+    const start = new Uint8Array(Math.min(allocatedBytes, Math.max(recordsStart, FILL_CHUNK_BYTES)));
     start.set(encodeSegmentHeader(databaseId, firstLsn), 0);
     if (timeMs !== undefined) sealTimeRecord(start, new DataView(start.buffer), SEGMENT_HEADER_SIZE_BYTES, firstLsn, timeMs, RECORD_FLAG_STARTS_WRITE);
-    const segment: OpenSegment = { file, firstLsn, sizeBytes: recordsStart, allocatedBytes: start.length, openedAtMs: now(), extending: undefined, extensionFailure: undefined };
+    const segment: OpenSegment = { file, firstLsn, sizeBytes: recordsStart, allocatedBytes, openedAtMs: now(), extending: undefined, extensionFailure: undefined };
     this.#segment = segment;
     // Crash before the fsync: a short header, or a bad one followed by zeros, drops the file at
     // recovery; a torn time record is cut as a torn tail; either way no record of the batch was
     // acknowledged.
     await file.write(start, 0);
+    await writeZeros(file, start.length, allocatedBytes);
     if (file.syncsEachWrite !== true) await file.sync();
     // Crash before the directory fsync: the new name may vanish with everything in it; its
     // first batch is acknowledged only after this fsync, so nothing acknowledged is lost.
@@ -519,12 +527,28 @@ const PREALLOCATE_BATCH_SIZE_BYTES_MAX = 64 * 1024;
 async function fillWithZeros(storage: Storage, path: string, syncEachWrite: boolean, start: number, end: number): Promise<void> {
   const file = await storage.open(path, 'readwrite', { syncEachWrite });
   try {
-    await file.write(new Uint8Array(end - start), start);
+    await writeZeros(file, start, end);
     if (file.syncsEachWrite !== true) await file.sync();
   } finally {
     await file.close();
   }
 }
+
+/** Writes zeros over [start, end) of the file, FILL_CHUNK_BYTES at a time (not synced here). */
+async function writeZeros(file: StorageFile, start: number, end: number): Promise<void> {
+  for (let position = start; position < end; position += FILL_CHUNK_BYTES) {
+    zeroChunk ??= new Uint8Array(FILL_CHUNK_BYTES);
+    await file.write(zeroChunk.subarray(0, Math.min(FILL_CHUNK_BYTES, end - position)), position);
+  }
+}
+
+/**
+ * Zeros are written at most this many at a time (the default preallocateBytes: one write), so no
+ * buffer is as large as a big preallocateBytes.
+ */
+const FILL_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Read by fills' writes only, never written: one buffer serves every writer (made on first use). */
+let zeroChunk: Uint8Array | undefined;
 
 /**
  * Queues setImmediate callbacks back to back until stopped, so the event loop polls for I/O

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { defineComponent, open, t } from '../../src/index.js';
 import { runCli } from '../../src/cli/run.js';
+import { RECORD_HEADER_SIZE_BYTES, recordStartsWrite } from '../../src/wal/format.js';
+import { recordStarts } from '../helpers/db-dir.js';
 
 const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const Position = defineComponent('Position', { x: t.f32, y: t.f32, z: t.f32 });
@@ -31,7 +33,8 @@ function oneLine(stderr: string): void {
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ecsdb-cli-cmd-'));
-  const db = await open({ dir, components: COMPONENTS, config: false, wal: { segmentSizeBytesMax: 4096 } });
+  // A fixed clock: the same time records, so the same segments and writes, on every run.
+  const db = await open({ dir, components: COMPONENTS, config: false, now: () => 1_700_000_000_000, wal: { segmentSizeBytesMax: 4096 } });
   for (let i = 0; i < 300; i++) {
     db.transact((tx) => {
       const e = tx.create();
@@ -147,11 +150,14 @@ describe('ecsdb validate', () => {
     }
   });
 
-  test('damage in the newest segment with records after it is still damage: exit 1', async () => {
+  test('damage in the newest segment with a later write after it is still damage: exit 1', async () => {
     const files = await walFiles();
     const last = join(dir, 'wal', files[files.length - 1]);
-    const size = (await stat(last)).size;
-    await flipByte(last, Math.floor(size / 3));
+    const bytes = new Uint8Array(await readFile(last));
+    const starts = recordStarts(bytes);
+    const lastWrite = Math.max(...starts.map((start, index) => (recordStartsWrite(bytes, start) ? index : -1)));
+    expect(lastWrite, 'the newest segment needs records before its last write').toBeGreaterThanOrEqual(2);
+    await flipByte(last, starts[Math.floor(lastWrite / 2)] + RECORD_HEADER_SIZE_BYTES);
     const result = ecsdb('validate', '--dir', dir, '--json');
     expect(result.status).toBe(1);
     const validation = JSON.parse(result.stdout);

@@ -27,7 +27,7 @@ import {
   encodeSegmentHeader,
   recordStartsWrite,
 } from '../../src/wal/format.js';
-import { scanSegment, type SegmentScan } from '../../src/wal/segment-reader.js';
+import { scanLiveSegment, scanSegment, type SegmentScan } from '../../src/wal/segment-reader.js';
 import { Position } from '../helpers/fixtures.js';
 
 const DIR = '/data/db';
@@ -103,6 +103,22 @@ describe('the writer', () => {
     }
     expect(records).toBeGreaterThan(10);
     expect(flagged).toEqual(writeStarts);
+    await db.close();
+  });
+
+  test('a preallocation larger than 4 MiB is written in pieces of at most 4 MiB', async () => {
+    const storage = new SimulatedStorage();
+    const writes: number[] = [];
+    const db = await openSimulated(storage, { preallocateBytes: 9 * 1024 * 1024, segmentSizeBytesMax: 64 * 1024 * 1024 });
+    storage.onCall = (info) => {
+      if (info.op === 'write') writes.push(info.index);
+    };
+    await commit(db, 0);
+    storage.onCall = undefined;
+    const [segment] = await scanAll(storage);
+    expect(segment.scan.validEnd + segment.scan.unusedBytes).toBe(segment.size);
+    expect(segment.size).toBeGreaterThanOrEqual(9 * 1024 * 1024);
+    expect(writes.length, 'header + first 4 MiB, 4 MiB, 1 MiB, then the batch').toBe(4);
     await db.close();
   });
 
@@ -364,5 +380,94 @@ describe('the tools on a directory a crash left with zeros', () => {
     expect(db.lsn).toBe(20);
     expect(db.query(Position).length).toBe(20);
     await db.close();
+  });
+});
+
+describe('a fill still running when the writer fails', () => {
+  test('close() waits for it, so its zeros cannot land on what the next open writes', async () => {
+    const inner = new SimulatedStorage({ seed: 9 });
+    let fillsStarted = 0;
+    let releaseFills!: () => void;
+    const fillsReleased = new Promise<void>((resolve) => (releaseFills = resolve));
+    // Fills open the segment a second time, read-write: their writes wait for releaseFills().
+    const storage = new Proxy(inner, {
+      get(target, property, receiver) {
+        if (property !== 'open') return Reflect.get(target, property, receiver) as unknown;
+        return async (path: string, mode: 'read' | 'readwrite' | 'create', options?: { syncEachWrite?: boolean }) => {
+          const file = await target.open(path, mode, options);
+          if (!path.endsWith('.wal') || mode !== 'readwrite') return file;
+          fillsStarted++;
+          return new Proxy(file, {
+            get(fileTarget, name, fileReceiver) {
+              const value = Reflect.get(fileTarget, name, fileReceiver) as unknown;
+              if (name !== 'write') return typeof value === 'function' ? value.bind(fileTarget) : value;
+              return async (data: Uint8Array, position: number) => {
+                await fillsReleased;
+                await fileTarget.write(data, position);
+              };
+            },
+          });
+        };
+      },
+    }) as Storage;
+    const db = await open({ dir: DIR, storage, components: [Position], durability: 'strict', wal: { preallocateBytes: 512, segmentSizeBytesMax: 1 << 20 } });
+    let i = 0;
+    while (fillsStarted === 0) await commit(db, i++);
+    inner.failAt(inner.ioCount, 'EIO'); // the next batch's write, while the fill waits
+    await expect(commit(db, i)).rejects.toMatchObject({ code: 'IO_FAILED' });
+    let closed = false;
+    const closing = db.close().then(
+      () => (closed = true),
+      () => (closed = true),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(closed, 'close() returned with a fill still to land').toBe(false);
+    releaseFills();
+    await closing;
+    const reopened = await open({ dir: DIR, storage, components: [Position], durability: 'strict' });
+    expect(reopened.lsn).toBe(i);
+    for (let k = 0; k < 20; k++) await commit(reopened, 1000 + k);
+    await reopened.close();
+    const again = await open({ dir: DIR, storage, components: [Position] });
+    expect(again.lsn).toBe(i + 20);
+    await again.close();
+  });
+});
+
+describe('scanLiveSegment', () => {
+  const header = encodeSegmentHeader(DATABASE_ID, 1);
+  const records = [1, 2, 3].map((lsn) => encodeRecord(lsn, RECORD_KIND_WRITE_SET | RECORD_FLAG_STARTS_WRITE, new Uint8Array([lsn])));
+  const join = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((part) => [...part]));
+  const context = { name: 'wal/x', firstLsn: 1, databaseId: DATABASE_ID, isLast: true };
+  // A read that caught record 2 still as zeros while record 3, written after it, was already there.
+  const raced = join(header, records[0], new Uint8Array(records[1].length), records[2], new Uint8Array(64));
+  const settled = join(header, records[0], records[1], records[2], new Uint8Array(64));
+
+  test('damage that a fresh read no longer shows was a write in progress: read again, each record handed over once', async () => {
+    const reads = [raced, settled];
+    const seen: number[] = [];
+    const { scan } = await scanLiveSegment(async () => reads.shift()!, context, (_bytes, lsn) => seen.push(lsn));
+    expect(scan.lastLsn).toBe(3);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  test('damage a fresh read shows again is reported', async () => {
+    let reads = 0;
+    const read = async () => {
+      reads++;
+      return raced;
+    };
+    await expect(scanLiveSegment(read, context, () => undefined)).rejects.toMatchObject({ code: 'CORRUPT_WAL' });
+    expect(reads).toBe(2);
+  });
+
+  test('in a segment that is not the last, damage is reported at the first read', async () => {
+    let reads = 0;
+    const read = async () => {
+      reads++;
+      return raced;
+    };
+    await expect(scanLiveSegment(read, { ...context, isLast: false }, () => undefined)).rejects.toMatchObject({ code: 'CORRUPT_WAL' });
+    expect(reads).toBe(1);
   });
 });
