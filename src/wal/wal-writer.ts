@@ -19,8 +19,8 @@
  * appended (docs/performance.md). So the writer keeps up to `preallocateBytes` of zeros ahead
  * of its records in the current segment, made durable before any record is written there, and
  * extends them in the background once less than half is left (after batches under 64 KiB: see
- * PREALLOCATE_BATCH_SIZE_BYTES_MAX). Readers take zeros from a
- * record boundary to the end of the last segment for the end of the log (segment-reader.ts).
+ * PREALLOCATE_BATCH_SIZE_BYTES_MAX). Readers take zeros from a record boundary to the end of the
+ * last segment for the end of the log (segment-reader.ts).
  * The writer truncates a segment to its records, durably, before starting the next one and on
  * close, so only the last segment can ever end in zeros and a closed log has none.
  */
@@ -481,9 +481,9 @@ export class WalWriter {
     if (timeMs !== undefined) sealTimeRecord(start, new DataView(start.buffer), SEGMENT_HEADER_SIZE_BYTES, firstLsn, timeMs, RECORD_FLAG_STARTS_WRITE);
     const segment: OpenSegment = { file, firstLsn, sizeBytes: recordsStart, allocatedBytes, openedAtMs: now(), extending: undefined, extensionFailure: undefined };
     this.#segment = segment;
-    // Crash before the fsync: a short header, or a bad one followed by zeros, drops the file at
-    // recovery; a torn time record is cut as a torn tail; either way no record of the batch was
-    // acknowledged.
+    // Crash before the fsync (zeros past the first chunk follow in more writes): a short header,
+    // or a bad one followed by zeros, drops the file at recovery; a torn time record is cut as a
+    // torn tail; zeros, all or some, are unused space; no record of the batch was acknowledged.
     await file.write(start, 0);
     await writeZeros(file, start.length, allocatedBytes);
     if (file.syncsEachWrite !== true) await file.sync();
