@@ -33,6 +33,11 @@
  *   round); only a rename between two directories is one unit, both halves or neither, as a
  *   journaling file system commits it in one transaction. With no unsynced change a file or
  *   directory survives exactly as it reads now.
+ * - 'sectors' keeps, of every unsynced write, a random subset of its 512-byte sectors in no
+ *   order (a disk writing a request's sectors in parallel), so a write can survive as later
+ *   sectors with earlier ones lost; the file's length reaches the furthest kept sector. Truncates
+ *   survive or vanish whole, in call order. Like 'none', 'all' and 'random' it keeps no unsynced
+ *   directory entry.
  *
  * Fault model: every Storage and StorageFile method call counts as one I/O call and takes its
  * whole effect at the moment it is made (the promise then settles in a microtask), so a call
@@ -46,7 +51,7 @@ import { assert } from '../assert.js';
 import { createRandom, deriveSeed, randomBool, randomInt, type Random } from './random.js';
 import type { FileStat, OpenMode, OpenOptions, Storage, StorageError, StorageFile } from './storage.js';
 
-export type TearMode = 'none' | 'random' | 'all' | 'reorder';
+export type TearMode = 'none' | 'random' | 'all' | 'reorder' | 'sectors';
 
 export interface CrashOptions {
   /** What happens to bytes written but not synced; 'none' unless given. */
@@ -511,6 +516,7 @@ function ensureCapacity(file: SimFile, capacityBytes: number): void {
 /** What a power loss leaves of `file` under `tear`; see the crash model in the header. */
 function crashImage(file: SimFile, tear: TearMode, random: Random): Uint8Array {
   if (tear === 'reorder') return reorderedImage(file, random);
+  if (tear === 'sectors') return sectorImage(file, random);
   const durableLength = file.durableLength;
   const tailLength = Math.max(0, file.length - durableLength);
   const image = new Uint8Array(imageCapacity(file));
@@ -550,6 +556,36 @@ function reorderedImage(file: SimFile, random: Random): Uint8Array {
     const bytes = bytesOfWrite(file, change);
     const keptBytes = index < keptCount ? bytes : bytes.subarray(0, randomInt(random, bytes.length + 1));
     imageLength = applyWrite(image, imageLength, change.position, keptBytes);
+  }
+  return image.subarray(0, imageLength);
+}
+
+/** Bytes a disk writes atomically: a power loss keeps each such aligned piece of a write or not. */
+const SECTOR_BYTES = 512;
+
+/**
+ * 'sectors': every unsynced write keeps a random subset of its 512-byte-aligned sectors, in no
+ * order (a disk writing a request's sectors in parallel); the file's length reaches the furthest
+ * kept sector, anything not kept reading as before (zeros past the old end). Truncates survive
+ * or vanish whole, in call order.
+ */
+function sectorImage(file: SimFile, random: Random): Uint8Array {
+  const image = new Uint8Array(imageCapacity(file));
+  image.set(durableBytes(file));
+  let imageLength = file.durableLength;
+  for (const change of file.changes) {
+    if (change.kind === 'truncate') {
+      if (randomBool(random)) imageLength = applyTruncate(image, imageLength, change.sizeBytes);
+      continue;
+    }
+    const bytes = bytesOfWrite(file, change);
+    const end = change.position + bytes.length;
+    for (let sector = Math.floor(change.position / SECTOR_BYTES) * SECTOR_BYTES; sector < end; sector += SECTOR_BYTES) {
+      if (!randomBool(random)) continue;
+      const from = Math.max(sector, change.position);
+      const to = Math.min(sector + SECTOR_BYTES, end);
+      imageLength = applyWrite(image, imageLength, from, bytes.subarray(from - change.position, to - change.position));
+    }
   }
   return image.subarray(0, imageLength);
 }

@@ -155,17 +155,21 @@ export function lastLsnOf(model: WorkloadModel, commits: number): number {
 /** An image a crash at one call leaves: the process-crash image, or a power loss. */
 export type ImageKind = { readonly kind: 'process' } | { readonly kind: 'power'; readonly crash: CrashOptions };
 
-/** Process crash, and power loss with unsynced bytes dropped, kept, torn twice and reordered twice. */
+/**
+ * Process crash, and power loss with unsynced bytes dropped, kept, torn twice, reordered twice
+ * and kept as a random subset of their sectors once.
+ */
 export const EVERY_IMAGE: readonly ImageKind[] = manyImages(2, 2);
 
 /** EVERY_IMAGE with more seeds: more torn lengths and more orders where writes are pending. */
-export function manyImages(randomSeeds: number, reorderSeeds: number): ImageKind[] {
+export function manyImages(randomSeeds: number, reorderSeeds: number, sectorSeeds = 1): ImageKind[] {
   return [
     { kind: 'process' },
     { kind: 'power', crash: { tear: 'none' } },
     { kind: 'power', crash: { tear: 'all' } },
     ...Array.from({ length: randomSeeds }, (_, i): ImageKind => ({ kind: 'power', crash: { tear: 'random', seed: i + 1 } })),
     ...Array.from({ length: reorderSeeds }, (_, i): ImageKind => ({ kind: 'power', crash: { tear: 'reorder', seed: i + 1 } })),
+    ...Array.from({ length: sectorSeeds }, (_, i): ImageKind => ({ kind: 'power', crash: { tear: 'sectors', seed: i + 1 } })),
   ];
 }
 

@@ -177,6 +177,21 @@ describe('SimulatedStorage crash', () => {
     expect([...outcomes].sort()).toEqual(['AAAAAAAA', 'AABAAAAA', 'AABBAAAA', 'AABBBAAA', 'AABBBBAA']);
   });
 
+  test("'sectors' keeps any subset of a write's 512-byte sectors, later ones without earlier ones too", async () => {
+    const storage = await freshStorage();
+    const file = await durableFile(storage, 'wal', '');
+    await file.write(new Uint8Array(1536).fill(7), 0); // three sectors, unsynced
+    const patterns = new Set<string>();
+    for (let seed = 0; seed < 60; seed++) {
+      const bytes = await storage.crash({ tear: 'sectors', seed }).readFile(`${DIR}/wal`);
+      const sectors = [0, 1, 2].map((i) => (bytes.length > i * 512 && bytes[i * 512] === 7 ? '1' : '0')).join('');
+      // A lost sector reads as zeros; the length reaches the furthest kept one.
+      expect(bytes.length).toBe(sectors.lastIndexOf('1') === -1 ? 0 : (sectors.lastIndexOf('1') + 1) * 512);
+      patterns.add(sectors);
+    }
+    expect([...patterns].sort()).toEqual(['000', '001', '010', '011', '100', '101', '110', '111']);
+  });
+
   test('an unsynced truncate below the synced length survives whole or not at all', async () => {
     const storage = await freshStorage();
     const file = await durableFile(storage, 'wal', 'record1record2');
