@@ -23,13 +23,13 @@ import {
   SEGMENT_HEADER_SIZE_BYTES,
   WAL_FORMAT_VERSION,
   checkRecordAt,
+  isUnusedSpaceAt,
   decodeSegmentHeader,
   lsnAfterRecord,
   recordKindProblem,
   recordLsnAt,
 } from '../wal/format.js';
 import { EcsdbError } from '../errors.js';
-import { isZeroFrom } from '../encoding/bytes.js';
 import type { Storage } from '../storage/storage.js';
 import { WAL_DIR_NAME, finishKeyRotation, indexOfSegmentHolding, requireMeta, type CommonOptions } from './common.js';
 import { beforeStep } from './interrupt.js';
@@ -109,7 +109,7 @@ function findDamage(
       const bad = (reason: string): Damage => ({ index, offset, reason: garbageOnly ? `${reason}, after the segment's last record` : reason, lastLsnKept: expected - 1, garbageOnly });
       const end = checkRecordAt(bytes, view, offset);
       // Preallocated zeros end the last live segment cleanly (segment-reader.ts).
-      if (typeof end === 'string' && index === segments.length - 1 && !segments[index].archived && isZeroFrom(bytes, offset)) break;
+      if (index === segments.length - 1 && !segments[index].archived && isUnusedSpaceAt(bytes, offset, end)) break;
       if (typeof end === 'string') return bad(`record ${expected} is damaged (${end})`);
       const lsn = recordLsnAt(view, offset);
       if (lsn !== expected) return bad(`record has LSN ${lsn} where ${expected} was expected`);

@@ -33,8 +33,7 @@ import { schemaAt } from '../meta/meta-file.js';
 import { acquireDirectoryLock } from '../storage/dir-lock.js';
 import { replaceFileDurably } from '../storage/atomic-file.js';
 import { ARCHIVE_DIR_NAME, listAllSegments, readSegmentBytes, type SegmentLocation } from '../wal/archive.js';
-import { isZeroFrom } from '../encoding/bytes.js';
-import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, decodeSegmentHeader, lsnAfterRecord, recordKindProblem, recordLsnAt } from '../wal/format.js';
+import { SEGMENT_HEADER_SIZE_BYTES, checkRecordAt, isUnusedSpaceAt, decodeSegmentHeader, lsnAfterRecord, recordKindProblem, recordLsnAt } from '../wal/format.js';
 import { World } from '../world/world.js';
 import { WAL_DIR_NAME, componentsOf, finishKeyRotation, indexOfSegmentHolding, listSegmentFiles, requireMeta, type CommonOptions } from './common.js';
 import { beforeStep } from './interrupt.js';
@@ -127,7 +126,7 @@ export async function restoreDirectory(
       const mayEndInZeros = index === segments.length - 1 && !segment.archived;
       while (offset < bytes.length) {
         const end = checkRecordAt(bytes, view, offset);
-        if (typeof end === 'string' && mayEndInZeros && isZeroFrom(bytes, offset)) break;
+        if (mayEndInZeros && isUnusedSpaceAt(bytes, offset, end)) break;
         if (expected === lsn + 1) {
           cut = { index, offset, bytes };
           break;

@@ -64,6 +64,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { crc32Range } from '../encoding/crc32.js';
+import { isZeroFrom } from '../encoding/bytes.js';
 
 export const WAL_FORMAT_VERSION = 4;
 export const SEGMENT_MAGIC = new Uint8Array([0x45, 0x43, 0x53, 0x44, 0x42, 0x57, 0x41, 0x4c]); // "ECSDBWAL"
@@ -233,6 +234,15 @@ export function checkRecordAt(bytes: Uint8Array, view: DataView, offset: number)
   if (end > bytes.length) return 'past-end';
   if (view.getUint32(offset + 4, true) !== crc32Range(bytes, offset + 8, end, view)) return 'checksum';
   return end;
+}
+
+/**
+ * Whether the log ends in unused preallocated space at `offset`, where checkRecordAt found no
+ * record (`checked` is its answer): zeros from there to the end. Only the last segment of a log
+ * may end so; the caller knows which segment it reads.
+ */
+export function isUnusedSpaceAt(bytes: Uint8Array, offset: number, checked: number | RecordProblem): boolean {
+  return typeof checked === 'string' && isZeroFrom(bytes, offset);
 }
 
 /** The LSN of the record at `offset` (checked by checkRecordAt first). */

@@ -33,6 +33,7 @@ import {
   checkRecordAt,
   decodeSegmentHeader,
   isKnownRecordKind,
+  isUnusedSpaceAt,
   lsnAfterRecord,
   recordKindAt,
   recordKindProblem,
@@ -122,7 +123,7 @@ function scanRecords(bytes: Uint8Array, context: SegmentContext, onRecord: Recor
   while (offset < bytes.length && expectedLsn <= stopAfterLsn) {
     const end = checkRecordAt(bytes, view, offset);
     if (typeof end === 'string') {
-      if (context.isLast && isZeroFrom(bytes, offset)) {
+      if (context.isLast && isUnusedSpaceAt(bytes, offset, end)) {
         return { lastLsn: expectedLsn - 1, validEnd: offset, tornBytes: 0, unusedBytes: bytes.length - offset, tornReason: undefined, headerTorn: false, lastTimeMs };
       }
       if (!context.isLast || hasValidWriteAfter(bytes, view, offset, expectedLsn)) {
