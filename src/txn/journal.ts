@@ -13,8 +13,8 @@
  * costs one comparison after the first, and nothing is cleared between transactions.
  */
 import { invariantFailed } from '../assert.js';
-import type { ComponentTable } from '../world/table.js';
-import type { NumericArray } from '../schema/types.js';
+import type { Column, ComponentTable, FieldInfo } from '../world/table.js';
+import { TYPED_ARRAY_OF, type NumericArray } from '../schema/types.js';
 import type { World } from '../world/world.js';
 import { addRow, clearRows, encodeTableUpsert, newRows, upsertFromTable, type ComponentChanges, type Rows, type SlotChanges, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
 import type { ByteWriter } from '../encoding/bytes.js';
@@ -27,13 +27,11 @@ interface TableJournal {
   /** Whether each touched slot had the component before the transaction. */
   hadBefore: Uint8Array;
   /**
-   * Raw column values before the transaction, `numericWidth` per touched slot, for every
-   * non-string field (arrays inline; bools 0/1; entity ids with -1 for null). A Float64Array
-   * holds every stored kind exactly, and keeps floats unboxed.
+   * Field values before the transaction, one array per field in the field's own storage (the
+   * column's typed-array kind, `stride` values per touched slot; strings in a plain array), so
+   * a run of consecutive slots is saved with one block copy and every value is kept exactly.
    */
-  beforeNumbers: Float64Array;
-  /** String fields' values before the transaction, `stringFieldCount` per touched slot. */
-  beforeStrings: string[];
+  before: Column[];
   /** Union of the fields written by add/set in this transaction. */
   fieldMask: number;
   /** The epoch of the transaction that last touched the table. */
@@ -46,15 +44,15 @@ interface TableJournal {
   changed: boolean;
 }
 
-/** Where each field's before-image lives in a touched slot's record. */
+/** The shape of a table's before-images. */
 interface TableLayout {
-  readonly numericWidth: number;
-  /** For each field: its offset in beforeNumbers (non-string) or beforeStrings (string). */
-  readonly offsets: readonly number[];
-  readonly stringFieldCount: number;
-  /** Every field is a numeric scalar (no strings, no arrays): field f's before-image is at offset f. */
+  /** Every field is a numeric scalar (no strings, no arrays): one store per field saves a slot. */
   readonly scalarsOnly: boolean;
+  readonly hasStrings: boolean;
 }
+
+/** Runs of consecutive slots shorter than this are saved value by value: a block copy's setup costs more. */
+const BLOCK_COPY_RUN_MIN = 16;
 
 const EPOCH_MAX = 0xffff_fffe;
 
@@ -74,13 +72,12 @@ export class Journal {
 
   constructor(private readonly world: World) {
     this.layouts = world.tables.map(layoutOf);
-    this.tables = this.layouts.map((layout) => ({
+    this.tables = world.tables.map((table) => ({
       stamps: new Uint32Array(1024),
       touched: new Uint32Array(64),
       count: 0,
       hadBefore: new Uint8Array(64),
-      beforeNumbers: new Float64Array(Math.max(1, 64 * layout.numericWidth)),
-      beforeStrings: [],
+      before: table.fields.map((field) => newBeforeColumn(field, 64)),
       fieldMask: 0,
       epoch: 0,
       removed: newRows(0),
@@ -113,7 +110,8 @@ export class Journal {
     for (const index of this.touchedTables) {
       const journal = this.tables[index];
       journal.count = 0;
-      journal.beforeStrings.length = 0;
+      // Let go of the strings the transaction saw (the numeric arrays are reused as they are).
+      if (this.layouts[index].hasStrings) for (const column of journal.before) if (Array.isArray(column)) column.length = 0;
       journal.fieldMask = 0;
     }
     this.touchedTables.length = 0;
@@ -182,46 +180,66 @@ export class Journal {
 
   /**
    * `touchCell` for each of `slots` with one `fieldMask` (the bulk write path): the same records
-   * in the same order, with the per-table lookups done once.
+   * in the same order, with the per-table lookups done once. `runStarts` splits `slots` into
+   * runs of consecutive slots: run r is `slots[runStarts[r] .. runStarts[r + 1])`, the last
+   * entry is `slots.length`. A run none of whose slots was touched yet (the usual case: a game's
+   * systems write blocks of entities, each once) is stamped, listed and saved with block
+   * operations, its before-images one block copy per field.
    */
-  touchCells(table: ComponentTable, slots: Uint32Array, fieldMask: number): void {
+  touchCells(table: ComponentTable, slots: Uint32Array, runStarts: Uint32Array, fieldMask: number): void {
     if (slots.length === 0) return;
     this.touchCell(table, slots[0], fieldMask);
     const journal = this.tables[table.index];
-    const layout = this.layouts[table.index];
+    while (journal.touched.length < journal.count + slots.length) growTableJournal(table, journal);
+    // Every slot given here has the component (setColumns checked it), so is below the capacity.
+    if (journal.stamps.length < table.capacity) journal.stamps = growStamps(journal.stamps, table.capacity);
+    for (let r = 0; r + 1 < runStarts.length; r++) {
+      const from = r === 0 ? 1 : runStarts[r]; // slots[0] was touched above
+      const end = runStarts[r + 1];
+      if (from < end) this.touchRun(table, journal, slots, from, end);
+    }
+  }
+
+  /** `touchCells` for the run `slots[from .. end)`, whose slots are consecutive. */
+  private touchRun(table: ComponentTable, journal: TableJournal, slots: Uint32Array, from: number, end: number): void {
     const epoch = this.epoch;
-    const dirtyChunks = this.world.dirtyChunks;
-    const chunkSlots = dirtyChunks?.chunkSlots ?? 1;
-    let markedChunk = -1;
-    const firstIndex = journal.count;
-    while (journal.touched.length < firstIndex + slots.length) growTableJournal(journal, layout);
-    const touched = journal.touched;
-    const hadBefore = journal.hadBefore;
+    const stamps = journal.stamps;
     const present = table.present;
-    let count = firstIndex;
-    let stamps = journal.stamps;
-    for (let i = 1; i < slots.length; i++) {
-      const slot = slots[i];
-      if (slot >= stamps.length) stamps = journal.stamps = growStamps(stamps, slot + 1);
-      if (stamps[slot] === epoch) continue;
-      stamps[slot] = epoch;
+    const firstSlot = slots[from];
+    const length = end - from;
+    let fresh = true;
+    for (let slot = firstSlot; slot < firstSlot + length; slot++) {
+      if (stamps[slot] === epoch || present[slot] !== 1) {
+        fresh = false;
+        break;
+      }
+    }
+    const dirtyChunks = this.world.dirtyChunks;
+    if (fresh) {
+      const index = journal.count;
+      stamps.fill(epoch, firstSlot, firstSlot + length);
+      journal.touched.set(slots.subarray(from, end), index);
+      journal.hadBefore.fill(1, index, index + length);
+      journal.count = index + length;
       if (dirtyChunks !== undefined) {
-        // Consecutive slots share a chunk: mark each chunk once per run of them.
-        const chunk = Math.floor(slot / chunkSlots);
-        if (chunk !== markedChunk) {
+        // One mark per chunk the run reaches.
+        for (let slot = firstSlot; slot < firstSlot + length; slot = (Math.floor(slot / dirtyChunks.chunkSlots) + 1) * dirtyChunks.chunkSlots) {
           dirtyChunks.markCell(table.index, slot);
-          markedChunk = chunk;
         }
       }
-      // Every slot given to the bulk path has the component (setColumns checked it).
+      saveBeforeImages(table, journal, index, index + length);
+      return;
+    }
+    // Some slot was touched before (the same entity twice in one transaction): slot by slot.
+    for (let i = from; i < end; i++) {
+      const slot = slots[i];
+      if (stamps[slot] === epoch) continue;
       // The message is built only on failure: this loop runs once per entity of a bulk write.
       if (present[slot] !== 1) invariantFailed(`touchCells: slot ${slot} has no ${table.def.name}`);
-      touched[count] = slot;
-      hadBefore[count] = 1;
-      count++;
+      stamps[slot] = epoch;
+      dirtyChunks?.markCell(table.index, slot);
+      recordFirstTouch(table, this.layouts[table.index], journal, slot);
     }
-    journal.count = count;
-    saveBeforeImagesByColumn(table, layout, journal, firstIndex, count);
   }
 
   /** Restores every before-image; the world is as it was at `begin`. */
@@ -235,7 +253,6 @@ export class Journal {
     for (const tableIndex of this.touchedTables) {
       const table = world.tables[tableIndex];
       const journal = this.tables[tableIndex];
-      const layout = this.layouts[tableIndex];
       for (let i = 0; i < journal.count; i++) {
         const slot = journal.touched[i];
         if (journal.hadBefore[i] === 0) {
@@ -243,7 +260,7 @@ export class Journal {
           continue;
         }
         world.addComponentAt(table, slot);
-        copyBeforeImage(table, layout, journal, i, slot, false);
+        copyBeforeImage(table, journal, i, slot, false);
       }
     }
   }
@@ -392,20 +409,19 @@ export class Journal {
 /** Appends a slot's first touch of a table: its place, whether it had the component, its values. */
 function recordFirstTouch(table: ComponentTable, layout: TableLayout, journal: TableJournal, slot: number): void {
   const index = journal.count++;
-  if (index >= journal.touched.length) growTableJournal(journal, layout);
+  if (index >= journal.touched.length) growTableJournal(table, journal);
   journal.touched[index] = slot;
   const had = slot < table.capacity && table.present[slot] === 1;
   journal.hadBefore[index] = had ? 1 : 0;
   if (!had) return;
   if (layout.scalarsOnly) {
     // The common shape (Position, Velocity, Health...): one store per field, no kind checks.
-    const numbers = journal.beforeNumbers;
+    const before = journal.before as NumericArray[];
     const columns = table.columnList as NumericArray[];
-    const base = index * columns.length;
-    for (let f = 0; f < columns.length; f++) numbers[base + f] = columns[f][slot];
+    for (let f = 0; f < columns.length; f++) before[f][index] = columns[f][slot];
     return;
   }
-  copyBeforeImage(table, layout, journal, index, slot, true);
+  copyBeforeImage(table, journal, index, slot, true);
 }
 
 /** Cells written partially make an upsert only if some field was written (mask 0 is no change). */
@@ -418,83 +434,73 @@ function rowSlots(rows: Rows): Uint32Array {
 }
 
 function layoutOf(table: ComponentTable): TableLayout {
-  let numericWidth = 0;
-  let stringFieldCount = 0;
-  const offsets = table.fields.map((field) => {
-    if (field.storage === undefined) return stringFieldCount++;
-    const offset = numericWidth;
-    numericWidth += field.stride;
-    return offset;
-  });
-  const scalarsOnly = table.fields.every((field) => field.storage !== undefined && field.stride === 1);
-  return { numericWidth, offsets, stringFieldCount, scalarsOnly };
+  return {
+    scalarsOnly: table.fields.every((field) => field.storage !== undefined && field.stride === 1),
+    hasStrings: table.fields.some((field) => field.storage === undefined),
+  };
+}
+
+/** An empty before-image array for `capacity` touched slots, of the field's own storage. */
+function newBeforeColumn(field: FieldInfo, capacity: number): Column {
+  if (field.storage === undefined) return [];
+  return new TYPED_ARRAY_OF[field.storage](capacity * field.stride);
 }
 
 /**
  * Copies a touched slot's field values between the table and the journal's before-image:
  * `toJournal` saves them (first touch), otherwise they are written back (rollback).
  */
-function copyBeforeImage(table: ComponentTable, layout: TableLayout, journal: TableJournal, index: number, slot: number, toJournal: boolean): void {
+function copyBeforeImage(table: ComponentTable, journal: TableJournal, index: number, slot: number, toJournal: boolean): void {
   const fields = table.fields;
-  const numbers = journal.beforeNumbers;
-  const base = index * layout.numericWidth;
   for (let f = 0; f < fields.length; f++) {
-    const field = fields[f];
+    const stride = fields[f].stride;
     const column = table.columnList[f];
-    if (field.storage === undefined) {
-      const at = index * layout.stringFieldCount + layout.offsets[f];
-      if (toJournal) journal.beforeStrings[at] = (column as string[])[slot];
-      else (column as string[])[slot] = journal.beforeStrings[at];
-      continue;
-    }
-    const stride = field.stride;
-    const at = base + layout.offsets[f];
-    const values = column as NumericArray;
-    if (stride === 1) {
-      if (toJournal) numbers[at] = values[slot];
-      else values[slot] = numbers[at];
+    const before = journal.before[f];
+    if (Array.isArray(column)) {
+      if (toJournal) (before as string[])[index] = column[slot];
+      else column[slot] = (before as string[])[index];
+    } else if (stride === 1) {
+      if (toJournal) (before as NumericArray)[index] = column[slot];
+      else column[slot] = (before as NumericArray)[index];
     } else if (toJournal) {
-      numbers.set(values.subarray(slot * stride, slot * stride + stride), at);
+      (before as NumericArray).set(column.subarray(slot * stride, slot * stride + stride), index * stride);
     } else {
-      values.set(numbers.subarray(at, at + stride), slot * stride);
+      column.set((before as NumericArray).subarray(index * stride, index * stride + stride), slot * stride);
     }
   }
 }
 
 /**
- * Saves the before-images of touched records [from, to), all of which had the component, one
- * field at a time: for scalar numeric fields a tight loop per column instead of a call per slot.
+ * Saves the before-images of touched records [from, to), whose slots are consecutive and all
+ * had the component (the bulk write path): a long run (a game's systems usually write blocks
+ * of entities) is one block copy per field, from the column into the before-image array of
+ * the same kind; a short one goes value by value.
  */
-function saveBeforeImagesByColumn(table: ComponentTable, layout: TableLayout, journal: TableJournal, from: number, to: number): void {
-  const fields = table.fields;
-  const touched = journal.touched;
-  const numbers = journal.beforeNumbers;
-  const width = layout.numericWidth;
-  for (let f = 0; f < fields.length; f++) {
-    const field = fields[f];
-    if (field.storage === undefined || field.stride !== 1) continue;
-    const values = table.columnList[f] as NumericArray;
-    const offset = layout.offsets[f];
-    for (let index = from; index < to; index++) numbers[index * width + offset] = values[touched[index]];
+function saveBeforeImages(table: ComponentTable, journal: TableJournal, from: number, to: number): void {
+  if (to - from >= BLOCK_COPY_RUN_MIN) {
+    copyRunToJournal(table, journal, from, to - from);
+    return;
   }
-  if (layout.stringFieldCount === 0 && fields.every((field) => field.stride === 1)) return;
+  for (let index = from; index < to; index++) copyBeforeImage(table, journal, index, journal.touched[index], true);
+}
+
+/** Saves the before-images of `length` touched records from `index`, whose slots are consecutive. */
+function copyRunToJournal(table: ComponentTable, journal: TableJournal, index: number, length: number): void {
+  const firstSlot = journal.touched[index];
+  const fields = table.fields;
   for (let f = 0; f < fields.length; f++) {
-    const field = fields[f];
     const column = table.columnList[f];
-    const offset = layout.offsets[f];
-    for (let index = from; index < to; index++) {
-      const slot = touched[index];
-      if (field.storage === undefined) {
-        journal.beforeStrings[index * layout.stringFieldCount + offset] = (column as string[])[slot];
-      } else if (field.stride !== 1) {
-        const stride = field.stride;
-        numbers.set((column as NumericArray).subarray(slot * stride, slot * stride + stride), index * width + offset);
-      }
+    const before = journal.before[f];
+    if (Array.isArray(column)) {
+      for (let k = 0; k < length; k++) (before as string[])[index + k] = column[firstSlot + k];
+      continue;
     }
+    const stride = fields[f].stride;
+    (before as NumericArray).set(column.subarray(firstSlot * stride, (firstSlot + length) * stride), index * stride);
   }
 }
 
-function growTableJournal(journal: TableJournal, layout: TableLayout): void {
+function growTableJournal(table: ComponentTable, journal: TableJournal): void {
   const capacity = journal.touched.length * 2;
   const touched = new Uint32Array(capacity);
   touched.set(journal.touched);
@@ -502,9 +508,12 @@ function growTableJournal(journal: TableJournal, layout: TableLayout): void {
   const hadBefore = new Uint8Array(capacity);
   hadBefore.set(journal.hadBefore);
   journal.hadBefore = hadBefore;
-  const numbers = new Float64Array(Math.max(1, capacity * layout.numericWidth));
-  numbers.set(journal.beforeNumbers.subarray(0, Math.min(journal.beforeNumbers.length, numbers.length)));
-  journal.beforeNumbers = numbers;
+  journal.before = journal.before.map((old, f) => {
+    if (Array.isArray(old)) return old;
+    const grown = newBeforeColumn(table.fields[f], capacity) as NumericArray;
+    grown.set(old);
+    return grown;
+  });
 }
 
 function growStamps(stamps: Uint32Array, needed: number): Uint32Array<ArrayBuffer> {

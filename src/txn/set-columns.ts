@@ -10,6 +10,7 @@
  */
 import { EcsdbError } from '../errors.js';
 import { INTEGER_RANGE, TYPED_ARRAY_OF, type NumericArray, type NumericKind } from '../schema/types.js';
+import { generationOf, slotOf } from '../world/entity-id.js';
 import { requireLiveSlot } from '../world/read.js';
 import { NULL_ENTITY, type ComponentTable, type FieldInfo } from '../world/table.js';
 import { checkFieldValue, numericProblem } from '../world/validate-value.js';
@@ -23,7 +24,7 @@ export function setColumns(world: World, journal: Journal, entities: ArrayLike<n
     throw new EcsdbError('INVALID_VALUE', `setColumns(${table.def.name}): expected an array of entities, got ${String(entities)}`);
   }
   const given = givenColumns(table, columns, entities.length);
-  const slots = requireSlotsWithComponent(world, table, entities);
+  const { slots, runStarts } = requireSlotsWithComponent(world, table, entities);
   let mask = 0;
   for (const { field, column } of given) {
     checkColumn(world, table, field, column);
@@ -31,8 +32,8 @@ export function setColumns(world: World, journal: Journal, entities: ArrayLike<n
   }
   // Every input is valid: from here on nothing throws, so the before-images and the writes
   // below are the whole of what the transaction sees of this call.
-  journal.touchCells(table, slots, mask);
-  for (const { field, column } of given) writeColumn(table, field, column, slots);
+  journal.touchCells(table, slots, runStarts, mask);
+  for (const { field, column } of given) writeColumn(table, field, column, slots, runStarts);
 }
 
 interface GivenColumn {
@@ -67,21 +68,47 @@ function givenColumns(table: ComponentTable, columns: object, entityCount: numbe
   return given;
 }
 
-function requireSlotsWithComponent(world: World, table: ComponentTable, entities: ArrayLike<number>): Uint32Array {
+/** The entities' slots, and where each run of consecutive slots starts. */
+interface Slots {
+  readonly slots: Uint32Array;
+  /** Index in `slots` of each run's first slot, then `slots.length`: run r is [runStarts[r], runStarts[r + 1]). */
+  readonly runStarts: Uint32Array;
+}
+
+function requireSlotsWithComponent(world: World, table: ComponentTable, entities: ArrayLike<number>): Slots {
   const count = entities.length;
-  // A fresh array per call, not a shared scratch: reading the user's entities and values can
+  // Fresh arrays per call, not a shared scratch: reading the user's entities and values can
   // run user code (a getter, a Proxy) that calls setColumns again before this call is done.
   const slots = new Uint32Array(count);
-  const present = table.present;
+  const starts = new Uint32Array(count + 1);
+  let runCount = 0;
+  const registry = world.registry;
+  // Reading a typed array's elements runs no user code, so the world's arrays cannot be
+  // replaced (grown) during the loop: they are looked up once. Any other input is read with
+  // the arrays looked up again for each entity.
+  const stable = ArrayBuffer.isView(entities);
+  let { alive, generations, highWater } = registry;
+  let present = table.present;
   for (let i = 0; i < count; i++) {
-    const slot = requireLiveSlot(world, entities[i]);
+    const id = entities[i];
+    if (!stable) {
+      alive = registry.alive;
+      generations = registry.generations;
+      highWater = registry.highWater;
+      present = table.present;
+    }
+    // registry.isAlive, inlined; anything it refuses gets requireLiveSlot's error.
+    let slot = typeof id === 'number' ? slotOf(id) : -1;
+    if (!(slot >= 0 && slot < highWater && alive[slot] === 1 && generations[slot] === generationOf(id))) slot = requireLiveSlot(world, id);
     // present is as long as the table's capacity: a slot beyond it reads undefined.
     if (present[slot] !== 1) {
-      throw new EcsdbError('COMPONENT_MISSING', `entity ${entities[i]} (index ${i}) has no ${table.def.name}; use add() first`);
+      throw new EcsdbError('COMPONENT_MISSING', `entity ${id} (index ${i}) has no ${table.def.name}; use add() first`);
     }
+    if (i === 0 || slots[i - 1] + 1 !== slot) starts[runCount++] = i;
     slots[i] = slot;
   }
-  return slots;
+  starts[runCount] = count;
+  return { slots, runStarts: starts.subarray(0, runCount + 1) };
 }
 
 function checkColumn(world: World, table: ComponentTable, field: FieldInfo, column: ArrayLike<unknown>): void {
@@ -126,7 +153,7 @@ function firstBadNumber(kind: NumericKind, column: ArrayLike<unknown>): number {
   return -1;
 }
 
-function writeColumn(table: ComponentTable, field: FieldInfo, column: ArrayLike<unknown>, slots: Uint32Array): void {
+function writeColumn(table: ComponentTable, field: FieldInfo, column: ArrayLike<unknown>, slots: Uint32Array, runStarts: Uint32Array): void {
   const target = table.columnList[field.index];
   const count = slots.length;
   switch (field.type.kind) {
@@ -146,7 +173,7 @@ function writeColumn(table: ComponentTable, field: FieldInfo, column: ArrayLike<
       // A block copy equals the per-entity writes unless the input is a view of the column
       // itself, where a later write must see an earlier one: then the loop below.
       if (values instanceof numbers.constructor && (values as NumericArray).buffer !== numbers.buffer) {
-        copyRuns(numbers, values as NumericArray, slots, stride);
+        copyRuns(numbers, values as NumericArray, slots, runStarts, stride);
         return;
       }
       if (stride === 1) {
@@ -161,16 +188,24 @@ function writeColumn(table: ComponentTable, field: FieldInfo, column: ArrayLike<
   }
 }
 
+/** Runs shorter than this are written value by value: a block copy's setup costs more. */
+const BLOCK_COPY_RUN_MIN = 16;
+
 /**
- * Writes a column of the field's own typed-array kind: each run of consecutive slots (a game's
- * systems usually write blocks of entities) is one block copy instead of a store per value.
+ * Writes a column of the field's own typed-array kind: each long run of consecutive slots (a
+ * game's systems usually write blocks of entities) is one block copy instead of a store per value.
  */
-function copyRuns(target: NumericArray, values: NumericArray, slots: Uint32Array, stride: number): void {
-  const count = slots.length;
-  let first = 0;
-  for (let i = 1; i <= count; i++) {
-    if (i < count && slots[i] === slots[i - 1] + 1) continue;
-    target.set(values.subarray(first * stride, i * stride), slots[first] * stride);
-    first = i;
+function copyRuns(target: NumericArray, values: NumericArray, slots: Uint32Array, runStarts: Uint32Array, stride: number): void {
+  for (let r = 0; r + 1 < runStarts.length; r++) {
+    const first = runStarts[r];
+    const end = runStarts[r + 1];
+    if (end - first >= BLOCK_COPY_RUN_MIN) {
+      target.set(values.subarray(first * stride, end * stride), slots[first] * stride);
+      continue;
+    }
+    for (let i = first; i < end; i++) {
+      const at = slots[i] * stride;
+      for (let k = 0; k < stride; k++) target[at + k] = values[i * stride + k];
+    }
   }
 }

@@ -140,3 +140,33 @@ test('an entity created in the last chunk while a snapshot runs is in the next i
   expect(reopened.get(late, Position)).toEqual({ x: 257, y: 0, z: 0 });
   await reopened.close();
 });
+
+test('setColumns over runs that cross chunk boundaries marks every chunk it writes: the incremental snapshot alone recovers them', async () => {
+  const storage = new SimulatedStorage();
+  const options = { dir: '/db', storage, components: WORKLOAD_COMPONENTS, snapshot: { chunkSlots: 256, fullEvery: 2, keep: 2, everyCommits: 0, everyMs: 0, walBytesMax: 0 } };
+  const db = await open(options);
+  const ids = db.transact((tx) => Array.from({ length: 3000 }, (_, i) => {
+    const e = tx.create();
+    tx.add(e, Position, { x: i });
+    return e;
+  })).value;
+  const full = await db.snapshot();
+  expect(full.base).toBeUndefined();
+  db.transact((tx) => {
+    // A long run across five chunk boundaries, a short run, then part of the long run again.
+    const block = ids.slice(250, 1300);
+    tx.setColumns(block, Position, { y: Float32Array.from(block, (_, i) => i + 0.5) });
+    tx.setColumns(ids.slice(2000, 2005), Position, { z: new Float32Array(5).fill(7) });
+    tx.setColumns([...ids.slice(1290, 1310), ids[5]], Position, { x: new Float32Array(21).fill(-3) });
+  });
+  const incremental = await db.snapshot();
+  expect(incremental.base).toBe(full.file);
+  const expected = dumpDatabase(db);
+  await db.close();
+  const reopened = await open(options);
+  expect(reopened.recovery!.snapshot!.file).toBe(incremental.file);
+  expect(reopened.recovery!.wal.recordsReplayed).toBe(0);
+  expect(dumpDatabase(reopened)).toEqual(expected);
+  expect(reopened.get(ids[1299], Position)).toEqual({ x: -3, y: 1049.5, z: 0 });
+  await reopened.close();
+});

@@ -275,6 +275,108 @@ describe('Transaction#setColumns() against the model (property)', () => {
   });
 });
 
+describe('Transaction#setColumns() over runs of consecutive entities (block copies)', () => {
+  // Runs of 16 or more consecutive slots are saved to the journal and written to the table
+  // with one block copy per field; shorter runs value by value. These writes mix both, repeat
+  // entities across runs (the first touch keeps the before-image, the last value wins) and
+  // give numeric columns as typed arrays of the field's own kind, so the block paths are taken.
+  const ENTITIES = 120;
+  const NUMERIC = { i8: Int8Array, u8: Uint8Array, i16: Int16Array, u16: Uint16Array, i32: Int32Array, u32: Uint32Array, f32: Float32Array, f64: Float64Array } as const;
+  const FIELDS = [...(Object.keys(NUMERIC) as (keyof typeof NUMERIC)[]), 'bool', 'string', 'entity', 'vec3', 'bytes'] as const;
+  const call = fc.record({
+    segments: fc.array(fc.record({ start: fc.nat(ENTITIES - 1), length: fc.integer({ min: 1, max: 40 }) }), { minLength: 1, maxLength: 4 }),
+    fields: fc.subarray([...FIELDS], { minLength: 1 }),
+    typed: fc.boolean(),
+    seed: fc.integer({ min: 1, max: 1_000_000 }),
+  });
+
+  /** A column of `count` values for `field`, from `seed` (every value valid for the field). */
+  function columnOf(field: (typeof FIELDS)[number], count: number, seed: number, typed: boolean, entities: Entity[]): ArrayLike<unknown> {
+    const value = (i: number): number => ((seed + i * 7919) % 200) - 100;
+    switch (field) {
+      case 'bool':
+        return Array.from({ length: count }, (_, i) => value(i) > 0);
+      case 'string':
+        return Array.from({ length: count }, (_, i) => `v${value(i)}`);
+      case 'entity':
+        return Array.from({ length: count }, (_, i) => (value(i) > 50 ? null : entities[Math.abs(value(i)) % entities.length]));
+      case 'vec3':
+        return typed ? Float32Array.from({ length: count * 3 }, (_, i) => value(i) / 4) : Array.from({ length: count * 3 }, (_, i) => value(i) / 4);
+      case 'bytes':
+        return typed ? Uint8Array.from({ length: count * 4 }, (_, i) => Math.abs(value(i))) : Array.from({ length: count * 4 }, (_, i) => Math.abs(value(i)));
+      default: {
+        const numbers = Array.from({ length: count }, (_, i) => (field.startsWith('u') ? Math.abs(value(i)) : field.startsWith('f') ? value(i) / 8 : value(i)));
+        return typed ? NUMERIC[field].from(numbers) : numbers;
+      }
+    }
+  }
+
+  it('matches the per-entity sets (world and write set bytes) and rolls back exactly', () => {
+    fc.assert(
+      fc.property(fc.array(call, { minLength: 1, maxLength: 3 }), fc.boolean(), (calls, abort) => {
+        const setup = (tx: Parameters<Parameters<InternalDb['transact']>[0]>[0]): Entity[] =>
+          Array.from({ length: ENTITIES }, (_, i) => {
+            const e = tx.create();
+            tx.add(e, AllTypes, { i32: i, string: `s${i}`, vec3: [i, -i, 0.5] });
+            tx.add(e, Position, { x: i });
+            return e;
+          });
+        const bulk = new InternalDb([AllTypes, Position]);
+        const single = new InternalDb([AllTypes, Position]);
+        const entities = bulk.transact(setup).value;
+        single.transact(setup);
+        const before = dumpWorld(bulk.world);
+        const writes = calls.map(({ segments, fields, typed, seed }) => {
+          const ids = segments.flatMap(({ start, length }) => entities.slice(start, start + length));
+          const columns = Object.fromEntries(fields.map((field) => [field, columnOf(field, ids.length, seed, typed, entities)]));
+          const xs = Float32Array.from(ids, (_, i) => seed + i);
+          return { ids, fields, columns, xs };
+        });
+        const transact = (db: InternalDb, write: (tx: Parameters<Parameters<InternalDb['transact']>[0]>[0]) => void) =>
+          db.transact((tx) => {
+            write(tx);
+            if (abort) throw new Error('user abort');
+          });
+        const bulkRun = () =>
+          transact(bulk, (tx) => {
+            for (const { ids, columns, xs } of writes) {
+              tx.setColumns(ids, AllTypes, columns as never);
+              tx.setColumns(ids, Position, { x: xs });
+            }
+          });
+        const singleRun = () =>
+          transact(single, (tx) => {
+            for (const { ids, fields, columns, xs } of writes) {
+              ids.forEach((e, r) => {
+                const value = Object.fromEntries(
+                  fields.map((field) => {
+                    const column = columns[field] as ArrayLike<unknown>;
+                    const stride = field === 'vec3' ? 3 : field === 'bytes' ? 4 : 1;
+                    return [field, stride === 1 ? column[r] : Array.from({ length: stride }, (_, k) => column[r * stride + k])];
+                  }),
+                );
+                tx.set(e, AllTypes, value as never);
+              });
+              ids.forEach((e, r) => tx.set(e, Position, { x: xs[r] }));
+            }
+          });
+        if (abort) {
+          expect(bulkRun).toThrow('user abort');
+          expect(dumpWorld(bulk.world)).toEqual(before);
+          return;
+        }
+        const bulkCommit = bulkRun();
+        const singleCommit = singleRun();
+        expect(dumpWorld(bulk.world)).toEqual(dumpWorld(single.world));
+        const bytes = encodeWriteSet(bulkCommit.writeSet, bulk.schema);
+        expect(bytes).toEqual(encodeWriteSet(singleCommit.writeSet, single.schema));
+        expect(bulkCommit.liveBytes).toEqual(bytes);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
 let lastCaught: EcsdbError | undefined;
 /** Runs a write inside a transaction and keeps its error, so the transaction itself commits. */
 function catching(write: () => void): void {
