@@ -16,7 +16,7 @@ import { invariantFailed } from '../assert.js';
 import type { Column, ComponentTable, FieldInfo } from '../world/table.js';
 import { TYPED_ARRAY_OF, type NumericArray } from '../schema/types.js';
 import type { World } from '../world/world.js';
-import { addRow, clearRows, encodeTableUpsert, newRows, upsertFromTable, type ComponentChanges, type Rows, type SlotChanges, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
+import { addRow, addRun, clearRows, encodeTableUpsert, newRows, upsertFromTable, type ComponentChanges, type Rows, type SlotChanges, type Upsert, type WriteSet, type WriteSetSchema } from './write-set.js';
 import type { ByteWriter } from '../encoding/bytes.js';
 
 interface TableJournal {
@@ -383,16 +383,30 @@ export class Journal {
     // whose fields were not written at all (mask 0) did not change.
     const partialIsFull = partialMask !== 0 && partialMask === table.fullFieldMask;
     const lifecycleChanges = this.touchedSlots.length > 0;
-    for (let i = 0; i < count; i++) {
-      const slot = touched[i];
+    const written = partialIsFull ? full : partial;
+    let i = 0;
+    while (i < count) {
+      if (!lifecycleChanges) {
+        // The usual case of a write of many entities: a stretch of consecutive slots, each
+        // alive, with the component before and after. All of it goes to one row list as a run.
+        const first = touched[i];
+        let end = i;
+        while (end < count && touched[end] === first + (end - i) && alive[touched[end]] === 1 && present[touched[end]] === 1 && hadBefore[end] === 1) end++;
+        if (end > i) {
+          addRun(written, first, end - i);
+          i = end;
+          continue;
+        }
+      }
+      const slot = touched[i++];
       // A dead slot, or one whose lifecycle changed, lost all its components when the slot
       // state was applied: only what it has now needs writing, and all of it.
       if (alive[slot] !== 1) continue;
       const reborn = lifecycleChanges && slot < this.slotStamps.length && this.slotStamps[slot] === this.epoch && this.lifecycleChanged(slot);
       if (present[slot] !== 1) {
-        if (hadBefore[i] === 1 && !reborn) addRow(removed, slot);
+        if (hadBefore[i - 1] === 1 && !reborn) addRow(removed, slot);
       } else {
-        addRow(reborn || hadBefore[i] === 0 || partialIsFull ? full : partial, slot);
+        addRow(reborn || hadBefore[i - 1] === 0 ? full : written, slot);
       }
     }
     return removed.count > 0 || hasPartialUpsert(journal) || full.count > 0;

@@ -171,6 +171,21 @@ export function addRow(rows: Rows, slot: number): void {
   rows.count = count + 1;
 }
 
+/** Appends the `length` consecutive slots from `first` (there must be room): one run, or the last one extended. */
+export function addRun(rows: Rows, first: number, length: number): void {
+  const count = rows.count;
+  if (count > 0 && rows.slots[count - 1] + 1 === first) {
+    rows.runs[2 * rows.runCount - 1] += length;
+  } else {
+    rows.runs[2 * rows.runCount] = first;
+    rows.runs[2 * rows.runCount + 1] = length;
+    rows.runCount++;
+  }
+  const slots = rows.slots;
+  for (let k = 0; k < length; k++) slots[count + k] = first + k;
+  rows.count = count + length;
+}
+
 export function clearRows(rows: Rows): void {
   rows.count = 0;
   rows.runCount = 0;

@@ -114,6 +114,35 @@ describe('Transaction#setColumns()', () => {
     expect(second).toMatchObject({ vec3: [4, 5, 6], bytes: [5, 6, 7, 8], bool: false, string: 'b', entity: null, i8: 1, f64: 0.2 });
   });
 
+  it('refuses every id that does not name a live entity, in a plain array or a typed one, with NO_SUCH_ENTITY', () => {
+    const { db, entities } = worldOf(4);
+    const dead = db.transact((tx) => {
+      const e = tx.create();
+      tx.add(e, Health, { hp: 1 });
+      return e;
+    }).value;
+    db.transact((tx) => tx.destroy(dead));
+    // The dead entity's slot, reused: the old id names the slot with an older generation.
+    const reborn = db.transact((tx) => {
+      const e = tx.create();
+      tx.add(e, Health, { hp: 2 });
+      return e;
+    }).value;
+    expect(reborn).not.toBe(dead);
+    const before = dumpWorld(db.world);
+    const bad: unknown[] = [dead, 1.5, -1, -0.5, NaN, Infinity, 2 ** 60, '0', 0n, Symbol('e'), null, { valueOf: () => 0 }];
+    for (const id of bad) {
+      const typed = typeof id === 'number';
+      for (const ids of typed ? [[entities[0], id], new Float64Array([entities[0], id as number])] : [[entities[0], id]]) {
+        db.transact((tx) => catching(() => tx.setColumns(ids as never, Health, { hp: [5, 6] })));
+        expect(lastCaught?.code, `${String(id)} in ${ids.constructor.name}`).toBe('NO_SUCH_ENTITY');
+        expect(dumpWorld(db.world)).toEqual(before);
+      }
+    }
+    db.transact((tx) => tx.setColumns(new Float64Array([reborn, entities[3]]), Health, { hp: [7, 8] }));
+    expect(db.transact((tx) => tx.get(reborn, Health)).value).toEqual({ hp: 7 });
+  });
+
   it('lets a later value for the same entity win, as sets in order would', () => {
     const { db, entities } = worldOf(2);
     db.transact((tx) => tx.setColumns([entities[1], entities[1]], Health, { hp: [1, 2] }));
