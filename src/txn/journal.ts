@@ -51,8 +51,11 @@ interface TableLayout {
   readonly hasStrings: boolean;
 }
 
-/** Runs of consecutive slots shorter than this are saved value by value: a block copy's setup costs more. */
-const BLOCK_COPY_RUN_MIN = 16;
+/**
+ * Runs of consecutive slots at least this long are journaled (and written by setColumns) with
+ * block copies; shorter ones value by value, where a block copy's setup costs more.
+ */
+export const BLOCK_COPY_RUN_MIN = 16;
 
 const EPOCH_MAX = 0xffff_fffe;
 
@@ -193,14 +196,51 @@ export class Journal {
     while (journal.touched.length < journal.count + slots.length) growTableJournal(table, journal);
     // Every slot given here has the component (setColumns checked it), so is below the capacity.
     if (journal.stamps.length < table.capacity) journal.stamps = growStamps(journal.stamps, table.capacity);
+    // Short runs (scattered entities) are touched slot by slot; their records are contiguous
+    // in the journal until a long run is appended, and are saved together, field by field.
+    let shortFrom = -1;
     for (let r = 0; r + 1 < runStarts.length; r++) {
       const from = r === 0 ? 1 : runStarts[r]; // slots[0] was touched above
       const end = runStarts[r + 1];
-      if (from < end) this.touchRun(table, journal, slots, from, end);
+      if (end - from >= BLOCK_COPY_RUN_MIN) {
+        if (shortFrom !== -1) saveBeforeImagesByField(table, journal, shortFrom, journal.count);
+        shortFrom = -1;
+        this.touchRun(table, journal, slots, from, end);
+        continue;
+      }
+      if (shortFrom === -1) shortFrom = journal.count;
+      this.touchEach(table, journal, slots, from, end);
     }
+    if (shortFrom !== -1) saveBeforeImagesByField(table, journal, shortFrom, journal.count);
   }
 
-  /** `touchCells` for the run `slots[from .. end)`, whose slots are consecutive. */
+  /**
+   * Stamps, marks and lists the slots of `slots[from .. end)` not touched yet (all of which
+   * have the component); their before-images are left to the caller.
+   */
+  private touchEach(table: ComponentTable, journal: TableJournal, slots: Uint32Array, from: number, end: number): void {
+    const epoch = this.epoch;
+    const dirtyChunks = this.world.dirtyChunks;
+    const stamps = journal.stamps;
+    const present = table.present;
+    const touched = journal.touched;
+    const hadBefore = journal.hadBefore;
+    let count = journal.count;
+    for (let i = from; i < end; i++) {
+      const slot = slots[i];
+      if (stamps[slot] === epoch) continue;
+      // The message is built only on failure: this loop runs once per entity of a bulk write.
+      if (present[slot] !== 1) invariantFailed(`touchCells: slot ${slot} has no ${table.def.name}`);
+      stamps[slot] = epoch;
+      dirtyChunks?.markCell(table.index, slot);
+      touched[count] = slot;
+      hadBefore[count] = 1;
+      count++;
+    }
+    journal.count = count;
+  }
+
+  /** `touchCells` for the long run `slots[from .. end)`, whose slots are consecutive. */
   private touchRun(table: ComponentTable, journal: TableJournal, slots: Uint32Array, from: number, end: number): void {
     const epoch = this.epoch;
     const stamps = journal.stamps;
@@ -227,19 +267,13 @@ export class Journal {
           dirtyChunks.markCell(table.index, slot);
         }
       }
-      saveBeforeImages(table, journal, index, index + length);
+      copyRunToJournal(table, journal, index, length);
       return;
     }
     // Some slot was touched before (the same entity twice in one transaction): slot by slot.
-    for (let i = from; i < end; i++) {
-      const slot = slots[i];
-      if (stamps[slot] === epoch) continue;
-      // The message is built only on failure: this loop runs once per entity of a bulk write.
-      if (present[slot] !== 1) invariantFailed(`touchCells: slot ${slot} has no ${table.def.name}`);
-      stamps[slot] = epoch;
-      dirtyChunks?.markCell(table.index, slot);
-      recordFirstTouch(table, this.layouts[table.index], journal, slot);
-    }
+    const index = journal.count;
+    this.touchEach(table, journal, slots, from, end);
+    saveBeforeImagesByField(table, journal, index, journal.count);
   }
 
   /** Restores every before-image; the world is as it was at `begin`. */
@@ -389,6 +423,7 @@ export class Journal {
       if (!lifecycleChanges) {
         // The usual case of a write of many entities: a stretch of consecutive slots, each
         // alive, with the component before and after. All of it goes to one row list as a run.
+        // (With no lifecycle change every touched slot is alive; the check is a guard.)
         const first = touched[i];
         let end = i;
         while (end < count && touched[end] === first + (end - i) && alive[touched[end]] === 1 && present[touched[end]] === 1 && hadBefore[end] === 1) end++;
@@ -398,15 +433,16 @@ export class Journal {
           continue;
         }
       }
-      const slot = touched[i++];
+      const index = i++;
+      const slot = touched[index];
       // A dead slot, or one whose lifecycle changed, lost all its components when the slot
       // state was applied: only what it has now needs writing, and all of it.
       if (alive[slot] !== 1) continue;
       const reborn = lifecycleChanges && slot < this.slotStamps.length && this.slotStamps[slot] === this.epoch && this.lifecycleChanged(slot);
       if (present[slot] !== 1) {
-        if (hadBefore[i - 1] === 1 && !reborn) addRow(removed, slot);
+        if (hadBefore[index] === 1 && !reborn) addRow(removed, slot);
       } else {
-        addRow(reborn || hadBefore[i - 1] === 0 ? full : written, slot);
+        addRow(reborn || hadBefore[index] === 0 ? full : written, slot);
       }
     }
     return removed.count > 0 || hasPartialUpsert(journal) || full.count > 0;
@@ -485,17 +521,30 @@ function copyBeforeImage(table: ComponentTable, journal: TableJournal, index: nu
 }
 
 /**
- * Saves the before-images of touched records [from, to), whose slots are consecutive and all
- * had the component (the bulk write path): a long run (a game's systems usually write blocks
- * of entities) is one block copy per field, from the column into the before-image array of
- * the same kind; a short one goes value by value.
+ * Saves the before-images of touched records [from, to), all of which had the component (the
+ * bulk write path's short runs): field by field, a tight loop per column.
  */
-function saveBeforeImages(table: ComponentTable, journal: TableJournal, from: number, to: number): void {
-  if (to - from >= BLOCK_COPY_RUN_MIN) {
-    copyRunToJournal(table, journal, from, to - from);
-    return;
+function saveBeforeImagesByField(table: ComponentTable, journal: TableJournal, from: number, to: number): void {
+  const touched = journal.touched;
+  const fields = table.fields;
+  for (let f = 0; f < fields.length; f++) {
+    const column = table.columnList[f];
+    const before = journal.before[f];
+    if (Array.isArray(column)) {
+      for (let index = from; index < to; index++) (before as string[])[index] = column[touched[index]];
+      continue;
+    }
+    const numbers = before as NumericArray;
+    const stride = fields[f].stride;
+    if (stride === 1) {
+      for (let index = from; index < to; index++) numbers[index] = column[touched[index]];
+      continue;
+    }
+    for (let index = from; index < to; index++) {
+      const at = touched[index] * stride;
+      for (let k = 0; k < stride; k++) numbers[index * stride + k] = column[at + k];
+    }
   }
-  for (let index = from; index < to; index++) copyBeforeImage(table, journal, index, journal.touched[index], true);
 }
 
 /** Saves the before-images of `length` touched records from `index`, whose slots are consecutive. */

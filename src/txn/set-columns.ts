@@ -15,7 +15,7 @@ import { requireLiveSlot } from '../world/read.js';
 import { NULL_ENTITY, type ComponentTable, type FieldInfo } from '../world/table.js';
 import { checkFieldValue, numericProblem } from '../world/validate-value.js';
 import type { World } from '../world/world.js';
-import type { Journal } from './journal.js';
+import { BLOCK_COPY_RUN_MIN, type Journal } from './journal.js';
 
 const F32_MAX = 3.4028234663852886e38;
 
@@ -84,9 +84,10 @@ function requireSlotsWithComponent(world: World, table: ComponentTable, entities
   let runCount = 0;
   const registry = world.registry;
   // Reading a typed array's elements runs no user code, so the world's arrays cannot be
-  // replaced (grown) during the loop: they are looked up once. Any other input is read with
-  // the arrays looked up again for each entity.
-  const stable = ArrayBuffer.isView(entities);
+  // replaced (grown) during the loop: they are looked up once. Any other input (a DataView's
+  // indices are ordinary properties, possibly getters) is read with the arrays looked up
+  // again for each entity.
+  const stable = ArrayBuffer.isView(entities) && !(entities instanceof DataView);
   let { alive, generations, highWater } = registry;
   let present = table.present;
   let previous = -2;
@@ -196,9 +197,6 @@ function writeColumn(table: ComponentTable, field: FieldInfo, column: ArrayLike<
     }
   }
 }
-
-/** Runs shorter than this are written value by value: a block copy's setup costs more. */
-const BLOCK_COPY_RUN_MIN = 16;
 
 /**
  * Writes a column of the field's own typed-array kind: each long run of consecutive slots (a

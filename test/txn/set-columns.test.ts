@@ -143,6 +143,36 @@ describe('Transaction#setColumns()', () => {
     expect(db.transact((tx) => tx.get(reborn, Health)).value).toEqual({ hp: 7 });
   });
 
+  it('reads ids from a DataView (whose indices can be getters) against the world as it is then', () => {
+    const db = new InternalDb([Health]);
+    const [e0, , e2] = db.transact((tx) =>
+      [0, 1, 2].map((i) => {
+        const e = tx.create();
+        tx.add(e, Health, { hp: i });
+        return e;
+      }),
+    ).value;
+    let reused: Entity | undefined;
+    db.transact((tx) => {
+      const ids = new DataView(new ArrayBuffer(8)) as unknown as Record<string | number, unknown>;
+      ids.length = 2;
+      ids[0] = e0;
+      Object.defineProperty(ids, 1, {
+        get() {
+          // Grows the world (new registry and Health arrays), then frees e2's slot for a new entity.
+          for (let i = 0; i < 2000; i++) tx.add(tx.create(), Health, { hp: -1 });
+          tx.destroy(e2);
+          reused = tx.create();
+          tx.add(reused, Health, { hp: 7 });
+          return e2;
+        },
+      });
+      catching(() => tx.setColumns(ids as never, Health, { hp: [100, 200] }));
+      expect(lastCaught?.code).toBe('NO_SUCH_ENTITY');
+    });
+    expect(db.transact((tx) => tx.get(reused!, Health)).value).toEqual({ hp: 7 });
+  });
+
   it('lets a later value for the same entity win, as sets in order would', () => {
     const { db, entities } = worldOf(2);
     db.transact((tx) => tx.setColumns([entities[1], entities[1]], Health, { hp: [1, 2] }));
