@@ -36,6 +36,11 @@ export function setColumns(world: World, journal: Journal, entities: ArrayLike<n
   for (const { field, column } of given) writeColumn(table, field, column, slots, runStarts);
 }
 
+/** A typed array (not a DataView, whose indices are ordinary properties): reading it runs no user code. */
+function isTypedArray(value: object): boolean {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView);
+}
+
 interface GivenColumn {
   readonly field: FieldInfo;
   readonly column: ArrayLike<unknown>;
@@ -63,7 +68,11 @@ function givenColumns(table: ComponentTable, columns: object, entityCount: numbe
       const per = field.stride === 1 ? '' : ` (${field.stride} per entity)`;
       throw new EcsdbError('INVALID_VALUE', `${table.def.name}.${name}: the column has ${length} values, expected ${expected}${per} for ${entityCount} entities`);
     }
-    given.push({ field, column: column as ArrayLike<unknown> });
+    // A typed array's values are plain reads. Any other column is read once, here, into an
+    // array: its getters (or a Proxy's traps) run before anything is checked or written, and
+    // what is checked is what is written.
+    const values = isTypedArray(column) ? column : Array.from({ length }, (_, i) => (column as ArrayLike<unknown>)[i]);
+    given.push({ field, column: values as ArrayLike<unknown> });
   }
   return given;
 }
@@ -87,7 +96,7 @@ function requireSlotsWithComponent(world: World, table: ComponentTable, entities
   // replaced (grown) during the loop: they are looked up once. Any other input (a DataView's
   // indices are ordinary properties, possibly getters) is read with the arrays looked up
   // again for each entity.
-  const stable = ArrayBuffer.isView(entities) && !(entities instanceof DataView);
+  const stable = isTypedArray(entities);
   let { alive, generations, highWater } = registry;
   let present = table.present;
   let previous = -2;

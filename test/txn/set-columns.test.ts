@@ -43,7 +43,7 @@ describe('Transaction#setColumns() with inputs that run code or alias the table'
     db.transact((tx) => {
       let inner = false;
       const hp = [10, 20, 30];
-      // Index 0 is read by the outer call's checks, after it has resolved its entities' slots.
+      // Index 0 is read when the outer call copies its columns, before it checks or writes anything.
       Object.defineProperty(hp, 0, {
         get() {
           if (!inner) {
@@ -57,6 +57,17 @@ describe('Transaction#setColumns() with inputs that run code or alias the table'
     });
     expect(entities.map((e) => db.world.tables[1].columnList[0][e])).toEqual([10, 20, 30, 3, 4, 5]);
     expect(entities.slice(3).map((e) => db.world.tables[0].columnList[0][e])).toEqual([1, 2, 3]);
+  });
+
+  it('reads each value of a plain column once: what is checked is what is written', () => {
+    const { db, entities } = worldOf(2);
+    const names = ['a', 'b'];
+    let reads = 0;
+    // A getter that answers a valid string first and a number afterwards.
+    Object.defineProperty(names, 1, { get: () => (reads++ === 0 ? 'ok' : 42) });
+    db.transact((tx) => tx.setColumns([entities[0], entities[0]], AllTypes, { string: names }));
+    expect(reads).toBe(1);
+    expect(db.transact((tx) => tx.get(entities[0], AllTypes)).value?.string).toBe('ok');
   });
 
   it('a column that is a view of the table\'s own column is read as a sequence of sets would read it', () => {
