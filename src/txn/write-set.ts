@@ -159,16 +159,7 @@ export function newRows(capacity: number): Rows {
 
 /** Appends a slot (there must be room): it extends the last run or starts a new one. */
 export function addRow(rows: Rows, slot: number): void {
-  const count = rows.count;
-  if (count > 0 && rows.slots[count - 1] + 1 === slot) {
-    rows.runs[2 * rows.runCount - 1]++;
-  } else {
-    rows.runs[2 * rows.runCount] = slot;
-    rows.runs[2 * rows.runCount + 1] = 1;
-    rows.runCount++;
-  }
-  rows.slots[count] = slot;
-  rows.count = count + 1;
+  addRun(rows, slot, 1);
 }
 
 /** Appends the `length` consecutive slots from `first` (there must be room): one run, or the last one extended. */
