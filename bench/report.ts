@@ -244,14 +244,21 @@ function formatSnapshots(report: BenchReport): string[] {
   lines.push(
     `  W5 pause: the longest time between the end of one tick and the start of the next (process.hrtime), over every measured snapshot`,
     `  (strict: each tick awaits its durable before the loop yields; the pause is counted from when the loop has it back)`,
+    `  W5 runs with W2's ticks (tx.set with a value object per entity) and again, in a world of its own, with one value object per tick (no garbage of the tick's own)`,
     '',
-    ...formatTable(SNAPSHOT_HEADERS, [...report.snapshotOpen.map(snapshotOpenCells), ...report.snapshotWhileTicking.map(snapshotWhileTickingCells)]),
+    ...formatTable(SNAPSHOT_HEADERS, [
+      ...report.snapshotOpen.map(snapshotOpenCells),
+      ...report.snapshotWhileTicking.map(snapshotWhileTickingCells),
+      // Memory mode's n/a is the same for both: shown once.
+      ...report.snapshotWhileTickingReused.filter((row) => row.ecsdb.status !== 'n/a').map(snapshotWhileTickingCells),
+    ]),
     '',
   );
   const notes: string[] = [];
   for (const [what, rows] of [
     ['W4 from a snapshot', report.snapshotOpen],
     ['W5', report.snapshotWhileTicking],
+    ['W5 with one value object per tick', report.snapshotWhileTickingReused.filter((row) => row.ecsdb.status !== 'n/a')],
   ] as const) {
     for (const { mode, ecsdb } of rows) {
       if (ecsdb.status !== 'ok') notes.push(`${ecsdb.status === 'n/a' ? 'n/a' : 'FAILED'}: ${what} ${mode}: ${ecsdb.reason}`);
@@ -291,7 +298,11 @@ function snapshotWhileTickingCells(row: SnapshotWhileTickingRow): Cell[] {
   const runs = w5.runs.length;
   const perRun = (pick: (run: SnapshotWhileTicking['runs'][number]) => number): string => w5.runs.map((run) => sig3(pick(run))).join(', ');
   return [
-    [...title, `(${count(w5.entityCount)} entities,`, `ticks of ${count(w5.tickEntityCount)})`],
+    [
+      ...title,
+      `(${count(w5.entityCount)} entities,`,
+      ...(w5.tickValues === 'fresh' ? [`ticks of ${count(w5.tickEntityCount)})`] : [`ticks of ${count(w5.tickEntityCount)},`, 'one value object each)']),
+    ],
     [row.mode],
     [
       `durable in ${ms(w5.durableMsMedian)} (median of ${runs}; runs ${perRun((run) => run.durableMs)} ms)`,

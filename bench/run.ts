@@ -148,6 +148,8 @@ export interface BenchReport {
   replay: ReplayRow[];
   snapshotOpen: SnapshotOpenRow[];
   snapshotWhileTicking: SnapshotWhileTickingRow[];
+  /** W5 again with one value object per tick (no garbage of the tick's own), one row per mode run. */
+  snapshotWhileTickingReused: SnapshotWhileTickingRow[];
   /** W1 and W2 buffered in the clear and encrypted (bench/encryption.ts); empty when buffered mode was not run. */
   encryption?: EncryptionCostRow[];
   /** W1 and W6 strict with wal.pollStrictWrites on (bench/poll.ts); absent when strict mode was not run. */
@@ -267,10 +269,11 @@ export async function runBench(options: RunOptions): Promise<BenchReport> {
 async function measureRecovery(
   plan: Plan,
   progress: (message: string) => void,
-): Promise<Pick<BenchReport, 'replay' | 'snapshotOpen' | 'snapshotWhileTicking'>> {
+): Promise<Pick<BenchReport, 'replay' | 'snapshotOpen' | 'snapshotWhileTicking' | 'snapshotWhileTickingReused'>> {
   const replay: ReplayRow[] = [];
   const snapshotOpen: SnapshotOpenRow[] = [];
   const snapshotWhileTicking: SnapshotWhileTickingRow[] = [];
+  const snapshotWhileTickingReused: SnapshotWhileTickingRow[] = [];
   const sqlite: Missing = { status: 'n/a', reason: SQLITE_HAS_NO_REPLAY };
   const world = `${count(plan.snapshot.entityCount)} entities`;
   for (const mode of plan.modes) {
@@ -279,20 +282,25 @@ async function measureRecovery(
       replay.push({ workload: 'W4', mode: mode.name, ecsdb: noDirectory, sqlite });
       snapshotOpen.push({ workload: 'W4', mode: mode.name, ecsdb: noDirectory });
       const refusal = await ecsdbFigure(memoryModeSnapshotRefusal);
-      snapshotWhileTicking.push({ workload: 'W5', mode: mode.name, ecsdb: typeof refusal === 'string' ? { status: 'n/a', reason: refusal } : refusal });
+      const w5: SnapshotWhileTickingRow = { workload: 'W5', mode: mode.name, ecsdb: typeof refusal === 'string' ? { status: 'n/a', reason: refusal } : refusal };
+      snapshotWhileTicking.push(w5);
+      snapshotWhileTickingReused.push(w5);
       continue;
     }
     progress(`W4 replay ${mode.name} (building ${count(plan.replay.commitCount)} W1 commits, then ${plan.replay.opens} opens)`);
     replay.push({ workload: 'W4', mode: mode.name, ecsdb: await ecsdbFigure(() => measureReplay(plan, mode)), sqlite });
     progress(`W4 open() from a snapshot ${mode.name} (building ${world} and their snapshot, then ${plan.snapshot.opens} opens)`);
     snapshotOpen.push({ workload: 'W4', mode: mode.name, ecsdb: await ecsdbFigure(() => measureSnapshotOpen(plan, mode)) });
-    progress(
-      `W5 snapshot while ticking ${mode.name} (building ${world}, ticking alone for ${count(plan.snapshot.baselineMs)} ms, then ` +
-        `${plan.snapshot.warmupSnapshots + plan.snapshot.snapshotRuns} snapshots)`,
-    );
-    snapshotWhileTicking.push({ workload: 'W5', mode: mode.name, ecsdb: await ecsdbFigure(() => measureSnapshotWhileTicking(plan, mode)) });
+    for (const values of ['fresh', 'reused'] as const) {
+      progress(
+        `W5 snapshot while ticking ${mode.name}, ${values === 'fresh' ? 'a value object per entity' : 'one value object per tick'} ` +
+          `(building ${world}, ticking alone for ${count(plan.snapshot.baselineMs)} ms, then ${plan.snapshot.warmupSnapshots + plan.snapshot.snapshotRuns} snapshots)`,
+      );
+      const w5: SnapshotWhileTickingRow = { workload: 'W5', mode: mode.name, ecsdb: await ecsdbFigure(() => measureSnapshotWhileTicking(plan, mode, values)) };
+      (values === 'fresh' ? snapshotWhileTicking : snapshotWhileTickingReused).push(w5);
+    }
   }
-  return { replay, snapshotOpen, snapshotWhileTicking };
+  return { replay, snapshotOpen, snapshotWhileTicking, snapshotWhileTickingReused };
 }
 
 /** ecsdb in one mode: n/a if `open` rejects the mode as not available, failed if setup breaks. */

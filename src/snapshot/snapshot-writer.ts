@@ -67,6 +67,13 @@ export interface SnapshotWriterOptions {
   readonly base: SnapshotEntry | undefined;
   /** Seals every section (src/crypto/format.ts); undefined: sections in the clear. */
   readonly cipher?: DataCipher;
+  /**
+   * The buffer chunks are encoded into, kept by the caller from one snapshot to the next (one
+   * snapshot writes at a time) so that it has grown to a chunk's size already: growing it anew
+   * each snapshot zeroed and copied ~2 MiB on the main thread in the first chunk's step (W5).
+   * Undefined: a fresh one. Whatever it holds is discarded at the start.
+   */
+  readonly chunkBuffer?: ByteWriter;
 }
 
 export interface SnapshotStats {
@@ -97,7 +104,7 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
   const flags = (base === undefined ? 0 : SNAPSHOT_FLAG_INCREMENTAL) | (options.cipher === undefined ? 0 : SNAPSHOT_FLAG_ENCRYPTED);
   try {
     const sealing = options.cipher === undefined ? undefined : { cipher: options.cipher, file: { startLsn, createdAtMs, flags } };
-    const writer = new SectionWriter(file, options.compress, sealing);
+    const writer = new SectionWriter(file, options.compress, sealing, options.chunkBuffer ?? new ByteWriter(64 * 1024));
     await file.write(new Uint8Array(SNAPSHOT_HEADER_SIZE_BYTES), 0); // rewritten once complete
     const world = source.world;
     const highWater = world.registry.highWater;
@@ -224,13 +231,18 @@ function columnChunk(column: NumericArray, stride: number, from: number, to: num
 class SectionWriter {
   sectionCount = 0;
   position = SNAPSHOT_HEADER_SIZE_BYTES;
-  readonly #chunk = new ByteWriter(64 * 1024);
+  readonly #chunk: ByteWriter;
 
   constructor(
     private readonly file: StorageFile,
     private readonly compress: boolean,
     private readonly sealing: { readonly cipher: DataCipher; readonly file: { startLsn: number; createdAtMs: number; flags: number } } | undefined,
-  ) {}
+    chunk: ByteWriter,
+  ) {
+    // A snapshot that failed in a write left its chunk in the buffer.
+    chunk.reset();
+    this.#chunk = chunk;
+  }
 
   /** Adds a section to the chunk buffer (`endLsn` only for the end section); `flush` writes it. */
   encode(section: Section, endLsn?: number): void {

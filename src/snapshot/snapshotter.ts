@@ -14,6 +14,7 @@ import type { DataCipher } from '../crypto/cipher.js';
 import { archiveSegments, pruneArchive, type ArchiveOptions } from '../wal/archive.js';
 import { readManifest, writeManifest, type SnapshotEntry } from './manifest.js';
 import { isSnapshotTempFileName, parseSnapshotFileName } from './format.js';
+import { ByteWriter } from '../encoding/bytes.js';
 import { writeSnapshot, type SnapshotSource, type SnapshotStats } from './snapshot-writer.js';
 import { DirtyChunks } from './dirty-chunks.js';
 
@@ -69,6 +70,9 @@ export class Snapshotter {
     this.#armTimer();
     this.#trackChanges();
   }
+
+  /** The chunk buffer every snapshot of this database encodes into (see SnapshotWriterOptions). */
+  readonly #chunkBuffer = new ByteWriter(64 * 1024);
 
   /** A base the next snapshot may build on: taken in this process, with the same chunking. */
   #incrementalBase: SnapshotEntry | undefined;
@@ -164,6 +168,7 @@ export class Snapshotter {
       now: this.options.now,
       yieldToCommits: () => new Promise((resolve) => setImmediate(resolve)),
       cipher: this.options.cipher,
+      chunkBuffer: this.#chunkBuffer,
     });
     // Publish: the manifest names the new snapshot and the newest K - 1 before it.
     const entries = [...this.manifest.filter((e) => e.file !== stats.entry.file), stats.entry].sort((a, b) => a.endLsn - b.endLsn);

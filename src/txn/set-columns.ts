@@ -84,19 +84,41 @@ interface Slots {
   readonly runStarts: Uint32Array;
 }
 
+/**
+ * Slot arrays reused by the calls whose ids are a typed array, one pair per world (freed with
+ * it), grown as needed. Fresh arrays per call were 80 kB of garbage per 10,000-entity call, and
+ * the collections it drove paused a W5 game loop for 5–20 ms (docs/performance.md).
+ */
+const scratchOf = new WeakMap<World, { slots: Uint32Array; starts: Uint32Array }>();
+
+/**
+ * Arrays for `count` slots and `count + 1` run starts. Shared only when `reusable`: reading a
+ * typed array of ids runs no user code, and nothing after it in setColumns does either (bar
+ * building an error message, after which the call throws), so no other call can begin while
+ * this one uses them. Any other input is read through code the user controls (a getter, a
+ * Proxy) that could call setColumns again mid-call: it gets fresh arrays.
+ */
+function slotArrays(world: World, count: number, reusable: boolean): { slots: Uint32Array; starts: Uint32Array } {
+  if (!reusable) return { slots: new Uint32Array(count), starts: new Uint32Array(count + 1) };
+  let scratch = scratchOf.get(world);
+  if (scratch === undefined || scratch.slots.length < count) {
+    const capacity = Math.max(count, 2 * (scratch?.slots.length ?? 0));
+    scratch = { slots: new Uint32Array(capacity), starts: new Uint32Array(capacity + 1) };
+    scratchOf.set(world, scratch);
+  }
+  return scratch;
+}
+
 function requireSlotsWithComponent(world: World, table: ComponentTable, entities: ArrayLike<number>): Slots {
   const count = entities.length;
-  // Fresh arrays per call, not a shared scratch: reading the user's entities and values can
-  // run user code (a getter, a Proxy) that calls setColumns again before this call is done.
-  const slots = new Uint32Array(count);
-  const starts = new Uint32Array(count + 1);
-  let runCount = 0;
-  const registry = world.registry;
   // Reading a typed array's elements runs no user code, so the world's arrays cannot be
   // replaced (grown) during the loop: they are looked up once. Any other input (a DataView's
   // indices are ordinary properties, possibly getters) is read with the arrays looked up
   // again for each entity.
   const stable = isTypedArray(entities);
+  const { slots, starts } = slotArrays(world, count, stable);
+  let runCount = 0;
+  const registry = world.registry;
   let { alive, generations, highWater } = registry;
   let present = table.present;
   let previous = -2;
@@ -127,7 +149,7 @@ function requireSlotsWithComponent(world: World, table: ComponentTable, entities
     previous = slot;
   }
   starts[runCount] = count;
-  return { slots, runStarts: starts.subarray(0, runCount + 1) };
+  return { slots: slots.length === count ? slots : slots.subarray(0, count), runStarts: starts.subarray(0, runCount + 1) };
 }
 
 function checkColumn(world: World, table: ComponentTable, field: FieldInfo, column: ArrayLike<unknown>): void {

@@ -471,21 +471,25 @@ export class WalWriter {
     }
     const syncEachWrite = this.options.syncEachWrite ?? false;
     const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create', { syncEachWrite });
-    // The header and, unless the batch starts with one, a time record for its first commit,
-    // then the first preallocated space: the first FILL_CHUNK_BYTES in the same write.
+    // The header and, unless the batch starts with one, a time record for its first commit; then
+    // the preallocated space, written from the shared zero buffer. (Not one buffer holding the
+    // header and the first zeros: a fresh 4 MiB array per segment cost the main thread 1–2 ms
+    // of zeroing, once glibc serves such blocks from its heap, and pressed V8 into collections;
+    // a W5 gap of 4 ms, docs/performance.md.)
     const recordsStart = SEGMENT_HEADER_SIZE_BYTES + (timeMs === undefined ? 0 : TIME_RECORD_SIZE_BYTES);
     const { preallocateBytes, segmentSizeBytesMax } = this.#limits;
     const allocatedBytes = Math.max(recordsStart, Math.min(recordsStart + preallocateBytes, segmentSizeBytesMax));
-    const start = new Uint8Array(Math.min(allocatedBytes, Math.max(recordsStart, FILL_CHUNK_BYTES)));
+    const start = new Uint8Array(recordsStart);
     start.set(encodeSegmentHeader(databaseId, firstLsn), 0);
     if (timeMs !== undefined) sealTimeRecord(start, new DataView(start.buffer), SEGMENT_HEADER_SIZE_BYTES, firstLsn, timeMs, RECORD_FLAG_STARTS_WRITE);
     const segment: OpenSegment = { file, firstLsn, sizeBytes: recordsStart, allocatedBytes, openedAtMs: now(), extending: undefined, extensionFailure: undefined };
     this.#segment = segment;
-    // Crash before the fsync (zeros past the first chunk follow in more writes): a short header,
-    // or a bad one followed by zeros, drops the file at recovery; a torn time record is cut as a
-    // torn tail; zeros, all or some, are unused space; no record of the batch was acknowledged.
+    // Crash before the fsync (the header write, then the zeros in more writes, any of them
+    // lost): no header, a short one, or a bad one followed by zeros drops the file at recovery;
+    // a torn time record is cut as a torn tail; zeros, all or some, are unused space; no record
+    // of the batch was acknowledged.
     await file.write(start, 0);
-    await writeZeros(file, start.length, allocatedBytes);
+    await writeZeros(file, recordsStart, allocatedBytes);
     if (file.syncsEachWrite !== true) await file.sync();
     // Crash before the directory fsync: the new name may vanish with everything in it; its
     // first batch is acknowledged only after this fsync, so nothing acknowledged is lost.

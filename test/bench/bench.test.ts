@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { LoopFigures, SnapshotOpen, SnapshotRun, SnapshotWhileTicking } from '../../bench/ecsdb-snapshot.js';
+import type { TickValues } from '../../bench/ecsdb.js';
 import type { Replay } from '../../bench/ecsdb-wal.js';
 import type { FsyncFloor } from '../../bench/fsync-floor.js';
 import { MODES, modesNamed, planFor, type Mode } from '../../bench/plan.js';
@@ -167,29 +168,38 @@ function expectSnapshotFigures(report: BenchReport): void {
     expectWholeMs(w4.loadMsMedian, `W4 from a snapshot ${mode} loadMsMedian`);
     expectPositiveFinite(w4.config.chunkSlots, `W4 ${mode} config.chunkSlots`);
   });
-  expectModeRows(report, report.snapshotWhileTicking, 'W5', NO_MEMORY_SNAPSHOT, (w5: SnapshotWhileTicking, mode) => {
-    expect(w5.entityCount).toBe(settings.entityCount);
-    expect(w5.tickEntityCount).toBe(settings.tickEntityCount);
-    expect(w5.runs).toHaveLength(settings.snapshotRuns);
-    for (const key of ['durableMsMedian', 'durableMsMax', 'pauseMaxMs', 'ticksMedian', 'snapshotBytes', 'buildMs'] as const) {
-      expectPositiveFinite(w5[key], `W5 ${mode} ${key}`);
-    }
-    expectWholeMs(w5.longestStepMs, `W5 ${mode} longestStepMs`);
-    expectWholeMs(w5.gcMaxMs, `W5 ${mode} gcMaxMs`);
-    // Strict ticks await their durable; buffered ones do not, so they have no such wait.
-    const awaitsDurable = mode === 'strict';
-    w5.runs.forEach((run: SnapshotRun, i) => expectLoopFigures(run, `W5 ${mode} runs[${i}]`, awaitsDurable));
-    expectLoopFigures(w5.baseline, `W5 ${mode} baseline`, awaitsDurable);
-    w5.runs.forEach((run: SnapshotRun, i) => {
-      for (const key of ['durableMs', 'sizeBytes', 'chunkCount'] as const) expectPositiveFinite(run[key], `W5 ${mode} runs[${i}].${key}`);
-      expectWholeMs(run.longestStepMs, `W5 ${mode} runs[${i}].longestStepMs`);
-      expectWholeMs(run.lsnSpan, `W5 ${mode} runs[${i}].lsnSpan`);
-    });
-    if (awaitsDurable) expectPositiveFinite(w5.tickDurableWaitMsMax, `W5 ${mode} tickDurableWaitMsMax`);
-    else expect(w5.tickDurableWaitMsMax).toBeNull();
-    if (process.platform === 'linux') expect(w5.pauseOnCpuMaxMs, 'schedstat is read on Linux').not.toBeNull();
-    expectPositiveFinite(w5.baseline.durationMs, `W5 ${mode} baseline.durationMs`);
+  for (const [rows, values] of [
+    [report.snapshotWhileTicking, 'fresh'],
+    [report.snapshotWhileTickingReused, 'reused'],
+  ] as const) {
+    expectModeRows(report, rows, `W5 ${values} values`, NO_MEMORY_SNAPSHOT, (w5: SnapshotWhileTicking, mode) => expectW5Figures(w5, mode, values, settings));
+  }
+}
+
+/** W5's figures in one mode, with ticks passing `values`. */
+function expectW5Figures(w5: SnapshotWhileTicking, mode: Mode['name'], values: TickValues, settings: BenchReport['plan']['snapshot']): void {
+  expect(w5.tickValues).toBe(values);
+  expect(w5.entityCount).toBe(settings.entityCount);
+  expect(w5.tickEntityCount).toBe(settings.tickEntityCount);
+  expect(w5.runs).toHaveLength(settings.snapshotRuns);
+  for (const key of ['durableMsMedian', 'durableMsMax', 'pauseMaxMs', 'ticksMedian', 'snapshotBytes', 'buildMs'] as const) {
+    expectPositiveFinite(w5[key], `W5 ${mode} ${key}`);
+  }
+  expectWholeMs(w5.longestStepMs, `W5 ${mode} longestStepMs`);
+  expectWholeMs(w5.gcMaxMs, `W5 ${mode} gcMaxMs`);
+  // Strict ticks await their durable; buffered ones do not, so they have no such wait.
+  const awaitsDurable = mode === 'strict';
+  w5.runs.forEach((run: SnapshotRun, i) => expectLoopFigures(run, `W5 ${mode} runs[${i}]`, awaitsDurable));
+  expectLoopFigures(w5.baseline, `W5 ${mode} baseline`, awaitsDurable);
+  w5.runs.forEach((run: SnapshotRun, i) => {
+    for (const key of ['durableMs', 'sizeBytes', 'chunkCount'] as const) expectPositiveFinite(run[key], `W5 ${mode} runs[${i}].${key}`);
+    expectWholeMs(run.longestStepMs, `W5 ${mode} runs[${i}].longestStepMs`);
+    expectWholeMs(run.lsnSpan, `W5 ${mode} runs[${i}].lsnSpan`);
   });
+  if (awaitsDurable) expectPositiveFinite(w5.tickDurableWaitMsMax, `W5 ${mode} tickDurableWaitMsMax`);
+  else expect(w5.tickDurableWaitMsMax).toBeNull();
+  if (process.platform === 'linux') expect(w5.pauseOnCpuMaxMs, 'schedstat is read on Linux').not.toBeNull();
+  expectPositiveFinite(w5.baseline.durationMs, `W5 ${mode} baseline.durationMs`);
 }
 
 /** What the W5 tick loop saw, in a snapshot's run or the baseline. */
@@ -275,6 +285,9 @@ describe('runBench()', () => {
     expect(text).toMatch(/a world of 1,000 entities with Position .* at scale 0\.001 these figures are indicative only/s);
     expect(text).toMatch(/snapshot load [\d.,]+ ms of it \(db\.recovery\.snapshot\.loadMs, median\)/);
     expect(text).toMatch(/longest pause [\d.,]+ ms \(bench;/);
+    expect(text.match(/^W5 snapshot while ticking +(buffered|strict) +durable in /gm), 'W5 rows: both tick kinds, buffered and strict').toHaveLength(4);
+    expect(text.match(/^ticks of [\d,]+\)/gm)).toHaveLength(2);
+    expect(text.match(/^ticks of [\d,]+, .*\n^one value object each\)/gm)).toHaveLength(2);
     expect(text).toMatch(/longestStepMs [\d.,]+ ms \(ecsdb's own/);
     expect(text).toMatch(/[\d,]+ W2 ticks completed during it/);
     expect(text).toMatch(/each awaited its durable: median wait per run [\d.,]+, [\d.,]+, [\d.,]+ ms,/);
@@ -293,6 +306,7 @@ describe('runBench()', () => {
     expectModeRows(report, report.replay, 'W4 replay', NO_DIRECTORY, () => undefined);
     expectModeRows(report, report.snapshotOpen, 'W4 from a snapshot', NO_DIRECTORY, () => undefined);
     expectModeRows(report, report.snapshotWhileTicking, 'W5', NO_MEMORY_SNAPSHOT, () => undefined);
+    expectModeRows(report, report.snapshotWhileTickingReused, 'W5 reused values', NO_MEMORY_SNAPSHOT, () => undefined);
     const statuses = Object.fromEntries(report.targets.map((target) => [target.id, target.status]));
     for (const target of TARGETS) {
       if (target.mode === 'memory') expect(statuses[target.id], target.id).not.toBe('n/a');
@@ -392,6 +406,7 @@ describe('report and targets', () => {
       replay: [],
       snapshotOpen: [],
       snapshotWhileTicking: [],
+      snapshotWhileTickingReused: [],
     };
   }
 
@@ -462,6 +477,11 @@ describe('report and targets', () => {
         { workload: 'W5', mode: 'buffered', ecsdb: snapshotWhileTicking(good, false) },
         { workload: 'W5', mode: 'strict', ecsdb: snapshotWhileTicking(!good, true) },
       ],
+      snapshotWhileTickingReused: [
+        { workload: 'W5', mode: 'memory', ecsdb: noMemorySnapshot },
+        { workload: 'W5', mode: 'buffered', ecsdb: snapshotWhileTicking(good, false, 'reused', 0.5) },
+        { workload: 'W5', mode: 'strict', ecsdb: snapshotWhileTicking(!good, true, 'reused', 0.5) },
+      ],
     };
   }
 
@@ -508,12 +528,13 @@ describe('report and targets', () => {
   }
 
   /** W5 with figures on the good or bad side of its targets; strict's ticks await their durable. */
-  function snapshotWhileTicking(good: boolean, awaitsDurable: boolean): SnapshotWhileTicking {
+  /** `pauseFurtherMs`: how much further from the threshold (below when good, above when not) the pause is. */
+  function snapshotWhileTicking(good: boolean, awaitsDurable: boolean, values: TickValues = 'fresh', pauseFurtherMs = 0): SnapshotWhileTicking {
     const run: SnapshotRun = {
       tickDurableWaitMsMedian: awaitsDurable ? 0.6 : null,
       tickDurableWaitMsMax: awaitsDurable ? 7 : null,
       durableMs: good ? 900 : 1_100,
-      pauseMaxMs: good ? 1.5 : 2.5,
+      pauseMaxMs: good ? 1.5 - pauseFurtherMs : 2.5 + pauseFurtherMs,
       pauseP99Ms: 1,
       pauseOnCpuMaxMs: good ? 1.2 : 2.2,
       runQueueWaitMs: 100,
@@ -528,6 +549,7 @@ describe('report and targets', () => {
     };
     return {
       status: 'ok',
+      tickValues: values,
       entityCount: 1_000_000,
       tickEntityCount: 10_000,
       runs: [run, run, run],
@@ -576,6 +598,7 @@ describe('report and targets', () => {
     expect(byId['w4-snapshot-open']).toBe(800);
     expect(byId['w5-snapshot-durable']).toBe(900);
     expect(byId['w5-main-thread-pause']).toBe(1.5);
+    expect(byId['w5-main-thread-pause-reused-value'], 'read from the reused-value rows').toBe(1);
     expect(byId['w5-longest-step']).toBe(1);
   });
 
@@ -596,6 +619,7 @@ describe('report and targets', () => {
       fsyncFloor: notRun,
       snapshotOpen: [{ workload: 'W4', mode: 'buffered', ecsdb: { status: 'failed', reason: 'CORRUPT_SNAPSHOT' } }],
       snapshotWhileTicking: [],
+      snapshotWhileTickingReused: [{ workload: 'W5', mode: 'buffered', ecsdb: { status: 'failed', reason: 'EIO' } }],
     };
     expect(statusById(evaluateTargets(failedWal))).toMatchObject({
       'wal-bytes-per-w1-commit': 'not met',
@@ -605,6 +629,7 @@ describe('report and targets', () => {
       'w4-snapshot-open': 'not met',
       'w5-snapshot-durable': 'n/a',
       'w5-main-thread-pause': 'n/a',
+      'w5-main-thread-pause-reused-value': 'not met',
       'w5-longest-step': 'n/a',
     });
   });
@@ -711,12 +736,15 @@ describe('report and targets', () => {
     expect(text).toMatch(/W4 open\(\) from a snapshot +strict +open 700 ms \(median of 5; min 600, max 800\)/);
     expect(text).toMatch(/W5 snapshot while ticking +strict +durable in 900 ms/);
     expect(text).toMatch(/each awaited its durable: median wait per run 0\.6, 0\.6, 0\.6 ms,\n.*longest 7 ms \(without a snapshot: median 0\.5 ms, longest 3 ms\)/);
-    expect(text.match(/each awaited its durable/g), 'only strict ticks await their durable').toHaveLength(1);
+    expect(text.match(/each awaited its durable/g), 'only strict ticks (both kinds) await their durable').toHaveLength(2);
+    expect(text).toMatch(/^\(1,000,000 entities, +longest pause 2\.5 ms .*\n^ticks of 10,000\) /m);
+    expect(text).toMatch(/^\(1,000,000 entities, +longest pause 3 ms .*\n^ticks of 10,000, .*\n^one value object each\)/m);
     expect(text).toMatch(/n\/a: W4 from a snapshot memory: no directory: nothing to recover/);
     expect(text).toMatch(/n\/a: W5 memory: no snapshots in memory mode \(db\.snapshot\(\): CONFIG_INVALID: no directory\)/);
     expect(text).toMatch(/NOT MET +W4 open\(\) from a 1,000,000-entity snapshot: <= 1 s: measured 1,200 ms/);
     expect(text).toMatch(/NOT MET +W5 snapshot of 1,000,000 entities while ticking: durable <= 1 s: measured 1,100 ms/);
     expect(text).toMatch(/NOT MET +W5 longest main-thread pause \(the bench's gap between ticks\): <= 2 ms: measured 2\.5 ms/);
+    expect(text).toMatch(/NOT MET +W5 longest main-thread pause, ticks with one value object each \(no garbage of their own\): <= 2 ms: measured 3 ms/);
     expect(text).toMatch(/NOT MET +W5 longest snapshot step \(ecsdb's own longestStepMs\): <= 2 ms: measured 3 ms/);
   });
 });

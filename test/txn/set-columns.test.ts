@@ -59,6 +59,27 @@ describe('Transaction#setColumns() with inputs that run code or alias the table'
     expect(entities.slice(3).map((e) => db.world.tables[0].columnList[0][e])).toEqual([1, 2, 3]);
   });
 
+  it('a setColumns from a getter of the outer call\'s ids (typed-array ids inside) leaves the outer call\'s slots alone', () => {
+    const { db, entities } = worldOf(6);
+    db.transact((tx) => {
+      let inner = false;
+      const ids = [entities[0], entities[1], entities[2]];
+      // Index 1 is read after the outer call has resolved index 0 to its slot.
+      Object.defineProperty(ids, 1, {
+        get() {
+          if (!inner) {
+            inner = true;
+            tx.setColumns(Float64Array.from([entities[5], entities[4], entities[3]]), Health, { hp: Int32Array.from([-5, -4, -3]) });
+          }
+          return entities[1];
+        },
+      });
+      tx.setColumns(ids, Position, { x: Float32Array.from([100, 101, 102]) });
+    });
+    expect(entities.map((e) => db.world.tables[0].columnList[0][e])).toEqual([100, 101, 102, 3, 4, 5]);
+    expect(entities.map((e) => db.world.tables[1].columnList[0][e])).toEqual([0, 1, 2, -3, -4, -5]);
+  });
+
   it('reads each value of a plain column once: what is checked is what is written', () => {
     const { db, entities } = worldOf(2);
     const names = ['a', 'b'];
