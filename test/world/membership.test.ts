@@ -95,4 +95,44 @@ describe('bitecs membership adapter', () => {
     for (let slot = 0; slot < 64; slot++) expect(slotExists(world, slot)).toBe(alive.has(slot));
     expect(sorted(querySlots(world, [A]))).toEqual([...alive].sort((a, b) => a - b));
   });
+
+  // Without a query the adapter keeps memberships in the masks itself (no bitecs call); once a
+  // query exists it goes through bitecs. Both must give the same answers at every point.
+  it.each([
+    ['no query until the first check', 0],
+    ['queries registered along the way', 0.02],
+  ])('agrees with a model under random adds, removals and destroys (%s)', (_label, queryChance) => {
+    const world = createMembershipWorld([A, B]);
+    const model = new Map<number, Set<object>>();
+    let seed = 777;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const expectQueries = (): void => {
+      for (const components of [[A], [B], [A, B]]) {
+        const expected = [...model].filter(([, has]) => components.every((c) => has.has(c))).map(([slot]) => slot);
+        expect(sorted(querySlots(world, components))).toEqual(sorted(expected));
+      }
+    };
+    for (let step = 0; step < 3000; step++) {
+      const slot = Math.floor(random() * 48);
+      const component = random() < 0.5 ? A : B;
+      const has = model.get(slot);
+      const roll = random();
+      if (has === undefined) {
+        addSlot(world, slot);
+        model.set(slot, new Set());
+      } else if (roll < 0.15) {
+        removeSlot(world, slot); // with whatever memberships it has: it must come back empty
+        model.delete(slot);
+      } else if (roll < 0.6) {
+        addMembership(world, slot, component);
+        has.add(component);
+      } else {
+        removeMembership(world, slot, component);
+        has.delete(component);
+      }
+      if (random() < queryChance) expectQueries();
+    }
+    for (let slot = 0; slot < 48; slot++) expect(slotExists(world, slot)).toBe(model.has(slot));
+    expectQueries();
+  });
 });
