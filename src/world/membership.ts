@@ -176,25 +176,24 @@ function unwatched(ctx: Internals, component: object): ComponentData | undefined
 }
 
 export function addMembership(world: MembershipWorld, slot: number, component: object): void {
-  const ctx = internals(world);
-  const data = unwatched(ctx, component);
-  if (data === undefined) {
-    addComponent(world, slot, component);
-    return;
-  }
-  const masks = ctx.entityMasks[data.generationId];
-  masks[slot] = (masks[slot] ?? 0) | data.bitflag;
+  setMembership(world, slot, component, true);
 }
 
 export function removeMembership(world: MembershipWorld, slot: number, component: object): void {
+  setMembership(world, slot, component, false);
+}
+
+function setMembership(world: MembershipWorld, slot: number, component: object, member: boolean): void {
   const ctx = internals(world);
   const data = unwatched(ctx, component);
   if (data === undefined) {
-    removeComponent(world, slot, component);
+    if (member) addComponent(world, slot, component);
+    else removeComponent(world, slot, component);
     return;
   }
   const masks = ctx.entityMasks[data.generationId];
-  masks[slot] = (masks[slot] ?? 0) & ~data.bitflag;
+  const mask = masks[slot] ?? 0;
+  masks[slot] = member ? mask | data.bitflag : mask & ~data.bitflag;
 }
 
 /** The live bitecs result array of slots that have every component. Do not mutate it. */
