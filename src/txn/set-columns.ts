@@ -20,20 +20,27 @@ import { BLOCK_COPY_RUN_MIN, type Journal } from './journal.js';
 const F32_MAX = 3.4028234663852886e38;
 
 export function setColumns(world: World, journal: Journal, entities: ArrayLike<number>, table: ComponentTable, columns: object): void {
-  if (entities === null || typeof entities !== 'object' || typeof entities.length !== 'number') {
+  // The length is read once: a typed-array subclass's getter could answer differently each time.
+  const count: unknown = entities !== null && typeof entities === 'object' ? entities.length : undefined;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
     throw new EcsdbError('INVALID_VALUE', `setColumns(${table.def.name}): expected an array of entities, got ${String(entities)}`);
   }
-  const given = givenColumns(table, columns, entities.length);
-  const { slots, runStarts } = requireSlotsWithComponent(world, table, entities);
-  let mask = 0;
-  for (const { field, column } of given) {
-    checkColumn(world, table, field, column);
-    mask |= 1 << field.index;
+  const given = givenColumns(table, columns, count);
+  const scratch = takeSlotArrays(world, count, isTypedArray(entities));
+  try {
+    const { slots, runStarts } = requireSlotsWithComponent(world, table, entities, count, scratch);
+    let mask = 0;
+    for (const { field, column } of given) {
+      checkColumn(world, table, field, column);
+      mask |= 1 << field.index;
+    }
+    // Every input is valid: from here on nothing throws, so the before-images and the writes
+    // below are the whole of what the transaction sees of this call.
+    journal.touchCells(table, slots, runStarts, mask);
+    for (const { field, column } of given) writeColumn(table, field, column, slots, runStarts);
+  } finally {
+    scratch.inUse = false;
   }
-  // Every input is valid: from here on nothing throws, so the before-images and the writes
-  // below are the whole of what the transaction sees of this call.
-  journal.touchCells(table, slots, runStarts, mask);
-  for (const { field, column } of given) writeColumn(table, field, column, slots, runStarts);
 }
 
 /** A typed array (not a DataView, whose indices are ordinary properties): reading it runs no user code. */
@@ -84,39 +91,50 @@ interface Slots {
   readonly runStarts: Uint32Array;
 }
 
-/**
- * Slot arrays reused by the calls whose ids are a typed array, one pair per world (freed with
- * it), grown as needed. Fresh arrays per call were 80 kB of garbage per 10,000-entity call, and
- * the collections it drove paused a W5 game loop for 5–20 ms (docs/performance.md).
- */
-const scratchOf = new WeakMap<World, { slots: Uint32Array; starts: Uint32Array }>();
-
-/**
- * Arrays for `count` slots and `count + 1` run starts. Shared only when `reusable`: reading a
- * typed array of ids runs no user code, and nothing after it in setColumns does either (bar
- * building an error message, after which the call throws), so no other call can begin while
- * this one uses them. Any other input is read through code the user controls (a getter, a
- * Proxy) that could call setColumns again mid-call: it gets fresh arrays.
- */
-function slotArrays(world: World, count: number, reusable: boolean): { slots: Uint32Array; starts: Uint32Array } {
-  if (!reusable) return { slots: new Uint32Array(count), starts: new Uint32Array(count + 1) };
-  let scratch = scratchOf.get(world);
-  if (scratch === undefined || scratch.slots.length < count) {
-    const capacity = Math.max(count, 2 * (scratch?.slots.length ?? 0));
-    scratch = { slots: new Uint32Array(capacity), starts: new Uint32Array(capacity + 1) };
-    scratchOf.set(world, scratch);
-  }
-  return scratch;
+/** Arrays for a call's slots and run starts; `inUse` while a call holds the world's shared pair. */
+interface SlotArrays {
+  slots: Uint32Array;
+  starts: Uint32Array;
+  inUse: boolean;
 }
 
-function requireSlotsWithComponent(world: World, table: ComponentTable, entities: ArrayLike<number>): Slots {
-  const count = entities.length;
+/**
+ * One pair of slot arrays per world (freed with it, 8 bytes per id of the largest call kept till
+ * then), for the calls whose ids are a typed array. Fresh arrays per call were 80 kB of garbage per 10,000-entity call,
+ * and the collections it drove paused a W5 game loop for 5–20 ms (docs/performance.md).
+ */
+const scratchOf = new WeakMap<World, SlotArrays>();
+
+/**
+ * Arrays for `count` slots and `count + 1` run starts: the world's shared pair when `reusable`
+ * (the ids are a typed array) and no call holds it, else fresh ones. A call can begin inside
+ * another: reading ids that are not a typed array, or a typed-array subclass's `length`,
+ * `buffer` or `subarray` (ids or column), runs user code, which may call setColumns again. That
+ * call finds the pair in use and gets its own; the caller releases the pair when it is done.
+ */
+function takeSlotArrays(world: World, count: number, reusable: boolean): SlotArrays {
+  if (reusable) {
+    let scratch = scratchOf.get(world);
+    if (scratch === undefined || (!scratch.inUse && scratch.slots.length < count)) {
+      const capacity = Math.max(count, 2 * (scratch?.slots.length ?? 0));
+      scratch = { slots: new Uint32Array(capacity), starts: new Uint32Array(capacity + 1), inUse: false };
+      scratchOf.set(world, scratch);
+    }
+    if (!scratch.inUse) {
+      scratch.inUse = true;
+      return scratch;
+    }
+  }
+  return { slots: new Uint32Array(count), starts: new Uint32Array(count + 1), inUse: false };
+}
+
+function requireSlotsWithComponent(world: World, table: ComponentTable, entities: ArrayLike<number>, count: number, arrays: SlotArrays): Slots {
   // Reading a typed array's elements runs no user code, so the world's arrays cannot be
   // replaced (grown) during the loop: they are looked up once. Any other input (a DataView's
   // indices are ordinary properties, possibly getters) is read with the arrays looked up
   // again for each entity.
   const stable = isTypedArray(entities);
-  const { slots, starts } = slotArrays(world, count, stable);
+  const { slots, starts } = arrays;
   let runCount = 0;
   const registry = world.registry;
   let { alive, generations, highWater } = registry;

@@ -87,8 +87,8 @@ export function scanSegment(bytes: Uint8Array, context: SegmentContext, onRecord
   if (typeof header === 'string') {
     // A short header in the last segment is a crash during its creation: the segment holds no
     // acknowledged commit (records are acknowledged only after the header is durable). So is a
-    // bad header followed by nothing but zeros: the creation's write of header and preallocated
-    // space reached the disk without its first bytes.
+    // bad header followed by nothing but zeros: the creation's zero writes reached the disk and
+    // its header write did not, or only in part.
     if (context.isLast && (header === 'short' || isZeroFrom(bytes, SEGMENT_HEADER_SIZE_BYTES))) {
       return { lastLsn: context.firstLsn - 1, validEnd: 0, tornBytes: bytes.length, unusedBytes: 0, tornReason: `segment header ${header}`, headerTorn: true, lastTimeMs: undefined };
     }

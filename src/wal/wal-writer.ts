@@ -475,7 +475,8 @@ export class WalWriter {
     // the preallocated space, written from the shared zero buffer. (Not one buffer holding the
     // header and the first zeros: a fresh 4 MiB array per segment cost the main thread 1–2 ms
     // of zeroing, once glibc serves such blocks from its heap, and pressed V8 into collections;
-    // a W5 gap of 4 ms, docs/performance.md.)
+    // a W5 gap of 4 ms, docs/performance.md. The price is one more small write per segment,
+    // durable on its own under O_DSYNC.)
     const recordsStart = SEGMENT_HEADER_SIZE_BYTES + (timeMs === undefined ? 0 : TIME_RECORD_SIZE_BYTES);
     const { preallocateBytes, segmentSizeBytesMax } = this.#limits;
     const allocatedBytes = Math.max(recordsStart, Math.min(recordsStart + preallocateBytes, segmentSizeBytesMax));

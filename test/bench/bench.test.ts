@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { LoopFigures, SnapshotOpen, SnapshotRun, SnapshotWhileTicking } from '../../bench/ecsdb-snapshot.js';
-import type { TickValues } from '../../bench/ecsdb.js';
+import { Position, tickRunner, type TickValues } from '../../bench/ecsdb.js';
 import type { Replay } from '../../bench/ecsdb-wal.js';
 import type { FsyncFloor } from '../../bench/fsync-floor.js';
 import { MODES, modesNamed, planFor, type Mode } from '../../bench/plan.js';
@@ -17,6 +17,8 @@ import { runBench, type BenchReport, type Figure, type Machine, type Missing, ty
 import { findRedisServer } from '../../bench/redis.js';
 import { TARGETS, evaluateTargets, type TargetInputs, type TargetResult } from '../../bench/targets.js';
 import { WORKLOADS } from '../../bench/workloads.js';
+import { open, type Entity } from '../../src/index.js';
+import type { Transaction } from '../../src/txn/transaction.js';
 
 /**
  * 100 entities, ticks of 10, 100 commits in flight, 1,000 commits to replay, a 1,000-entity world
@@ -255,6 +257,51 @@ function expectRedisFigures(report: BenchReport): void {
   }
   expect(redis.modes[1].inFlight, 'W6 counterpart under appendfsync always').toBeDefined();
 }
+
+describe('W2 tick runner', () => {
+  // W5's second row differs from its first only in how the tick hands its values to tx.set.
+  it.each([
+    ['fresh', 'a new object for every entity'],
+    ['reused', 'one object for the whole tick'],
+  ] as const)('with %s values passes %s', async (values, _what) => {
+    const plan = planFor(TINY_SCALE);
+    const db = await open({ components: [Position], durability: 'memory' });
+    try {
+      const entities = db.transact((tx) =>
+        Array.from({ length: plan.entityCount }, (_, i) => {
+          const entity = tx.create();
+          tx.add(entity, Position, { x: i, y: 0, z: 0 });
+          return entity;
+        }),
+      ).value;
+      const given: object[] = [];
+      const transact = db.transact.bind(db);
+      // Every tx.set of the runner's transactions, through a Proxy that records its values.
+      const spied = (fn: (tx: Transaction) => unknown) =>
+        transact((tx) =>
+          fn(
+            new Proxy(tx, {
+              get(target, key) {
+                if (key === 'set') return (entity: Entity, component: typeof Position, value: { x: number; y: number; z: number }) => (given.push(value), target.set(entity, component, value));
+                const member = Reflect.get(target, key) as unknown;
+                return typeof member === 'function' ? member.bind(target) : member;
+              },
+            }),
+          ),
+        );
+      Object.assign(db, { transact: spied });
+      const runner = tickRunner(db, entities, plan, 'none', false, values);
+      await runner.run(2);
+      runner.verify();
+      const ticks = [given.slice(0, plan.tickEntityCount), given.slice(plan.tickEntityCount)];
+      expect(given).toHaveLength(2 * plan.tickEntityCount);
+      for (const tick of ticks) expect(new Set(tick).size).toBe(values === 'reused' ? 1 : plan.tickEntityCount);
+      expect(ticks[0][0], 'each tick has values of its own').not.toBe(ticks[1][0]);
+    } finally {
+      await db.close();
+    }
+  });
+});
 
 describe('runBench()', () => {
   it('reports every figure of every workload and mode as a positive finite number', async () => {

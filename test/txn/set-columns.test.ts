@@ -14,6 +14,7 @@ import { applyEncodedWriteSet } from '../../src/txn/apply.js';
 import { encodeWriteSet } from '../../src/txn/write-set.js';
 import { expectEcsdbError } from '../helpers/errors.js';
 import { AllTypes, Health, Position } from '../helpers/fixtures.js';
+import type { Transaction } from '../../src/txn/transaction.js';
 import { InternalDb } from '../helpers/internal-tx.js';
 import { Model } from '../helpers/model.js';
 import { dumpWorld } from '../helpers/world-dump.js';
@@ -78,6 +79,57 @@ describe('Transaction#setColumns() with inputs that run code or alias the table'
     });
     expect(entities.map((e) => db.world.tables[0].columnList[0][e])).toEqual([100, 101, 102, 3, 4, 5]);
     expect(entities.map((e) => db.world.tables[1].columnList[0][e])).toEqual([0, 1, 2, -3, -4, -5]);
+  });
+
+  // A typed-array subclass's `length` or `buffer` getter runs user code after the call has
+  // taken its slot arrays (the world's shared pair, for typed-array ids): a setColumns from it
+  // must get arrays of its own, and both calls must land exactly as per-entity sets would.
+  it.each([
+    ['a length getter (read while checking)', 'length', 3],
+    ['a buffer getter (read while writing, after the journal has the before-images)', 'buffer', 1],
+  ] as const)('a setColumns from %s of the outer call\'s typed-array subclass column lands exactly', (_label, getter, fireAt) => {
+    const writes = (tx: Transaction, entities: Entity[], nested: boolean): void => {
+      const inner = (): void => tx.setColumns(Float64Array.from([entities[5], entities[4], entities[3]]), Position, { x: Float32Array.from([-1, -2, -3]) });
+      if (!nested) {
+        inner();
+        for (const [k, hp] of [10, 20, 30].entries()) tx.set(entities[k], Health, { hp });
+        return;
+      }
+      let reads = 0;
+      // Not the field's own kind (i32), so its values are checked one by one, reading length.
+      class TrickyLength extends Float64Array {
+        override get length(): number {
+          if (++reads === fireAt) inner();
+          return super.length;
+        }
+      }
+      // The field's own kind: copied by runs, through its buffer.
+      class TrickyBuffer extends Int32Array {
+        override get buffer(): ArrayBuffer {
+          if (++reads === fireAt) inner();
+          return super.buffer as ArrayBuffer;
+        }
+      }
+      const hp = (getter === 'length' ? TrickyLength : TrickyBuffer).from([10, 20, 30]) as unknown as Int32Array;
+      tx.setColumns(Float64Array.from([entities[0], entities[1], entities[2]]), Health, { hp });
+      expect(reads, 'the getter ran and fired the inner call').toBeGreaterThanOrEqual(fireAt);
+    };
+    const columnsOf = (db: InternalDb): number[][] => [0, 1].map((t) => Array.from(db.world.tables[t].columnList[0] as Float32Array | Int32Array));
+    const nested = worldOf(6);
+    const plain = worldOf(6);
+    // Rolled back, both calls leave nothing behind: the journal saved every before-image.
+    const before = columnsOf(nested.db);
+    expect(() =>
+      nested.db.transact((tx) => {
+        writes(tx, nested.entities, true);
+        throw new Error('roll back');
+      }),
+    ).toThrow('roll back');
+    expect(columnsOf(nested.db)).toEqual(before);
+    const nestedBytes = nested.db.transact((tx) => writes(tx, nested.entities, true)).liveBytes;
+    expect(nested.entities.map((e) => nested.db.world.tables[1].columnList[0][e])).toEqual([10, 20, 30, 3, 4, 5]);
+    expect(nested.entities.map((e) => nested.db.world.tables[0].columnList[0][e])).toEqual([0, 1, 2, -3, -2, -1]);
+    expect(nestedBytes, 'the write set is that of the same sets made one by one').toEqual(plain.db.transact((tx) => writes(tx, plain.entities, false)).liveBytes);
   });
 
   it('reads each value of a plain column once: what is checked is what is written', () => {
@@ -270,6 +322,10 @@ describe('Transaction#setColumns()', () => {
     expectEcsdbError(() => db.transact((tx) => tx.setColumns(5 as never, Health, { hp: [1] })), 'INVALID_VALUE');
     expectEcsdbError(() => db.transact((tx) => tx.setColumns(entities, Health, null as never)), 'INVALID_VALUE');
     expectEcsdbError(() => db.transact((tx) => tx.setColumns(entities, Health, { hp: 3 as never })), 'INVALID_VALUE');
+    // Array-likes whose length no array could have: refused before anything is sized by it.
+    for (const length of [1.5, -1, NaN, Infinity, 2 ** 60]) {
+      expectEcsdbError(() => db.transact((tx) => tx.setColumns({ length } as never, Health, {})), 'INVALID_VALUE');
+    }
   });
 });
 
