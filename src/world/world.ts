@@ -55,9 +55,19 @@ export class World {
     this.membership = createMembershipWorld(this.tables.map((table) => table.columns));
   }
 
+  /** The last definition tableOf found, and its table: a loop writes one component many times. */
+  #lastDef: AnyComponentDef | undefined;
+  #lastTable: ComponentTable | undefined;
+
   /** The table of a component definition, or undefined when it is not part of this world. */
   tableOf(def: AnyComponentDef): ComponentTable | undefined {
-    return this.tableByDef.get(def);
+    if (def === this.#lastDef) return this.#lastTable;
+    const table = this.tableByDef.get(def);
+    if (table !== undefined) {
+      this.#lastDef = def;
+      this.#lastTable = table;
+    }
+    return table;
   }
 
   tableNamed(name: string): ComponentTable | undefined {

@@ -58,8 +58,9 @@ describe('NO_SUCH_ENTITY', () => {
 
   it('is thrown for values that are not entity ids', async () => {
     const { db } = await fixture();
-    for (const notAnId of [-1, 0.5, Number.NaN, '0', null]) {
+    for (const notAnId of [-1, 0.5, Number.NaN, Infinity, 2 ** 31, 2 ** 53, '0', null, entityIdOf(0, 5)]) {
       expectEcsdbError(() => db.get(notAnId as never, Position), 'NO_SUCH_ENTITY');
+      expectEcsdbError(() => db.transact((tx) => tx.set(notAnId as never, Position, { x: 1 })), 'NO_SUCH_ENTITY');
     }
   });
 
