@@ -161,18 +161,26 @@ export interface SectionHeader {
 
 export function encodeSectionHeader(section: SectionHeader): Uint8Array {
   const bytes = new Uint8Array(SECTION_HEADER_SIZE_BYTES);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, section.storedSizeBytes, true);
-  view.setUint32(4, section.crc, true);
-  view.setUint32(8, section.rawSizeBytes, true);
-  bytes[12] = section.kind;
-  bytes[13] = section.compression;
-  view.setUint16(14, 0, true);
-  view.setUint32(16, section.componentIndex, true);
-  view.setUint32(20, section.fieldIndex, true);
-  view.setUint32(24, section.firstSlot, true);
-  view.setUint32(28, section.slotCount, true);
+  writeSectionHeader(new DataView(bytes.buffer), 0, section);
   return bytes;
+}
+
+/**
+ * Writes a section header at `offset` of `view`. The snapshot writer writes headers straight
+ * into its chunk buffer: an array and a DataView per section (a DataView of a small array moves
+ * its bytes into an ArrayBuffer of their own) were most of what a snapshot allocated per chunk.
+ */
+export function writeSectionHeader(view: DataView, offset: number, section: SectionHeader): void {
+  view.setUint32(offset, section.storedSizeBytes, true);
+  view.setUint32(offset + 4, section.crc, true);
+  view.setUint32(offset + 8, section.rawSizeBytes, true);
+  view.setUint8(offset + 12, section.kind);
+  view.setUint8(offset + 13, section.compression);
+  view.setUint16(offset + 14, 0, true);
+  view.setUint32(offset + 16, section.componentIndex, true);
+  view.setUint32(offset + 20, section.fieldIndex, true);
+  view.setUint32(offset + 24, section.firstSlot, true);
+  view.setUint32(offset + 28, section.slotCount, true);
 }
 
 export function decodeSectionHeader(bytes: Uint8Array, offset: number): SectionHeader {

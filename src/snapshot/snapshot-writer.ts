@@ -31,8 +31,10 @@ import {
   COMPRESSION_NONE,
   SECTION_KIND,
   SNAPSHOT_FLAG_INCREMENTAL,
+  SECTION_HEADER_SIZE_BYTES,
   SNAPSHOT_HEADER_SIZE_BYTES,
   encodeSectionHeader,
+  writeSectionHeader,
   encodeSnapshotHeader,
   snapshotFileName,
   snapshotTempFileName,
@@ -266,12 +268,11 @@ class SectionWriter {
       const aad = cipher.snapshotSectionAad(file, this.sectionCount, encodeSectionHeader({ ...fields, storedSizeBytes: 0, crc: 0 }), endLsn);
       stored = cipher.seal(stored, aad);
     }
-    const header = encodeSectionHeader({ ...fields, storedSizeBytes: stored.length, crc: crc32(stored) });
     const chunk = this.#chunk;
-    chunk.ensure(header.length + stored.length);
-    chunk.bytes.set(header, chunk.length);
-    chunk.bytes.set(stored, chunk.length + header.length);
-    chunk.length += header.length + stored.length;
+    chunk.ensure(SECTION_HEADER_SIZE_BYTES + stored.length);
+    writeSectionHeader(chunk.view, chunk.length, { ...fields, storedSizeBytes: stored.length, crc: crc32(stored) });
+    chunk.bytes.set(stored, chunk.length + SECTION_HEADER_SIZE_BYTES);
+    chunk.length += SECTION_HEADER_SIZE_BYTES + stored.length;
     this.sectionCount++;
   }
 
