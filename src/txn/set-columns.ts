@@ -99,9 +99,10 @@ interface SlotArrays {
 }
 
 /**
- * One pair of slot arrays per world (freed with it, 8 bytes per id of the largest call kept till
- * then), for the calls whose ids are a typed array. Fresh arrays per call were 80 kB of garbage per 10,000-entity call,
- * and the collections it drove paused a W5 game loop for 5–20 ms (docs/performance.md).
+ * One pair of slot arrays per world, for the calls whose ids are a typed array: 8 bytes per id
+ * of the largest call, kept until the world is freed. Fresh arrays per call were 80 kB of garbage
+ * per 10,000-entity call, and the collections it drove paused a W5 game loop for 5–20 ms
+ * (docs/performance.md).
  */
 const scratchOf = new WeakMap<World, SlotArrays>();
 
