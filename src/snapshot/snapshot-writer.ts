@@ -38,6 +38,7 @@ import {
   encodeSnapshotHeader,
   snapshotFileName,
   snapshotTempFileName,
+  type SectionHeader,
   type SectionKind,
 } from './format.js';
 import type { SnapshotEntry } from './manifest.js';
@@ -169,29 +170,26 @@ function captureChunk(world: World, from: number, to: number, chunk: number, onl
   const count = to - from;
   const registry = world.registry;
   const dirty = world.dirtyChunks;
-  const base = { componentIndex: 0, fieldIndex: 0, firstSlot: from, slotCount: count };
   const sections: Section[] = [];
   const registryDirty = dirty === undefined || dirty.takeRegistry(chunk);
   if (!onlyDirty || registryDirty) {
     sections.push(
-      { ...base, kind: SECTION_KIND.generations, raw: bytesOf(registry.generations.subarray(from, to)) },
-      { ...base, kind: SECTION_KIND.alive, raw: registry.alive.subarray(from, to) },
+      sectionOf(SECTION_KIND.generations, 0, 0, from, count, bytesOf(registry.generations.subarray(from, to))),
+      sectionOf(SECTION_KIND.alive, 0, 0, from, count, registry.alive.subarray(from, to)),
     );
   }
   for (const table of world.tables) {
     const tableDirty = dirty === undefined || dirty.takeTable(table.index, chunk);
     if (onlyDirty && !tableDirty) continue;
-    const tableBase = { ...base, componentIndex: table.index };
-    sections.push({ ...tableBase, kind: SECTION_KIND.present, raw: sliceOrZeros(table.present, from, to, table.capacity) });
+    sections.push(sectionOf(SECTION_KIND.present, table.index, 0, from, count, sliceOrZeros(table.present, from, to, table.capacity)));
     for (const field of table.fields) {
       const column = table.columnList[field.index];
-      const fieldBase = { ...tableBase, fieldIndex: field.index };
       if (Array.isArray(column)) {
         const strings: string[] = [];
         for (let slot = from; slot < to; slot++) strings.push(slot < table.capacity ? column[slot] : '');
-        sections.push({ ...fieldBase, kind: SECTION_KIND.strings, raw: encode(strings) });
+        sections.push(sectionOf(SECTION_KIND.strings, table.index, field.index, from, count, encode(strings)));
       } else {
-        sections.push({ ...fieldBase, kind: SECTION_KIND.column, raw: columnChunk(column, field.stride, from, to, table.capacity) });
+        sections.push(sectionOf(SECTION_KIND.column, table.index, field.index, from, count, columnChunk(column, field.stride, from, to, table.capacity)));
       }
     }
   }
@@ -203,6 +201,16 @@ function captureChunk(world: World, from: number, to: number, chunk: number, onl
     for (const table of world.tables) dirty.markCell(table.index, to);
   }
   return sections;
+}
+
+/**
+ * A section, always built here with every property in the same order: one object shape for all.
+ * A spread that adds properties (`{ ...base, kind, raw }`) gave each object a hidden class of its
+ * own, made in the old generation and pointing at young data, so a scavenge kept 2.5–3.7 MB of
+ * dead chunks' objects alive (W5: 2–8 ms scavenges once a second; docs/performance.md).
+ */
+function sectionOf(kind: SectionKind, componentIndex: number, fieldIndex: number, firstSlot: number, slotCount: number, raw: Uint8Array): Section {
+  return { kind, componentIndex, fieldIndex, firstSlot, slotCount, raw };
 }
 
 function bytesOf(array: NumericArray): Uint8Array {
@@ -252,7 +260,11 @@ class SectionWriter {
     assert(section.raw.length <= 0xffff_ffff, 'snapshot section over 4 GiB');
     const compressed = this.compress && section.raw.length > 64;
     let stored = compressed ? deflateSync(section.raw, { level: 1 }) : section.raw;
-    const fields = {
+    // One literal with every field (no spread: see sectionOf); the stored size and checksum are
+    // filled in once the stored bytes are known.
+    const header: { -readonly [K in keyof SectionHeader]: SectionHeader[K] } = {
+      storedSizeBytes: 0,
+      crc: 0,
       rawSizeBytes: section.raw.length,
       kind: section.kind,
       compression: compressed ? COMPRESSION_DEFLATE : COMPRESSION_NONE,
@@ -263,14 +275,16 @@ class SectionWriter {
     };
     if (this.sealing !== undefined) {
       // Compress first, then seal: ciphertext does not compress. The AAD holds the header's
-      // fields after the stored length and checksum, which describe the sealed bytes.
+      // fields after the stored length and checksum (zero here), which describe the sealed bytes.
       const { cipher, file } = this.sealing;
-      const aad = cipher.snapshotSectionAad(file, this.sectionCount, encodeSectionHeader({ ...fields, storedSizeBytes: 0, crc: 0 }), endLsn);
+      const aad = cipher.snapshotSectionAad(file, this.sectionCount, encodeSectionHeader(header), endLsn);
       stored = cipher.seal(stored, aad);
     }
+    header.storedSizeBytes = stored.length;
+    header.crc = crc32(stored);
     const chunk = this.#chunk;
     chunk.ensure(SECTION_HEADER_SIZE_BYTES + stored.length);
-    writeSectionHeader(chunk.view, chunk.length, { ...fields, storedSizeBytes: stored.length, crc: crc32(stored) });
+    writeSectionHeader(chunk.view, chunk.length, header);
     chunk.bytes.set(stored, chunk.length + SECTION_HEADER_SIZE_BYTES);
     chunk.length += SECTION_HEADER_SIZE_BYTES + stored.length;
     this.sectionCount++;
