@@ -10,7 +10,6 @@
  */
 import { EcsdbError } from '../errors.js';
 import { INTEGER_RANGE, TYPED_ARRAY_OF, type NumericArray, type NumericKind } from '../schema/types.js';
-import { SLOT_COUNT_MAX } from '../world/entity-id.js';
 import { requireLiveSlot } from '../world/read.js';
 import { NULL_ENTITY, type ComponentTable, type FieldInfo } from '../world/table.js';
 import { checkFieldValue, numericProblem } from '../world/validate-value.js';
@@ -130,34 +129,20 @@ function takeSlotArrays(world: World, count: number, reusable: boolean): SlotArr
 }
 
 function requireSlotsWithComponent(world: World, table: ComponentTable, entities: ArrayLike<number>, count: number, arrays: SlotArrays): Slots {
-  // Reading a typed array's elements runs no user code, so the world's arrays cannot be
-  // replaced (grown) during the loop: they are looked up once. Any other input (a DataView's
-  // indices are ordinary properties, possibly getters) is read with the arrays looked up
-  // again for each entity.
+  // Reading a typed array's elements runs no user code, so the table cannot grow during the
+  // loop: its presence array is looked up once. Any other input (a DataView's indices are
+  // ordinary properties, possibly getters) is read with it looked up again for each entity.
   const stable = isTypedArray(entities);
   const { slots, starts } = arrays;
   let runCount = 0;
   const registry = world.registry;
-  let { alive, generations, highWater } = registry;
   let present = table.present;
   let previous = -2;
   for (let i = 0; i < count; i++) {
     const id = entities[i];
-    if (!stable) {
-      alive = registry.alive;
-      generations = registry.generations;
-      highWater = registry.highWater;
-      present = table.present;
-    }
-    // registry.isAlive, inlined (slotOf and generationOf by one division, exact for every id
-    // that can be alive); anything it refuses gets requireLiveSlot's error.
-    let slot = -1;
-    if (typeof id === 'number') {
-      const generation = id < SLOT_COUNT_MAX ? 0 : Math.floor(id / SLOT_COUNT_MAX);
-      const candidate = (id - generation * SLOT_COUNT_MAX) | 0;
-      const live = candidate === id - generation * SLOT_COUNT_MAX && candidate >= 0 && candidate < highWater && alive[candidate] === 1 && generations[candidate] === generation;
-      if (live) slot = candidate;
-    }
+    if (!stable) present = table.present;
+    // Anything liveSlotOf refuses gets requireLiveSlot's error.
+    let slot = typeof id === 'number' ? registry.liveSlotOf(id) : -1;
     if (slot === -1) slot = requireLiveSlot(world, id);
     // present is as long as the table's capacity: a slot beyond it reads undefined.
     if (present[slot] !== 1) {

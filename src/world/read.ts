@@ -10,7 +10,6 @@ import type { Entity } from '../schema/types.js';
 import { entityIdOf } from './entity-id.js';
 import { readComponent, type ComponentTable } from './table.js';
 import type { World } from './world.js';
-import { slotOf } from './entity-id.js';
 
 export function requireTable(world: World, def: AnyComponentDef): ComponentTable {
   const table = world.tableOf(def);
@@ -28,15 +27,9 @@ export function requireTable(world: World, def: AnyComponentDef): ComponentTable
 /** The slot of a live entity; NO_SUCH_ENTITY otherwise. */
 export function requireLiveSlot(world: World, id: Entity): number {
   // The type check keeps a numeric string such as '0' (from untyped callers) from naming slot 0.
-  if (typeof id !== 'number') throw new EcsdbError('NO_SUCH_ENTITY', world.registry.describeDeadId(id));
-  const registry = world.registry;
-  // The common id first: a slot never reused (generation 0) is its own id.
-  if ((id | 0) === id && id >= 0 && id < registry.highWater) {
-    if (registry.alive[id] === 1 && registry.generations[id] === 0) return id;
-  } else if (registry.isAlive(id)) {
-    return slotOf(id);
-  }
-  throw new EcsdbError('NO_SUCH_ENTITY', registry.describeDeadId(id));
+  const slot = typeof id === 'number' ? world.registry.liveSlotOf(id) : -1;
+  if (slot !== -1) return slot;
+  throw new EcsdbError('NO_SUCH_ENTITY', world.registry.describeDeadId(id));
 }
 
 export function exists(world: World, id: Entity): boolean {
