@@ -72,6 +72,26 @@ export class DataCipher {
     return sealed;
   }
 
+  /**
+   * `seal` with the plaintext encrypted `stepBytes` at a time and `between()` awaited between
+   * steps (AES-GCM is a stream: the result is the same bytes). For units too large for one
+   * main-thread step; the nonce is taken at the start, so seals in between get other nonces.
+   */
+  async sealInSteps(plain: Uint8Array, aad: Uint8Array, stepBytes: number, between: () => Promise<void>): Promise<Uint8Array> {
+    const sealed = new Uint8Array(plain.length + SEAL_OVERHEAD_BYTES);
+    const nonce = this.#nextNonce();
+    sealed.set(nonce, 0);
+    const cipher = createCipheriv(ALGORITHM, this.#key, nonce);
+    cipher.setAAD(aad);
+    for (let from = 0; from < plain.length; from += stepBytes) {
+      if (from > 0) await between();
+      sealed.set(cipher.update(plain.subarray(from, Math.min(plain.length, from + stepBytes))), NONCE_SIZE_BYTES + from);
+    }
+    cipher.final();
+    sealed.set(cipher.getAuthTag(), NONCE_SIZE_BYTES + plain.length);
+    return sealed;
+  }
+
   /** The plaintext of a sealed unit, or undefined when it does not authenticate (damage, tampering, a unit moved from elsewhere, or another key). */
   open(sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
     if (sealed.length < SEAL_OVERHEAD_BYTES) return undefined;

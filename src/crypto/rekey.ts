@@ -21,7 +21,6 @@
  * commit is lost whatever step a crash interrupts.
  */
 import { join } from 'node:path';
-import { deflateSync } from 'fflate';
 import { assert } from '../assert.js';
 import { EcsdbError } from '../errors.js';
 import { open } from '../db/database.js';
@@ -34,6 +33,7 @@ import { replaceFileDurably } from '../storage/atomic-file.js';
 import { fileStorage } from '../db/open-persistent.js';
 import type { Storage } from '../storage/storage.js';
 import { COMPRESSED_SUFFIX, listAllSegments, readSegmentBytes } from '../wal/archive.js';
+import { ARCHIVE_DEFLATE_LEVEL, deflateInBackground } from '../encoding/deflate.js';
 import { parseSegmentFileName } from '../wal/format.js';
 import { componentsOf } from '../schema/evolution.js';
 import type { DataCipher } from './cipher.js';
@@ -144,8 +144,8 @@ async function stageFiles(storage: Storage, dir: string, rekeyDir: string, from:
     const fileName = segment.path.slice(segment.path.lastIndexOf('/') + 1);
     let content: Uint8Array;
     if (!segment.compressed) content = resealSegment(plain, from, to, segment.path);
-    else if (to === undefined) content = deflateSync(resealSegment(plain, from, undefined, segment.path), { level: 6 });
-    else content = sealArchive(to, resealSegment(plain, from, to, segment.path), segment.firstLsn, segment.path);
+    else if (to === undefined) content = await deflateInBackground(resealSegment(plain, from, undefined, segment.path), ARCHIVE_DEFLATE_LEVEL);
+    else content = await sealArchive(to, resealSegment(plain, from, to, segment.path), segment.firstLsn, segment.path);
     await stage(stagedNameOf(sub, fileName), content);
   }
   const sizes = new Map<string, number>();

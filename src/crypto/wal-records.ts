@@ -7,7 +7,8 @@
  * when the payload is opened, and a record whose CRC matches but whose tag does not was altered
  * on purpose (or by something that also fixed the CRC): CORRUPT_WAL, never a torn tail.
  */
-import { deflateSync, inflateSync } from 'fflate';
+import { inflateSync } from 'fflate';
+import { ARCHIVE_DEFLATE_LEVEL, deflateInBackground } from '../encoding/deflate.js';
 import { EcsdbError } from '../errors.js';
 import { ByteWriter } from '../encoding/bytes.js';
 import {
@@ -81,13 +82,52 @@ function corrupt(segment: string, offset: number, lsn: number, what: string): Ec
  * rewritten.
  */
 export function resealSegment(bytes: Uint8Array, from: DataCipher | undefined, to: DataCipher | undefined, name: string): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = resealedHeader(bytes);
+  resealRecords(bytes, out, SEGMENT_HEADER_SIZE_BYTES, bytes.length, from, to, name);
+  return out.toBytes();
+}
+
+/**
+ * `resealSegment` in main-thread steps of about `stepBytes` of records, with an event-loop turn
+ * between them: for archival, which runs beside the game loop (AES-GCM takes ~1 ms per MiB
+ * here; a whole segment at once held the loop for tens of milliseconds).
+ */
+export async function resealSegmentInSteps(
+  bytes: Uint8Array,
+  from: DataCipher | undefined,
+  to: DataCipher | undefined,
+  name: string,
+  stepBytes: number = BACKGROUND_STEP_BYTES,
+): Promise<Uint8Array> {
+  const out = resealedHeader(bytes);
+  let offset = SEGMENT_HEADER_SIZE_BYTES;
+  while (offset < bytes.length) {
+    if (offset > SEGMENT_HEADER_SIZE_BYTES) await nextTurn();
+    offset = resealRecords(bytes, out, offset, offset + stepBytes, from, to, name);
+  }
+  return out.toBytes();
+}
+
+/** Main-thread work per step of background archival: about a millisecond of AES-GCM. */
+const BACKGROUND_STEP_BYTES = 1024 * 1024;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function resealedHeader(bytes: Uint8Array): ByteWriter {
   const out = new ByteWriter(bytes.length + 1024);
   out.ensure(SEGMENT_HEADER_SIZE_BYTES);
   out.bytes.set(bytes.subarray(0, SEGMENT_HEADER_SIZE_BYTES), 0);
   out.length = SEGMENT_HEADER_SIZE_BYTES;
-  let offset = SEGMENT_HEADER_SIZE_BYTES;
-  while (offset < bytes.length) {
+  return out;
+}
+
+/**
+ * Reseals the records that start in [offset, until) into `out`; returns where the next record
+ * starts (the segment's length after its last).
+ */
+function resealRecords(bytes: Uint8Array, out: ByteWriter, offset: number, until: number, from: DataCipher | undefined, to: DataCipher | undefined, name: string): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  while (offset < bytes.length && offset < until) {
     const end = checkRecordAt(bytes, view, offset);
     if (typeof end === 'string') throw new EcsdbError('CORRUPT_WAL', `WAL segment ${name} is corrupt at byte offset ${offset} (${end}); it cannot be re-encrypted`, { file: name, offset });
     const lsn = recordLsnAt(view, offset);
@@ -110,13 +150,17 @@ export function resealSegment(bytes: Uint8Array, from: DataCipher | undefined, t
     sealRecord(out.bytes, out.view, start, lsn, kind | flags, out.length - start - RECORD_HEADER_SIZE_BYTES);
     offset = end;
   }
-  return out.toBytes();
+  return offset;
 }
 
-/** A compressed archive of an encrypted database: the segment with plain records, deflated, sealed. */
-export function sealArchive(cipher: DataCipher, segmentBytes: Uint8Array, firstLsn: number, name: string): Uint8Array {
-  const deflated = deflateSync(resealSegment(segmentBytes, cipher, undefined, name), { level: 6 });
-  const sealed = cipher.seal(deflated, cipher.archiveAad(firstLsn));
+/**
+ * A compressed archive of an encrypted database: the segment with plain records, deflated, sealed.
+ * It runs beside the game loop: records are opened and the archive sealed in main-thread steps
+ * of about a millisecond, and deflate runs in libuv's thread pool.
+ */
+export async function sealArchive(cipher: DataCipher, segmentBytes: Uint8Array, firstLsn: number, name: string): Promise<Uint8Array> {
+  const deflated = await deflateInBackground(await resealSegmentInSteps(segmentBytes, cipher, undefined, name), ARCHIVE_DEFLATE_LEVEL);
+  const sealed = await cipher.sealInSteps(deflated, cipher.archiveAad(firstLsn), BACKGROUND_STEP_BYTES, nextTurn);
   const bytes = new Uint8Array(ARCHIVE_HEADER_SIZE_BYTES + sealed.length);
   bytes.set(Buffer.from(ARCHIVE_MAGIC, 'latin1'), 0);
   new DataView(bytes.buffer).setUint16(8, ARCHIVE_FORMAT_VERSION, true);

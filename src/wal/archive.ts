@@ -12,9 +12,10 @@
  *   before the original is unlinked; a crash in between leaves both, which is harmless.
  * - deletion: unlink, then directory fsync; a crash may bring the file back, harmless too.
  */
-import { deflateSync, inflateSync } from 'fflate';
+import { inflateSync } from 'fflate';
 import { basename, dirname, join } from 'node:path';
 import { EcsdbError } from '../errors.js';
+import { ARCHIVE_DEFLATE_LEVEL, deflateInBackground } from '../encoding/deflate.js';
 import { moveFile, replaceFileDurably } from '../storage/atomic-file.js';
 import type { Storage } from '../storage/storage.js';
 import { parseSegmentFileName } from './format.js';
@@ -108,8 +109,9 @@ export async function archiveSegments(
     const segment = live[i];
     if (options.compress) {
       const bytes = await storage.readFile(segment.path);
+      // Compressed in libuv's thread pool (a whole segment is far too much for the main thread).
       // Encrypted: compress the plain records, then seal (ciphertext does not compress).
-      const stored = cipher === undefined ? deflateSync(bytes, { level: 6 }) : sealArchive(cipher, bytes, segment.firstLsn, segment.path);
+      const stored = cipher === undefined ? await deflateInBackground(bytes, ARCHIVE_DEFLATE_LEVEL) : await sealArchive(cipher, bytes, segment.firstLsn, segment.path);
       await replaceFileDurably(storage, archiveDir, `${segment.name}${COMPRESSED_SUFFIX}`, stored);
       await storage.unlink(segment.path);
     } else {

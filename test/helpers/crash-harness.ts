@@ -55,7 +55,10 @@ export interface CrashWorkload {
   readonly options: Partial<OpenOptions>;
   /** Whether commit `index` asks for strict durability. */
   readonly strict: (index: number) => boolean;
-  /** Commit indexes after which db.snapshot() is requested; it runs while commits go on. */
+  /**
+   * Commit indexes after which db.snapshot() is requested (once the one before has finished); it
+   * runs while commits go on.
+   */
   readonly snapshotAt?: readonly number[];
   /** Commit indexes after which the database is closed and opened again. */
   readonly reopenAt?: readonly number[];
@@ -96,6 +99,9 @@ export async function runWorkload(workload: CrashWorkload, storage: SimulatedSto
         () => undefined,
       );
       if (workload.snapshotAt?.includes(index) === true) {
+        // A snapshot requested while the one before still runs (its archival included) would
+        // join it; every requested snapshot is to be taken, so the workload lets it finish first.
+        await Promise.all(snapshots);
         snapshots.push(
           db.snapshot().then(
             (entry) => {
