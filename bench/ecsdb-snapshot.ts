@@ -291,6 +291,8 @@ interface LoopTrace {
   gapsMs: number[];
   /** Each gap minus the main thread's run-queue wait in it (ms); empty without schedstat. */
   gapsOnCpuMs: number[];
+  /** Where each gap started, on performance.now()'s clock (that of V8's collection entries). */
+  gapStartsMs: number[];
   /** The main thread's run-queue wait over the whole loop (ms); 0 without schedstat. */
   runQueueWaitMs: number;
   /** Each tick's own duration (ms). */
@@ -324,6 +326,7 @@ async function tickLoop(tick: Runner, stop: () => boolean, trace: LoopTrace, pre
       const startNs = process.hrtime.bigint();
       const gapMs = Number(startNs - previousEndNs) / 1e6;
       trace.gapsMs.push(gapMs);
+      trace.gapStartsMs.push(performanceMsOf(previousEndNs));
       if (runQueue !== undefined) trace.gapsOnCpuMs.push(Math.max(0, gapMs - (waitNs - previousWaitNs) / 1e6));
       if (stop()) return;
       const durable = tick.run(1);
@@ -344,7 +347,33 @@ async function tickLoop(tick: Runner, stop: () => boolean, trace: LoopTrace, pre
 }
 
 function newTrace(): LoopTrace {
-  return { ticks: 0, gapsMs: [], gapsOnCpuMs: [], runQueueWaitMs: 0, ticksMs: [], durableWaitsMs: [] };
+  return { ticks: 0, gapsMs: [], gapsOnCpuMs: [], gapStartsMs: [], runQueueWaitMs: 0, ticksMs: [], durableWaitsMs: [] };
+}
+
+/**
+ * A process.hrtime.bigint() reading on performance.now()'s clock. Node derives both from the
+ * same monotonic clock (uv_hrtime), so they differ by a constant: performance's time origin.
+ */
+function performanceMsOf(hrtimeNs: bigint): number {
+  return Number(hrtimeNs) / 1e6 - HRTIME_MS_AT_PERFORMANCE_ORIGIN;
+}
+
+const HRTIME_MS_AT_PERFORMANCE_ORIGIN = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+
+/**
+ * The longest gap once the garbage collections that ran in it are taken out: the part of the
+ * pause that was not V8 collecting (snapshot steps, I/O callbacks, the event loop). V8 runs a
+ * scavenge it scheduled as a task of its own between two macrotasks, so the scavenges that the
+ * tick's own garbage causes land in the gaps as often as in the ticks.
+ */
+function netOfGcMax(trace: LoopTrace, gcWatch: GcWatch): number {
+  let longest = 0;
+  for (let i = 0; i < trace.gapsMs.length; i++) {
+    const startMs = trace.gapStartsMs[i];
+    const collectedMs = gcWatch.within(startMs, startMs + trace.gapsMs[i]).totalMs;
+    longest = Math.max(longest, trace.gapsMs[i] - collectedMs);
+  }
+  return longest;
 }
 
 /** The longest gap once run-queue waits are taken out; null without schedstat. */
@@ -415,6 +444,8 @@ export interface LoopFigures {
    */
   pauseOnCpuMaxMs: number | null;
   runQueueWaitMs: number | null;
+  /** The longest gap without the garbage collections that ran in it (see netOfGcMax). */
+  pauseNetOfGcMaxMs: number;
   tickMsMedian: number;
   tickMsMax: number;
   /** Strict only (else null): how long a tick's `durable` took after the tick, median and longest. */
@@ -422,7 +453,7 @@ export interface LoopFigures {
   tickDurableWaitMsMax: number | null;
 }
 
-function loopFiguresOf(trace: LoopTrace, runQueue: RunQueueWait | undefined): LoopFigures {
+function loopFiguresOf(trace: LoopTrace, runQueue: RunQueueWait | undefined, gcWatch: GcWatch): LoopFigures {
   const waits = trace.durableWaitsMs;
   return {
     ticks: trace.ticks,
@@ -430,6 +461,7 @@ function loopFiguresOf(trace: LoopTrace, runQueue: RunQueueWait | undefined): Lo
     pauseP99Ms: percentile(trace.gapsMs, 0.99),
     pauseOnCpuMaxMs: onCpuMax(trace),
     runQueueWaitMs: runQueue === undefined ? null : trace.runQueueWaitMs,
+    pauseNetOfGcMaxMs: netOfGcMax(trace, gcWatch),
     tickMsMedian: trace.ticksMs.length === 0 ? 0 : median(trace.ticksMs),
     tickMsMax: Math.max(0, ...trace.ticksMs),
     tickDurableWaitMsMedian: waits.length === 0 ? null : median(waits),
@@ -465,6 +497,8 @@ export interface SnapshotWhileTicking {
   pauseMaxMs: number;
   /** The same without run-queue waits (Linux; else null). */
   pauseOnCpuMaxMs: number | null;
+  /** The same without the garbage collections in each gap. */
+  pauseNetOfGcMaxMs: number;
   /** ecsdb's longestStepMs, the largest over the measured runs. */
   longestStepMs: number;
   ticksMedian: number;
@@ -563,13 +597,14 @@ export async function measureSnapshotWhileTicking(plan: Plan, mode: Mode, values
       durableMsMax: Math.max(...durableMs),
       pauseMaxMs: Math.max(...runs.map((run) => run.pauseMaxMs)),
       pauseOnCpuMaxMs: runQueue === undefined ? null : Math.max(...runs.map((run) => run.pauseOnCpuMaxMs ?? 0)),
+      pauseNetOfGcMaxMs: Math.max(...runs.map((run) => run.pauseNetOfGcMaxMs)),
       longestStepMs: Math.max(...runs.map((run) => run.longestStepMs)),
       ticksMedian: median(runs.map((run) => run.ticks)),
       tickDurableWaitMsMax: durableWaitsMax.length === 0 ? null : Math.max(...durableWaitsMax),
       snapshotBytes: runs[runs.length - 1].sizeBytes,
       gcMaxMs: Math.max(...runs.map((run) => run.gc.maxMs)),
       gcMaxKind: runs.reduce((max, run) => (run.gc.maxMs > max.gc.maxMs ? run : max)).gc.maxKind,
-      baseline: { ...loopFiguresOf(baselineTrace, runQueue), durationMs: baselineDurationMs, gc: baselineGc },
+      baseline: { ...loopFiguresOf(baselineTrace, runQueue, gcWatch), durationMs: baselineDurationMs, gc: baselineGc },
       config: snapshotConfigOf(db),
       buildMs: world.buildMs,
     };
@@ -608,7 +643,7 @@ export async function snapshotWhileTicking(db: Database, tick: Runner, gcWatch: 
     throw new Error(`bench self-check failed: snapshot LSNs ${result.startLsn}..${result.endLsn} with the database at ${db.lsn}`);
   }
   return {
-    ...loopFiguresOf(trace, runQueue),
+    ...loopFiguresOf(trace, runQueue, gcWatch),
     durableMs: Number(durableNs - startNs) / 1e6,
     longestStepMs: result.longestStepMs,
     chunkCount: result.chunkCount,

@@ -314,6 +314,7 @@ function snapshotWhileTickingCells(row: SnapshotWhileTickingRow): Cell[] {
             `  without the main thread's run-queue waits: longest ${ms(w5.pauseOnCpuMaxMs)} (per run ${perRun((run) => run.pauseOnCpuMaxMs ?? 0)} ms);`,
             `  it waited for a CPU ${perRun((run) => run.runQueueWaitMs ?? 0)} ms per run (Linux schedstat)`,
           ]),
+      `  without the garbage collections in each gap: longest ${ms(w5.pauseNetOfGcMaxMs)} (per run ${perRun((run) => run.pauseNetOfGcMaxMs)} ms)`,
       `longestStepMs ${ms(w5.longestStepMs)} (ecsdb's own, whole ms; per run ${perRun((run) => run.longestStepMs)})`,
       `${count(w5.ticksMedian)} W2 ticks completed during it (median; per run ${perRun((run) => run.ticks)})`,
       `  tick median per run ${perRun((run) => run.tickMsMedian)} ms`,
@@ -331,6 +332,7 @@ function snapshotWhileTickingCells(row: SnapshotWhileTickingRow): Cell[] {
       ...(baseline.pauseOnCpuMaxMs === null
         ? []
         : [`  without run-queue waits longest ${ms(baseline.pauseOnCpuMaxMs)}; it waited for a CPU ${ms(baseline.runQueueWaitMs ?? 0)}`]),
+      `  without the collections in each gap longest ${ms(baseline.pauseNetOfGcMaxMs)}`,
     ],
   ];
 }

@@ -210,6 +210,8 @@ function expectLoopFigures(loop: LoopFigures, where: string, awaitsDurable: bool
   // Linux only (schedstat); elsewhere null. Either way never negative.
   if (loop.pauseOnCpuMaxMs !== null) expectWholeMs(loop.pauseOnCpuMaxMs, `${where}.pauseOnCpuMaxMs`);
   if (loop.runQueueWaitMs !== null) expectWholeMs(loop.runQueueWaitMs, `${where}.runQueueWaitMs`);
+  expectWholeMs(loop.pauseNetOfGcMaxMs, `${where}.pauseNetOfGcMaxMs`);
+  expect(loop.pauseNetOfGcMaxMs, `${where}: a gap without its collections is no longer than the gap`).toBeLessThanOrEqual(loop.pauseMaxMs);
   if (awaitsDurable) {
     expectPositiveFinite(loop.tickDurableWaitMsMedian, `${where}.tickDurableWaitMsMedian`);
     expectPositiveFinite(loop.tickDurableWaitMsMax, `${where}.tickDurableWaitMsMax`);
@@ -585,6 +587,7 @@ describe('report and targets', () => {
       pauseP99Ms: 1,
       pauseOnCpuMaxMs: good ? 1.2 : 2.2,
       runQueueWaitMs: 100,
+      pauseNetOfGcMaxMs: good ? 0.7 : 1.7,
       longestStepMs: good ? 1 : 3,
       chunkCount: 62,
       ticks: 300,
@@ -604,6 +607,7 @@ describe('report and targets', () => {
       durableMsMax: run.durableMs,
       pauseMaxMs: run.pauseMaxMs,
       pauseOnCpuMaxMs: run.pauseOnCpuMaxMs,
+      pauseNetOfGcMaxMs: run.pauseNetOfGcMaxMs,
       longestStepMs: run.longestStepMs,
       ticksMedian: run.ticks,
       tickDurableWaitMsMax: run.tickDurableWaitMsMax,
@@ -619,6 +623,7 @@ describe('report and targets', () => {
         tickMsMax: 2,
         pauseOnCpuMaxMs: 0.4,
         runQueueWaitMs: 10,
+        pauseNetOfGcMaxMs: 0.3,
         tickDurableWaitMsMedian: awaitsDurable ? 0.5 : null,
         tickDurableWaitMsMax: awaitsDurable ? 3 : null,
         gc: gcNone,
@@ -775,6 +780,8 @@ describe('report and targets', () => {
     expect(text).toMatch(/without the main thread's run-queue waits: longest 2\.2 ms \(per run 2\.2, 2\.2, 2\.2 ms\);/);
     expect(text).toMatch(/it waited for a CPU 100, 100, 100 ms per run \(Linux schedstat\)/);
     expect(text).toMatch(/without run-queue waits longest 0\.4 ms; it waited for a CPU 10 ms/);
+    expect(text).toMatch(/without the garbage collections in each gap: longest 1\.7 ms \(per run 1\.7, 1\.7, 1\.7 ms\)/);
+    expect(text).toMatch(/without the collections in each gap longest 0\.3 ms/);
     expect(text).toMatch(/longestStepMs 3 ms \(ecsdb's own, whole ms; per run 3, 3, 3\)/);
     expect(text).toMatch(/300 W2 ticks completed during it \(median; per run 300, 300, 300\)/);
     expect(text).toMatch(/snapshot 36 MiB in 62 chunk\(s\)/);
