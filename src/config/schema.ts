@@ -176,7 +176,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     type: BOOLEAN,
     default: false,
     runtime: true,
-    description: 'Deflate-compress snapshot sections.',
+    description: 'Deflate-compress snapshot sections, on the main thread in the chunk steps (slow on float columns: lower chunkSlots with it).',
   },
   {
     section: 'snapshot',
