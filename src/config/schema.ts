@@ -176,7 +176,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     type: BOOLEAN,
     default: false,
     runtime: true,
-    description: 'Deflate-compress snapshot sections, on the main thread in the chunk steps (slow on float columns: lower chunkSlots with it).',
+    description: 'Deflate-compress snapshot sections, on the main thread, one section per turn (slow on float columns: steps of 2-3 ms at the default chunkSlots).',
   },
   {
     section: 'snapshot',

@@ -1,7 +1,9 @@
 /**
  * Taking a snapshot while commits go on. The world is copied in chunks of `chunkSlots` slots,
  * one chunk per event-loop turn, so the main thread pauses only for one chunk's copy and
- * checksum at a time; file writes are asynchronous (libuv's thread pool). Between chunks,
+ * checksum at a time; file writes are asynchronous (libuv's thread pool). With `compress`, the
+ * chunk is copied out in its step and its sections are then deflated one per turn (deflate is
+ * slow on float columns: a whole chunk in one step took 9–34 ms). Between chunks,
  * commits keep changing the world: the image is fuzzy, and that is sound because every chunk
  * holds at least the state at the start LSN S and the WAL's physical after-images from S + 1
  * on repair everything that changed since (see format.ts).
@@ -78,6 +80,8 @@ export interface SnapshotWriterOptions {
    * the database's life. Undefined: a fresh one. Whatever it holds is discarded at the start.
    */
   readonly chunkBuffer?: ByteWriter;
+  /** With `compress`: the buffer a chunk is copied into before it is deflated; kept like `chunkBuffer`. */
+  readonly stagingBuffer?: ByteWriter;
 }
 
 export interface SnapshotStats {
@@ -108,7 +112,7 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
   const flags = (base === undefined ? 0 : SNAPSHOT_FLAG_INCREMENTAL) | (options.cipher === undefined ? 0 : SNAPSHOT_FLAG_ENCRYPTED);
   try {
     const sealing = options.cipher === undefined ? undefined : { cipher: options.cipher, file: { startLsn, createdAtMs, flags } };
-    const writer = new SectionWriter(file, options.compress, sealing, options.chunkBuffer ?? new ByteWriter(64 * 1024));
+    const writer = new SectionWriter(file, options.compress, sealing, options.chunkBuffer ?? new ByteWriter(64 * 1024), options.stagingBuffer);
     await file.write(new Uint8Array(SNAPSHOT_HEADER_SIZE_BYTES), 0); // rewritten once complete
     const world = source.world;
     const highWater = world.registry.highWater;
@@ -120,8 +124,15 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
       // The sections' bytes are views of the live columns: they are copied into the writer's
       // chunk buffer in this same synchronous step, which is what makes the chunk consistent.
       const sections = captureChunk(world, firstSlot, Math.min(highWater, firstSlot + options.chunkSlots), chunk, base !== undefined);
-      for (const section of sections) writer.encode(section);
-      longestStepMs = Math.max(longestStepMs, performance.now() - stepStartMs);
+      if (options.compress) {
+        // Copied out in this step, which fixes the chunk's content; deflated in the turns after it.
+        const staged = writer.stage(sections);
+        longestStepMs = Math.max(longestStepMs, performance.now() - stepStartMs);
+        longestStepMs = Math.max(longestStepMs, await writer.encodeStaged(staged, options.yieldToCommits));
+      } else {
+        for (const section of sections) writer.encode(section);
+        longestStepMs = Math.max(longestStepMs, performance.now() - stepStartMs);
+      }
       // One write per chunk: each awaited write costs the game loop an event-loop turn.
       await writer.flush();
       chunkCount++;
@@ -243,16 +254,57 @@ class SectionWriter {
   sectionCount = 0;
   position = SNAPSHOT_HEADER_SIZE_BYTES;
   readonly #chunk: ByteWriter;
+  readonly #staging: ByteWriter;
 
   constructor(
     private readonly file: StorageFile,
     private readonly compress: boolean,
     private readonly sealing: { readonly cipher: DataCipher; readonly file: { startLsn: number; createdAtMs: number; flags: number } } | undefined,
     chunk: ByteWriter,
+    staging: ByteWriter = new ByteWriter(64 * 1024),
   ) {
     // A snapshot that failed in a write left its chunk in the buffer.
     chunk.reset();
     this.#chunk = chunk;
+    this.#staging = staging;
+  }
+
+  /**
+   * Copies the sections' bytes (views of the live world) into the staging buffer, in the caller's
+   * synchronous step: what `encodeStaged` deflates later is the chunk as it was at this instant.
+   */
+  stage(sections: readonly Section[]): Section[] {
+    const staging = this.#staging;
+    staging.reset();
+    let total = 0;
+    for (const section of sections) total += section.raw.length;
+    staging.ensure(total); // once, so that the views below all point into the same buffer
+    const staged: Section[] = [];
+    for (const section of sections) {
+      const start = staging.length;
+      staging.bytes.set(section.raw, start);
+      staging.length += section.raw.length;
+      staged.push(sectionOf(section.kind, section.componentIndex, section.fieldIndex, section.firstSlot, section.slotCount, staging.bytes.subarray(start, staging.length)));
+    }
+    return staged;
+  }
+
+  /**
+   * Encodes staged sections into the chunk buffer, one per event-loop turn (`between()` is
+   * awaited before each): a step deflates one section, `chunkSlots` values of one field. Whole
+   * sections, with deflateSync: fflate 0.8.3's streaming Deflate, which could split a section
+   * further, emits invalid distances for some inputs (fflate issue #260; the crash property test
+   * found it here). Resolves with the longest step.
+   */
+  async encodeStaged(staged: readonly Section[], between: () => Promise<void>): Promise<number> {
+    let longestMs = 0;
+    for (const section of staged) {
+      await between();
+      const startMs = performance.now();
+      this.encode(section);
+      longestMs = Math.max(longestMs, performance.now() - startMs);
+    }
+    return longestMs;
   }
 
   /** Adds a section to the chunk buffer (`endLsn` only for the end section); `flush` writes it. */

@@ -73,6 +73,8 @@ export class Snapshotter {
 
   /** The chunk buffer every snapshot of this database encodes into (see SnapshotWriterOptions). */
   readonly #chunkBuffer = new ByteWriter(64 * 1024);
+  /** Where a chunk is copied before its sections are deflated (snapshot.compress). */
+  readonly #stagingBuffer = new ByteWriter(64 * 1024);
 
   /** A base the next snapshot may build on: taken in this process, with the same chunking. */
   #incrementalBase: SnapshotEntry | undefined;
@@ -169,6 +171,7 @@ export class Snapshotter {
       yieldToCommits: () => new Promise((resolve) => setImmediate(resolve)),
       cipher: this.options.cipher,
       chunkBuffer: this.#chunkBuffer,
+      stagingBuffer: this.#stagingBuffer,
     });
     // Publish: the manifest names the new snapshot and the newest K - 1 before it.
     const entries = [...this.manifest.filter((e) => e.file !== stats.entry.file), stats.entry].sort((a, b) => a.endLsn - b.endLsn);
