@@ -122,10 +122,11 @@ export async function writeSnapshot(source: SnapshotSource, options: SnapshotWri
       const stepStartMs = performance.now();
       const chunk = firstSlot / options.chunkSlots;
       // The sections' bytes are views of the live columns: they are copied into the writer's
-      // chunk buffer in this same synchronous step, which is what makes the chunk consistent.
+      // chunk buffer (with compress, its staging buffer) in this same synchronous step, which is
+      // what makes the chunk consistent.
       const sections = captureChunk(world, firstSlot, Math.min(highWater, firstSlot + options.chunkSlots), chunk, base !== undefined);
       if (options.compress) {
-        // Copied out in this step, which fixes the chunk's content; deflated in the turns after it.
+        // Deflated in the turns after this one, one section per turn.
         const staged = writer.stage(sections);
         longestStepMs = Math.max(longestStepMs, performance.now() - stepStartMs);
         longestStepMs = Math.max(longestStepMs, await writer.encodeStaged(staged, options.yieldToCommits));
