@@ -8,6 +8,7 @@
  * on purpose (or by something that also fixed the CRC): CORRUPT_WAL, never a torn tail.
  */
 import { inflateSync } from 'fflate';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ARCHIVE_DEFLATE_LEVEL, deflateInBackground } from '../encoding/deflate.js';
 import { EcsdbError } from '../errors.js';
 import { ByteWriter } from '../encoding/bytes.js';
@@ -110,8 +111,6 @@ export async function resealSegmentInSteps(
 
 /** Main-thread work per step of background archival: about a millisecond of AES-GCM. */
 const BACKGROUND_STEP_BYTES = 1024 * 1024;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function resealedHeader(bytes: Uint8Array): ByteWriter {
   const out = new ByteWriter(bytes.length + 1024);

@@ -7,6 +7,7 @@
  * A failed background snapshot changes nothing that recovery relies on (the manifest still names
  * the previous snapshots); its error is kept in `lastError` and rejects `db.snapshot()`.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { join } from 'node:path';
 import { io } from '../storage/io.js';
 import type { Storage } from '../storage/storage.js';
@@ -168,7 +169,7 @@ export class Snapshotter {
       compress: policy.compress,
       chunkSlots: policy.chunkSlots,
       now: this.options.now,
-      yieldToCommits: () => new Promise((resolve) => setImmediate(resolve)),
+      yieldToCommits: () => nextTurn(),
       cipher: this.options.cipher,
       chunkBuffer: this.#chunkBuffer,
       stagingBuffer: this.#stagingBuffer,
