@@ -143,6 +143,9 @@ function formatFsyncFloor(floor: FsyncFloor | Missing, tempDir: string): string[
     `  through node:fs/promises on an O_DSYNC file (one awaited write; ecsdb's default "dsync"): ` +
       `median ${sig3(floor.asyncDsyncMedianNs / 1e3)} µs (p90 ${sig3(floor.asyncDsyncP90Ns / 1e3)}) = ` +
       `${sig3(floor.asyncDsyncMedianNs / floor.medianNs)}x the floor`,
+    `  the same into preallocated space (zeros made durable first, as ecsdb's WAL writes; a strict commit's disk operation ` +
+      `with no ecsdb code): median ${sig3(floor.asyncDsyncOverwriteMedianNs / 1e3)} µs ` +
+      `(p90 ${sig3(floor.asyncDsyncOverwriteP90Ns / 1e3)}) = ${sig3(floor.asyncDsyncOverwriteMedianNs / floor.medianNs)}x the floor`,
   ];
 }
 
@@ -347,11 +350,21 @@ function missingNotes(rows: readonly ResultRow[]): string[] {
   return notes.size === 0 ? [] : [...notes, ''];
 }
 
+const TARGET_STATUS_LABELS: Record<TargetResult['status'], string> = {
+  met: 'MET    ',
+  'not met': 'NOT MET',
+  'beyond limit': 'LIMIT  ',
+  'n/a': 'n/a    ',
+};
+
 function formatTarget(target: TargetResult): string {
-  const status = target.status === 'met' ? 'MET    ' : target.status === 'not met' ? 'NOT MET' : 'n/a    ';
   const measured =
     target.measured === null ? `no ecsdb figure${target.reason === undefined ? '' : ` (${target.reason})`}` : `measured ${sig3(target.measured)} ${target.unit}`;
-  return `  ${status}  ${target.description}: ${measured}`;
+  const line = `  ${TARGET_STATUS_LABELS[target.status]}  ${target.description}: ${measured}`;
+  if (target.limit === undefined) return line;
+  return `${line}\n             ${target.limit.description}: ${sig3(target.limit.measured)} ${target.unit}${
+    target.status === 'beyond limit' ? ', itself beyond the target' : ''
+  }`;
 }
 
 function ms(value: number): string {

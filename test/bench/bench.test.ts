@@ -62,7 +62,7 @@ function expectRow(row: ResultRow): void {
 function expectFsyncFloor(floor: FsyncFloor | Missing): void {
   expect(floor.status, `fsync floor: ${'reason' in floor ? floor.reason : ''}`).toBe('ok');
   const ok = floor as FsyncFloor;
-  for (const key of ['appendSizeBytes', 'appends', 'medianNs', 'minNs', 'p90Ns', 'maxNs', 'perSecond', 'asyncMedianNs', 'asyncP90Ns', 'asyncDsyncMedianNs', 'asyncDsyncP90Ns'] as const) {
+  for (const key of ['appendSizeBytes', 'appends', 'medianNs', 'minNs', 'p90Ns', 'maxNs', 'perSecond', 'asyncMedianNs', 'asyncP90Ns', 'asyncDsyncMedianNs', 'asyncDsyncP90Ns', 'asyncDsyncOverwriteMedianNs', 'asyncDsyncOverwriteP90Ns'] as const) {
     expectPositiveFinite(ok[key], `fsyncFloor.${key}`);
   }
   expect(ok.passMediansNs, 'one pass before, between and after the strict figures').toHaveLength(3);
@@ -317,6 +317,8 @@ describe('runBench()', () => {
     }
     expect(text).toMatch(/sqlite OFF +[\d.,]+( k| M)? entities\/s/);
     expect(text).toMatch(/fsync floor: 40-byte append \+ fdatasync .* median [\d.,]+ µs/);
+    expect(text).toMatch(/the same into preallocated space .* median [\d.,]+ µs \(p90 [\d.,]+\) = [\d.,]+x the floor/);
+    expect(text).toMatch(/(MET|NOT MET|LIMIT) +W1 strict, one commit at a time: <= 1\.2x the fsync floor: measured [\d.,]+ times the fsync floor\n +the limit: .*: [\d.,]+ times the fsync floor/);
     expect(text).toMatch(/W1 strict \/ fsync floor +strict +[\d.,]+x the floor +[\d.,]+x the floor/);
     for (const mode of MODES) expect(text).toMatch(new RegExp(`W6 100 commits +${mode.name} +[\\d.,]+ ms/100 .* [\\d.,]+x (faster|slower)`));
     expect(text).toMatch(/WAL bytes per W1 commit +buffered +[\d.,]+ B\/commit +[\d.,]+ B\/commit +[\d.,]+x fewer bytes/);
@@ -473,6 +475,8 @@ describe('report and targets', () => {
     asyncP90Ns: 300_000,
     asyncDsyncMedianNs: 240_000,
     asyncDsyncP90Ns: 280_000,
+    asyncDsyncOverwriteMedianNs: 220_000, // 1.1x: below W1 strict's target
+    asyncDsyncOverwriteP90Ns: 260_000,
   };
 
   /** Every figure, each placed `good` or not relative to its target. */
@@ -652,6 +656,27 @@ describe('report and targets', () => {
     expect(byId['w5-main-thread-pause']).toBe(1.5);
     expect(byId['w5-main-thread-pause-reused-value'], 'read from the reused-value rows').toBe(1);
     expect(byId['w5-longest-step']).toBe(1);
+  });
+
+  it("judges a target not met as beyond its limit only when the same run's limit misses the threshold too", () => {
+    const withLimit = (limitNs: number, good: boolean): TargetResult => {
+      const inputs = everything(good);
+      const fsyncFloor = { ...floor, asyncDsyncOverwriteMedianNs: limitNs };
+      return evaluateTargets({ ...inputs, fsyncFloor }).find((target) => target.id === 'w1-strict-vs-fsync-floor')!;
+    };
+    // ecsdb at 1.25x the floor: not met; the limit at 1.1x meets the target, at 1.3x does not.
+    expect(withLimit(220_000, false)).toMatchObject({ status: 'not met', measured: 1.25, limit: { measured: 1.1 } });
+    expect(withLimit(260_000, false)).toMatchObject({ status: 'beyond limit', measured: 1.25, limit: { measured: 1.3 } });
+    // A limit never changes a target that is met, nor makes one met.
+    expect(withLimit(260_000, true)).toMatchObject({ status: 'met', measured: 1.15 });
+    // Targets without a limit have none in their result.
+    expect(evaluateTargets(everything(false)).find((target) => target.id === 'w1-memory-commit-us')).not.toHaveProperty('limit');
+
+    const inputs = everything(false);
+    const fsyncFloor = { ...floor, asyncDsyncOverwriteMedianNs: 260_000 };
+    const text = formatReport({ startedAt: new Date(0).toISOString(), durationMs: 1, machine: testMachine, plan, ...inputs, fsyncFloor, redis: REDIS_SKIPPED, targets: evaluateTargets({ ...inputs, fsyncFloor }) });
+    expect(text).toMatch(/LIMIT +W1 strict, one commit at a time: <= 1\.2x the fsync floor: measured 1\.25 times the fsync floor\n +the limit: [^\n]*no ecsdb code\): 1\.3 times the fsync floor, itself beyond the target/);
+    expect(text).toMatch(/the same into preallocated space [^\n]*median 260 µs \(p90 260\) = 1\.3x the floor/);
   });
 
   it('judges a target n/a when its figure was not run or its mode is not available, and not met when it failed', () => {
