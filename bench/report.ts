@@ -134,18 +134,19 @@ function formatFsyncFloor(floor: FsyncFloor | Missing, tempDir: string): string[
   if (floor.status !== 'ok') return [`fsync floor: ${floor.status}: ${floor.reason}`];
   return [
     `fsync floor: ${floor.appendSizeBytes}-byte append + fdatasync on a file in ${tempDir} (node:fs, sync): ` +
-      `median ${sig3(floor.medianNs / 1e3)} µs (min ${sig3(floor.minNs / 1e3)}, p90 ${sig3(floor.p90Ns / 1e3)}, ` +
-      `max ${sig3(floor.maxNs / 1e3)}) over ${count(floor.appends)} appends = ${rateOf(floor.perSecond)} appends/s`,
+      `mean ${sig3(floor.meanNs / 1e3)} µs (median ${sig3(floor.medianNs / 1e3)}, min ${sig3(floor.minNs / 1e3)}, p90 ${sig3(floor.p90Ns / 1e3)}, ` +
+      `max ${sig3(floor.maxNs / 1e3)}) over ${count(floor.appends)} appends = ${rateOf(floor.perSecond)} appends/s; ` +
+      `the strict figures are compared with the mean (like theirs, a run's time over its operations)`,
     `  sampled in ${floor.passMediansNs.length} pass(es) around the strict figures, whose medians were ` +
       `${floor.passMediansNs.map((ns) => sig3(ns / 1e3)).join(', ')} µs`,
     `  the same through node:fs/promises (write, then datasync, each awaited; ecsdb with wal.syncMethod = "fdatasync"): ` +
       `median ${sig3(floor.asyncMedianNs / 1e3)} µs (p90 ${sig3(floor.asyncP90Ns / 1e3)})`,
     `  through node:fs/promises on an O_DSYNC file (one awaited write; ecsdb's default "dsync"): ` +
       `median ${sig3(floor.asyncDsyncMedianNs / 1e3)} µs (p90 ${sig3(floor.asyncDsyncP90Ns / 1e3)}) = ` +
-      `${sig3(floor.asyncDsyncMedianNs / floor.medianNs)}x the floor`,
+      `${sig3(floor.asyncDsyncMedianNs / floor.medianNs)}x the floor's median`,
     `  the same into preallocated space (zeros made durable first, as ecsdb's WAL writes; a strict commit's disk operation ` +
-      `with no ecsdb code): median ${sig3(floor.asyncDsyncOverwriteMedianNs / 1e3)} µs ` +
-      `(p90 ${sig3(floor.asyncDsyncOverwriteP90Ns / 1e3)}) = ${sig3(floor.asyncDsyncOverwriteMedianNs / floor.medianNs)}x the floor`,
+      `with no ecsdb code): mean ${sig3(floor.asyncDsyncOverwriteMeanNs / 1e3)} µs = ${sig3(floor.asyncDsyncOverwriteMeanNs / floor.meanNs)}x the floor ` +
+      `(median ${sig3(floor.asyncDsyncOverwriteMedianNs / 1e3)}, p90 ${sig3(floor.asyncDsyncOverwriteP90Ns / 1e3)})`,
   ];
 }
 

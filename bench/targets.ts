@@ -155,7 +155,7 @@ export const TARGETS: readonly Target[] = [
     threshold: 1.2,
     limit: {
       description: "the limit: the disk operation of one such commit alone (O_DSYNC write into preallocated space through node:fs/promises, no ecsdb code)",
-      read: (inputs) => (inputs.fsyncFloor.status === 'ok' ? inputs.fsyncFloor.asyncDsyncOverwriteMedianNs / inputs.fsyncFloor.medianNs : undefined),
+      read: (inputs) => (inputs.fsyncFloor.status === 'ok' ? inputs.fsyncFloor.asyncDsyncOverwriteMeanNs / inputs.fsyncFloor.meanNs : undefined),
     },
   },
   {
