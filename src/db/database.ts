@@ -8,6 +8,7 @@
 import { EcsdbError } from '../errors.js';
 import type { AnyComponentDef, ComponentDef, ComponentValue, FieldsSpec } from '../schema/component.js';
 import type { Entity } from '../schema/types.js';
+import { fastSetOf, type FastSet } from '../txn/fast-set.js';
 import { Journal } from '../txn/journal.js';
 import type { WriteSetSchema } from '../txn/write-set.js';
 import type { WalWriter } from '../wal/wal-writer.js';
@@ -77,6 +78,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export class Database {
   readonly #world: World;
   readonly #journal: Journal;
+  readonly #fastSets: readonly (FastSet | undefined)[];
   #transaction: Transaction | undefined;
   #lsn = 0;
   #closed = false;
@@ -92,6 +94,7 @@ export class Database {
     this.#config = config;
     this.#cwd = cwd;
     this.#journal = new Journal(world);
+    this.#fastSets = world.tables.map(fastSetOf);
     this.#durability = durability;
     this.#persistent = persistent;
     this.#schema = world.tables.map((table) => table.fields);
@@ -140,7 +143,7 @@ export class Database {
     const wal = this.#persistent?.wal;
     wal?.checkWritable();
     const journal = this.#journal;
-    const tx = new Transaction(this.#world, journal);
+    const tx = new Transaction(this.#world, journal, this.#fastSets);
     this.#transaction = tx;
     journal.begin();
     let value: T;

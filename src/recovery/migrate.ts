@@ -27,6 +27,7 @@ import { componentsOf, describeConversion, convertWorld, planEvolution, unconver
 import type { AnyComponentDef } from '../schema/component.js';
 import type { Entity } from '../schema/types.js';
 import { ByteWriter } from '../encoding/bytes.js';
+import { fastSetOf } from '../txn/fast-set.js';
 import { Journal } from '../txn/journal.js';
 import { Transaction } from '../txn/transaction.js';
 import { exists, queryEntities } from '../world/read.js';
@@ -177,7 +178,7 @@ export function migrateWorld(
   const world = convertWorld(oldWorld, plan, given);
   const conversion = describeConversion(plan, oldWorld, given);
   const journal = new Journal(world);
-  const tx = new Transaction(world, journal);
+  const tx = new Transaction(world, journal, world.tables.map(fastSetOf));
   const old = oldWorldReader(oldWorld, from.version);
   journal.begin();
   for (const step of steps) {

@@ -182,6 +182,42 @@ export class Journal {
   }
 
   /**
+   * `touchCell` for a slot that had the component when `set` checked it, inlined into the
+   * generated fast path of `tx.set` for tables whose fields are all numeric scalars
+   * (src/txn/fast-set.ts): JavaScript statements over the variables `journal` (this Journal),
+   * `table`, `slot`, `mask` (the fields written) and `columns` (`table.columnList`). They make
+   * the same records as `touchCell` and `recordFirstTouch`, the before-image one store per field,
+   * and leave a slot or record count past the arrays to `touchCell` itself (which grows them).
+   * The slot's `hadBefore` is 1 without looking: only the caller's getters run between `set`'s
+   * check and here, and a getter that removed the component (or destroyed the entity) went
+   * through `touchCell` for the slot, which is then stamped already and not recorded again.
+   * Keep the two in step: test/txn/fast-set.test.ts compares them.
+   */
+  static scalarFirstTouchSource(fieldCount: number): string {
+    const saves = Array.from({ length: fieldCount }, (_, f) => `before[${f}][index] = columns[${f}][slot];`).join(' ');
+    return [
+      'const log = journal.tables[table.index];',
+      'const epoch = journal.epoch;',
+      'if (log.epoch !== epoch) { log.epoch = epoch; journal.touchedTables.push(table.index); }',
+      'log.fieldMask |= mask;',
+      'const stamps = log.stamps;',
+      'if (slot >= stamps.length) journal.touchCell(table, slot, mask);',
+      'else if (stamps[slot] !== epoch) {',
+      '  const index = log.count;',
+      '  if (index >= log.touched.length) journal.touchCell(table, slot, mask);',
+      '  else {',
+      '    stamps[slot] = epoch;',
+      '    journal.world.dirtyChunks?.markCell(table.index, slot);',
+      '    log.count = index + 1;',
+      '    log.touched[index] = slot;',
+      '    log.hadBefore[index] = 1;',
+      `    const before = log.before; ${saves}`,
+      '  }',
+      '}',
+    ].join('\n');
+  }
+
+  /**
    * `touchCell` for each of `slots` with one `fieldMask` (the bulk write path): the same records
    * in the same order, with the per-table lookups done once. `runStarts` splits `slots` into
    * runs of consecutive slots: run r is `slots[runStarts[r] .. runStarts[r + 1])`, the last

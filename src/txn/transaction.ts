@@ -11,6 +11,7 @@ import type { AnyComponentDef, ComponentColumns, ComponentDef, ComponentInput, C
 import type { Entity } from '../schema/types.js';
 import { exists, getComponent, hasComponent, queryEntities, requireLiveSlot, requireTable } from '../world/read.js';
 import type { World } from '../world/world.js';
+import type { FastSet } from './fast-set.js';
 import type { Journal } from './journal.js';
 import { setColumns } from './set-columns.js';
 
@@ -20,6 +21,8 @@ export class Transaction {
   constructor(
     private readonly world: World,
     private readonly journal: Journal,
+    /** Each table's fast `set` (fast-set.ts), by table index; undefined where it has none. */
+    private readonly fastSets: readonly (FastSet | undefined)[],
   ) {}
 
   /** Creates an entity with no components and returns its id. */
@@ -72,6 +75,8 @@ export class Transaction {
     if (slot >= table.capacity || table.present[slot] !== 1) {
       throw new EcsdbError('COMPONENT_MISSING', `entity ${entity} has no ${table.def.name}; use add() first`);
     }
+    const fastSet = this.fastSets[table.index];
+    if (fastSet !== undefined && fastSet(slot, values, this.journal, world.isAlive)) return;
     const access = world.fieldAccess[table.index];
     const mask = access.check(values, world.isAlive);
     this.journal.touchCell(table, slot, mask);

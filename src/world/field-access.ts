@@ -72,29 +72,34 @@ function genericAccess(table: ComponentTable): FieldAccess {
 
 const F32_MAX = 3.4028234663852886e38;
 
-function valueCheck(kind: string, index: number): string {
+/**
+ * Generated source: true when the value in variable `v` (not undefined) is not a valid value of a
+ * field of `kind`, exactly as checkFieldValue would refuse it. Entity fields call `isAlive`.
+ */
+export function invalidValueSource(kind: string, index: number, v = 'v'): string {
   switch (kind) {
     case 'string':
-      return `typeof v !== "string" || !v.isWellFormed()`;
+      return `typeof ${v} !== "string" || !${v}.isWellFormed()`;
     case 'bool':
-      return `typeof v !== "boolean"`;
+      return `typeof ${v} !== "boolean"`;
     case 'entity':
-      return `v !== null && (typeof v !== "number" || !isAlive(v))`;
+      return `${v} !== null && (typeof ${v} !== "number" || !isAlive(${v}))`;
     case 'f64':
-      return `typeof v !== "number"`;
+      return `typeof ${v} !== "number"`;
     case 'f32':
-      return `typeof v !== "number" || ((v > ${F32_MAX} || v < -${F32_MAX}) && v !== Infinity && v !== -Infinity)`;
+      return `typeof ${v} !== "number" || ((${v} > ${F32_MAX} || ${v} < -${F32_MAX}) && ${v} !== Infinity && ${v} !== -Infinity)`;
     default: {
       const [min, max] = INTEGER_RANGE[kind as NumericKind]!;
-      return `!(v >= ${min} && v <= ${max} && Math.floor(v) === v) /* field ${index} */`;
+      return `!(${v} >= ${min} && ${v} <= ${max} && Math.floor(${v}) === ${v}) /* field ${index} */`;
     }
   }
 }
 
-function stored(kind: string): string {
-  if (kind === 'bool') return 'v ? 1 : 0';
-  if (kind === 'entity') return `v === null ? ${NULL_ENTITY} : v`;
-  return 'v';
+/** Generated source: what a column of a field of `kind` stores for the valid value in variable `v`. */
+export function storedValueSource(kind: string, v = 'v'): string {
+  if (kind === 'bool') return `${v} ? 1 : 0`;
+  if (kind === 'entity') return `${v} === null ? ${NULL_ENTITY} : ${v}`;
+  return v;
 }
 
 function compiledAccess(table: ComponentTable): FieldAccess {
@@ -102,7 +107,7 @@ function compiledAccess(table: ComponentTable): FieldAccess {
   const checks = fields.map(
     (field, i) =>
       `v = values[${JSON.stringify(field.name)}];\n` +
-      `if (v !== undefined) { given++; if (${valueCheck(field.type.kind, i)}) return generic(table, values, isAlive); mask |= ${1 << i}; }`,
+      `if (v !== undefined) { given++; if (${invalidValueSource(field.type.kind, i)}) return generic(table, values, isAlive); mask |= ${1 << i}; }`,
   );
   const checkSource =
     `return function check(values, isAlive) {\n` +
@@ -111,11 +116,11 @@ function compiledAccess(table: ComponentTable): FieldAccess {
     `let keys = 0; for (const key in values) keys++;\n` +
     `if (keys !== given) return generic(table, values, isAlive);\nreturn mask;\n};`;
   const writes = fields.map(
-    (field, i) => `v = values[${JSON.stringify(field.name)}]; if (v !== undefined) table.columnList[${i}][slot] = ${stored(field.type.kind)};`,
+    (field, i) => `v = values[${JSON.stringify(field.name)}]; if (v !== undefined) table.columnList[${i}][slot] = ${storedValueSource(field.type.kind)};`,
   );
   const writeAlls = fields.map((field, i) => {
     const fallback = JSON.stringify(field.type.kind === 'string' ? '' : field.type.kind === 'entity' ? NULL_ENTITY : 0);
-    return `v = values[${JSON.stringify(field.name)}]; table.columnList[${i}][slot] = v === undefined ? ${fallback} : ${stored(field.type.kind)};`;
+    return `v = values[${JSON.stringify(field.name)}]; table.columnList[${i}][slot] = v === undefined ? ${fallback} : ${storedValueSource(field.type.kind)};`;
   });
   const makeCheck = new Function('table', 'generic', checkSource) as (
     t: ComponentTable,

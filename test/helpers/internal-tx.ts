@@ -6,6 +6,7 @@
 import { EcsdbError } from '../../src/index.js';
 import { ByteWriter } from '../../src/encoding/bytes.js';
 import type { AnyComponentDef } from '../../src/schema/component.js';
+import { fastSetOf, type FastSet } from '../../src/txn/fast-set.js';
 import { Journal } from '../../src/txn/journal.js';
 import { Transaction } from '../../src/txn/transaction.js';
 import type { WriteSet, WriteSetSchema } from '../../src/txn/write-set.js';
@@ -25,9 +26,13 @@ export class InternalDb {
   readonly world: World;
   readonly journal: Journal;
 
-  constructor(components: readonly AnyComponentDef[]) {
+  readonly #fastSets: readonly (FastSet | undefined)[];
+
+  /** `fastSets: false` makes every `set` take the separate check, journal and write steps (test/txn/fast-set.test.ts). */
+  constructor(components: readonly AnyComponentDef[], options: { fastSets?: boolean } = {}) {
     this.world = new World(components);
     this.journal = new Journal(this.world);
+    this.#fastSets = options.fastSets === false ? [] : this.world.tables.map(fastSetOf);
   }
 
   /** The schema write sets of this world are encoded against. */
@@ -37,7 +42,7 @@ export class InternalDb {
 
   transact<T>(fn: (tx: Transaction) => T): InternalCommit<T> {
     const { journal } = this;
-    const tx = new Transaction(this.world, journal);
+    const tx = new Transaction(this.world, journal, this.#fastSets);
     journal.begin();
     let value: T;
     try {
