@@ -102,7 +102,8 @@ function run(tx: Transaction, ids: Entity[], dead: Entity[], step: Op): string {
   try {
     switch (step.kind) {
       case 'set':
-        tx.set(ids[step.entity], DEFS[step.component], step.fields as never);
+        // The values are random, valid or not: typed loosely on purpose.
+        tx.set(ids[step.entity], DEFS[step.component] as typeof Position, step.fields as never);
         break;
       case 'setRef':
         tx.set(ids[step.entity], Target, { entity: step.dead && dead.length > 0 ? dead[dead.length - 1] : ids[step.target] });
@@ -117,7 +118,7 @@ function run(tx: Transaction, ids: Entity[], dead: Entity[], step: Op): string {
         dead.push(ids[step.entity]);
         tx.destroy(ids[step.entity]);
         const fresh = tx.create();
-        for (const def of DEFS) tx.add(fresh, def, def === Target ? { entity: null } : {});
+        for (const def of DEFS) tx.add(fresh, def as typeof Position, (def === Target ? { entity: null } : {}) as never);
         ids[step.entity] = fresh;
         break;
       }
