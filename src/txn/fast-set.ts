@@ -4,10 +4,11 @@
  * the given values once, checks them, makes the journal's first-touch record and writes them,
  * with the field names and indices as constants and no call in between.
  *
- * The separate steps (`FieldAccess.check`, `Journal.touchCell`, `FieldAccess.writeGiven`) cost
- * ~75 ns per `set` on the development machine; this one function ~50 ns (a W2 tick of 10,000
- * `set` calls in memory mode: 0.73-0.80 ms before, 0.51-0.53 ms after; docs/performance.md).
- * The gain is the calls and the generic loops it saves, which V8 did not inline.
+ * The separate steps (`FieldAccess.check`, `Journal.touchCell`, `FieldAccess.writeGiven`) took
+ * ~75 ns per `set` on the development machine, calls included; with this function a `set` takes
+ * ~57 ns (a W2 tick of 10,000 `set` calls in memory mode: 0.73-0.83 ms before, 0.57-0.62 ms
+ * after; docs/performance.md). The gain is the calls and generic loops it saves, which V8 did
+ * not inline.
  *
  * It accepts only what the separate steps accept, and makes the same records: on anything
  * unusual (a value of the wrong type or out of range, an unknown key, a key set to undefined
