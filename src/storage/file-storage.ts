@@ -7,6 +7,7 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { FileStat, OpenMode, Storage, StorageFile, OpenOptions } from './storage.js';
+import { ioError, writeThread } from './write-thread.js';
 
 /** Data files are private to the user running the database. */
 export const FILE_MODE = 0o600;
@@ -37,6 +38,7 @@ export class FileStorage implements Storage {
     const dsync = fsConstants.O_DSYNC as number | undefined;
     const flags = syncEachWrite && dsync !== undefined ? numericFlags(mode) | dsync : OPEN_FLAGS[mode];
     const handle = await open(path, flags, FILE_MODE);
+    if (options?.queuedWrites === true) writeThread().start();
     return new FileStorageFile(path, handle, syncEachWrite, syncEachWrite && dsync === undefined);
   }
 
@@ -87,13 +89,26 @@ export class FileStorage implements Storage {
   }
 }
 
+/** Names each open file for the write thread (a descriptor number is reused after a close). */
+let nextFileNumber = 1;
+
 class FileStorageFile implements StorageFile {
+  readonly #number = nextFileNumber++;
+  /** The last queued durable write, settled (the writes settle in order); close waits for it. */
+  #queued: Promise<unknown> = Promise.resolve();
+
   constructor(
     readonly path: string,
     private readonly handle: FileHandle,
     readonly syncsEachWrite: boolean,
     private readonly syncAfterWrite: boolean,
   ) {}
+
+  queueDurableWrite(data: Uint8Array, position: number): Promise<void> | undefined {
+    const written = writeThread().write(this.#number, this.handle.fd, this.path, data, position, !this.syncsEachWrite || this.syncAfterWrite);
+    if (written !== undefined) this.#queued = written.catch(() => undefined);
+    return written;
+  }
 
   async write(data: Uint8Array, position: number): Promise<void> {
     // pwrite may write fewer bytes than asked (e.g. just before ENOSPC); keep going so the
@@ -106,7 +121,7 @@ class FileStorageFile implements StorageFile {
         data.length - writtenBytes,
         position + writtenBytes,
       );
-      if (bytesWritten === 0) throw zeroProgressError(this.path, 'write');
+      if (bytesWritten === 0) throw ioError(`EIO: write made no progress, '${this.path}'`, 'EIO', 'write', this.path);
       writtenBytes += bytesWritten;
     }
     if (this.syncAfterWrite) await this.handle.datasync();
@@ -141,14 +156,9 @@ class FileStorageFile implements StorageFile {
   }
 
   async close(): Promise<void> {
+    // The write thread writes through this descriptor's number: closing it first could send a
+    // pending write into whatever file the number names next.
+    await this.#queued;
     await this.handle.close();
   }
-}
-
-function zeroProgressError(path: string, syscall: string): NodeJS.ErrnoException {
-  const error: NodeJS.ErrnoException = new Error(`EIO: ${syscall} made no progress, '${path}'`);
-  error.code = 'EIO';
-  error.syscall = syscall;
-  error.path = path;
-  return error;
 }

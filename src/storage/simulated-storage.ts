@@ -369,6 +369,8 @@ export class SimulatedStorage implements Storage {
 
 class SimulatedFile implements StorageFile {
   private closed = false;
+  /** The last queued durable write, rejected if it or one before it failed. */
+  private queued: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly gate: CallGate,
@@ -393,6 +395,26 @@ class SimulatedFile implements StorageFile {
     assert(Number.isSafeInteger(position) && position >= 0, `write position must be >= 0: ${position}`);
     writeFile(this.file, data, position);
     if (this.syncEachWrite) syncFile(this.file);
+  }
+
+  /**
+   * In order after the writes queued before it, each as `write` then (without O_DSYNC) `sync`,
+   * every call counted and open to crashes and injected failures like any other; after one
+   * fails, the later ones are rejected without a call, as the real write thread does.
+   */
+  queueDurableWrite(data: Uint8Array, position: number): Promise<void> {
+    const bytes = data.slice();
+    const written = this.queued.then(
+      async () => {
+        await this.write(bytes, position);
+        if (!this.syncEachWrite) await this.sync();
+      },
+      () => {
+        throw storageError('EIO', 'write', this.path);
+      },
+    );
+    this.queued = written;
+    return written;
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {
@@ -424,6 +446,7 @@ class SimulatedFile implements StorageFile {
   }
 
   async close(): Promise<void> {
+    await this.queued.catch(() => undefined);
     this.gate('close', this.path);
     this.closed = true; // Closing twice is harmless, as with Node's FileHandle.
   }

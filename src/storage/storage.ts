@@ -39,6 +39,22 @@ export interface StorageFile {
    * keep a reference to it past that.
    */
   write(data: Uint8Array, position: number): Promise<void>;
+  /**
+   * Optional: writes all of `data` at `position` and makes it durable (as `write` then `sync`),
+   * starting at once even if the calling thread never yields to the event loop, and strictly in
+   * order with the other queued writes to this file: each starts only after the one queued
+   * before it is durable, and after a queued write fails none queued after it is made (each is
+   * rejected). So a crash leaves a prefix of the queued writes durable, the last perhaps torn.
+   *
+   * `data` is copied before this returns. Returns undefined, and does nothing, when the storage
+   * cannot take the write now without waiting (the real one: every buffer it writes from is
+   * busy, or the write is over 8 MiB); the caller then writes the bytes later or with `write`. Callers must not mix this with `write` on the
+   * same file while queued writes are pending, and `close` waits for them.
+   *
+   * The WAL writer hands full batches over with it, so a loop that commits without yielding
+   * still has its log written meanwhile (src/wal/wal-writer.ts).
+   */
+  queueDurableWrite?(data: Uint8Array, position: number): Promise<void> | undefined;
   /** Reads up to `length` bytes at `position`; shorter at the end of the file. */
   read(position: number, length: number): Promise<Uint8Array>;
   /** Makes the file's written bytes durable (fdatasync). */
@@ -62,6 +78,12 @@ export interface OpenOptions {
    * an fdatasync, which is what a strict commit waits for. `sync()` remains valid and cheap.
    */
   readonly syncEachWrite?: boolean;
+  /**
+   * The caller will queue durable writes on the file (`queueDurableWrite`): a storage that makes
+   * them on another thread gets it ready now rather than at the first one (starting a worker
+   * thread holds the calling thread ~5 ms the first time, which a game loop would feel).
+   */
+  readonly queuedWrites?: boolean;
 }
 
 export interface Storage {

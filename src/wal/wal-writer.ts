@@ -123,8 +123,19 @@ export class WalWriter {
   #pending = new ByteWriter(64 * 1024);
   #spare = new ByteWriter(64 * 1024);
   #batch: Batch | undefined;
-  /** The batch being written and fsynced right now. */
+  /** The batch the flush loop is writing and fsyncing right now. */
   #inFlight: Batch | undefined;
+  /**
+   * Batches handed to the segment's `queueDurableWrite` by `append` (see #handOver), oldest
+   * first, until each is durable. Never at the same time as #inFlight.
+   */
+  #handedOver: Batch[] = [];
+  /** Settles when the last handed-over batch does (they settle in order). */
+  #handedOverSettled: Promise<unknown> = Promise.resolve();
+  /** The flush loop has a batch or a rotation under way: `append` must not hand one over. */
+  #flushLoopWriting = false;
+  /** LSN of the last record handed to storage (written, being written or queued). */
+  #writtenLsn: number;
   #lastLsn: number;
   #durableLsn: number;
   #flushing: Promise<void> | undefined;
@@ -148,6 +159,7 @@ export class WalWriter {
     this.#limits = { segmentSizeBytesMax, segmentAgeMsMax, flushIntervalMs, batchSizeBytesMax, preallocateBytes, pollStrictWrites };
     this.#lastLsn = tail.lastLsn;
     this.#durableLsn = tail.lastLsn;
+    this.#writtenLsn = tail.lastLsn;
     this.#timeFloorMs = tail.timeMs ?? 0;
     this.#segment = segment;
   }
@@ -157,6 +169,7 @@ export class WalWriter {
     if (tail.segment !== undefined) {
       const file = await options.storage.open(join(options.walDir, segmentFileName(tail.segment.firstLsn)), 'readwrite', {
         syncEachWrite: options.syncEachWrite ?? false,
+        queuedWrites: true,
       });
       // Recovery ended the log at sizeBytes; anything after it is zeros it left in place (it cuts
       // any other tail before the writer opens), so the writer goes on writing into them.
@@ -222,7 +235,9 @@ export class WalWriter {
     this.#bytesAppended += pending.length - start;
     const batch = this.#batch ?? (this.#batch = newBatch(lsn, this.#timeMs));
     batch.lastLsn = lsn;
-    if (strict) {
+    if (pending.length >= this.#limits.batchSizeBytesMax && this.#handOver()) {
+      // Being written already, strict or not.
+    } else if (strict) {
       batch.due = true;
       batch.waitedOn = true;
       this.#kick();
@@ -232,6 +247,45 @@ export class WalWriter {
       this.#armTimer();
     }
     return { lsn, durable: batch.promise };
+  }
+
+  /**
+   * Hands the current batch, which is full, to the segment's queued durable writes (a copy), so
+   * it is written while the caller goes on, even in a loop that commits without ever yielding
+   * (the flush loop only runs when the event loop turns: such a loop would otherwise keep its
+   * whole log in memory and write it all at the end; docs/performance.md). Only when nothing
+   * else is under way that the write must wait for: the flush loop writing or rotating, a zero
+   * fill (its space might be needed), a rotation due, a storage without queued writes. Returns
+   * whether it did.
+   *
+   * Crash while it is queued or being written: the segment ends in this batch's records, torn
+   * or whole, after every batch before it (writes to a file are queued in order, each durable
+   * before the next starts); none of its commits was acknowledged.
+   */
+  #handOver(): boolean {
+    const segment = this.#segment;
+    if (this.#flushLoopWriting || this.#closed || segment === undefined) return false;
+    const pending = this.#pending;
+    if (!this.#canQueue(segment, pending.length)) return false;
+    // The storage copies the bytes (or refuses: it is still writing earlier ones).
+    const queued = segment.file.queueDurableWrite!(pending.bytes.subarray(0, pending.length), segment.sizeBytes);
+    if (queued === undefined) return false;
+    const batch = this.#batch!;
+    this.#batch = undefined;
+    this.#advance(segment, pending.length, batch);
+    pending.reset();
+    this.#handedOver.push(batch);
+    this.#handedOverSettled = queued.then(
+      () => {
+        // From here every record of the batch survives a crash.
+        const index = this.#handedOver.indexOf(batch);
+        if (index !== -1) this.#handedOver.splice(index, 1);
+        this.#durableLsn = Math.max(this.#durableLsn, batch.lastLsn);
+        batch.resolve();
+      },
+      (error: unknown) => this.#fail(error, batch),
+    );
+    return true;
   }
 
   /**
@@ -287,8 +341,13 @@ export class WalWriter {
   whenDurable(lsn: number, strict: boolean): Promise<void> {
     if (this.#failure !== undefined) return rejected(this.#failure);
     if (lsn <= this.#durableLsn) return RESOLVED;
-    const inFlight = this.#inFlight;
-    if (inFlight !== undefined && lsn <= inFlight.lastLsn) return inFlight.promise;
+    // The first batch under way that holds it (the flush loop's may be older or newer than
+    // those handed over).
+    let holder = this.#inFlight !== undefined && lsn <= this.#inFlight.lastLsn ? this.#inFlight : undefined;
+    for (const batch of this.#handedOver) {
+      if (lsn <= batch.lastLsn && (holder === undefined || batch.lastLsn < holder.lastLsn)) holder = batch;
+    }
+    if (holder !== undefined) return holder.promise;
     const batch = this.#batch!;
     if (strict) {
       batch.due = true;
@@ -314,7 +373,7 @@ export class WalWriter {
     let trimFailure: unknown;
     try {
       await this.flush();
-      while (this.#flushing !== undefined) await this.#flushing;
+      while (this.#flushing !== undefined || this.#handedOver.length > 0) await (this.#flushing ?? this.#handedOverSettled);
       if (this.#failure !== undefined) throw this.#failure;
     } finally {
       this.#closed = true;
@@ -372,7 +431,7 @@ export class WalWriter {
         polling?.stop();
         this.#inFlight = undefined;
       }
-      this.#durableLsn = batch.lastLsn;
+      this.#durableLsn = Math.max(this.#durableLsn, batch.lastLsn);
       batch.resolve();
     }
   }
@@ -385,26 +444,71 @@ export class WalWriter {
     return pending.bytes.subarray(0, pending.length);
   }
 
+  /**
+   * Writes the batch durably. A large batch, or one behind batches handed over, joins the
+   * segment's queued durable writes (those `append` hands over, before or after it, stay in
+   * order around it) when no rotation is due and it does not need space a zero fill is
+   * preparing. Otherwise, or when the storage has no queue or refuses, the batches handed over
+   * are awaited and nothing is handed over until this batch is written with `write` (and
+   * `sync`), after a rotation if due.
+   */
   async #writeBatch(bytes: Uint8Array, batch: Batch): Promise<void> {
-    let segment = this.#segment;
-    if (segment === undefined || this.#shouldRotate(segment, bytes.length)) {
-      // Every segment starts with a time record, so that it tells its commits' times alone.
-      segment = await this.#rotate(batch.firstLsn, recordKindAt(bytes, 0) === RECORD_KIND_TIME ? undefined : batch.timeMs);
+    const current = this.#segment;
+    const worthQueueing = bytes.length >= QUEUE_BATCH_SIZE_BYTES_MIN || this.#handedOver.length > 0;
+    if (worthQueueing && current !== undefined && this.#canQueue(current, bytes.length)) {
+      // Crash before it is durable: as below; the batches handed over after it come after it.
+      const queued = current.file.queueDurableWrite!(bytes, current.sizeBytes);
+      if (queued !== undefined) {
+        this.#advance(current, bytes.length, batch);
+        await queued;
+        // From here every record of the batch survives a crash.
+        if (bytes.length < PREALLOCATE_BATCH_SIZE_BYTES_MAX) this.#preallocate(current);
+        return;
+      }
     }
-    // A batch that does not fit in the space prepared so far waits for the fill under way (a
-    // record is never written into space being zeroed); if it still does not fit, it appends.
-    if (segment.extending !== undefined && segment.sizeBytes + bytes.length > segment.allocatedBytes) await segment.extending;
-    if (segment.extensionFailure !== undefined) throw segment.extensionFailure;
-    // Crash during the write or before the fsync: the segment may end in a torn record (followed
-    // by zeros when it was written into preallocated space), which recovery cuts; none of this
-    // batch was acknowledged yet.
-    await segment.file.write(bytes, segment.sizeBytes);
-    segment.sizeBytes += bytes.length;
+    this.#flushLoopWriting = true;
+    try {
+      if (this.#handedOver.length > 0) await this.#handedOverSettled;
+      // A handed-over batch failed: so does this one (#fail rejected the others already).
+      if (this.#failure !== undefined) throw this.#failure;
+      let segment = this.#segment;
+      if (segment === undefined || this.#shouldRotate(segment, bytes.length)) {
+        // Every segment starts with a time record, so that it tells its commits' times alone.
+        segment = await this.#rotate(batch.firstLsn, recordKindAt(bytes, 0) === RECORD_KIND_TIME ? undefined : batch.timeMs);
+      }
+      // A batch that does not fit in the space prepared so far waits for the fill under way (a
+      // record is never written into space being zeroed); if it still does not fit, it appends.
+      if (segment.extending !== undefined && segment.sizeBytes + bytes.length > segment.allocatedBytes) await segment.extending;
+      if (segment.extensionFailure !== undefined) throw segment.extensionFailure;
+      // Crash during the write or before the fsync: the segment may end in a torn record (followed
+      // by zeros when it was written into preallocated space), which recovery cuts; none of this
+      // batch was acknowledged yet.
+      await segment.file.write(bytes, segment.sizeBytes);
+      this.#advance(segment, bytes.length, batch);
+      // With O_DSYNC (syncEachWrite) the write above was already durable when it returned.
+      if (segment.file.syncsEachWrite !== true) await segment.file.sync();
+      // From here every record of the batch survives a crash.
+      if (bytes.length < PREALLOCATE_BATCH_SIZE_BYTES_MAX) this.#preallocate(segment);
+    } finally {
+      this.#flushLoopWriting = false;
+    }
+  }
+
+  /**
+   * Whether `byteCount` more bytes may join the segment's queued writes now: the storage has a
+   * queue, no rotation is due, and they stay below any zero fill under way.
+   */
+  #canQueue(segment: OpenSegment, byteCount: number): boolean {
+    if (segment.file.queueDurableWrite === undefined || segment.extensionFailure !== undefined) return false;
+    if (segment.extending !== undefined && segment.sizeBytes + byteCount > segment.allocatedBytes) return false;
+    return !this.#shouldRotate(segment, byteCount);
+  }
+
+  /** Records that the batch's bytes go (or went) to the segment's end. */
+  #advance(segment: OpenSegment, byteCount: number, batch: Batch): void {
+    segment.sizeBytes += byteCount;
     segment.allocatedBytes = Math.max(segment.allocatedBytes, segment.sizeBytes);
-    // With O_DSYNC (syncEachWrite) the write above was already durable when it returned.
-    if (segment.file.syncsEachWrite !== true) await segment.file.sync();
-    // From here every record of the batch survives a crash.
-    if (bytes.length < PREALLOCATE_BATCH_SIZE_BYTES_MAX) this.#preallocate(segment);
+    this.#writtenLsn = batch.lastLsn;
   }
 
   /**
@@ -447,7 +551,7 @@ export class WalWriter {
 
   #shouldRotate(segment: OpenSegment, batchSizeBytes: number): boolean {
     // Never leave a segment without a write set behind: the next one would have the same name.
-    if (this.#durableLsn < segment.firstLsn) return false;
+    if (this.#writtenLsn < segment.firstLsn) return false;
     const { segmentSizeBytesMax, segmentAgeMsMax } = this.#limits;
     const now = this.options.now;
     return segment.sizeBytes + batchSizeBytes > segmentSizeBytesMax || now() - segment.openedAtMs >= segmentAgeMsMax;
@@ -470,7 +574,7 @@ export class WalWriter {
       }
     }
     const syncEachWrite = this.options.syncEachWrite ?? false;
-    const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create', { syncEachWrite });
+    const file = await storage.open(join(walDir, segmentFileName(firstLsn)), 'create', { syncEachWrite, queuedWrites: true });
     // The header and, unless the batch starts with one, a time record for its first commit; then
     // the preallocated space, written from the shared zero buffer. (Not one buffer holding the
     // header and the first zeros: a fresh 4 MiB array per segment cost the main thread 1–2 ms
@@ -498,17 +602,29 @@ export class WalWriter {
     return segment;
   }
 
+  /** Stops the writer with IO_FAILED and rejects every batch not durable yet (`batch` first). */
   #fail(error: unknown, batch: Batch): void {
-    this.#failure = new EcsdbError(
+    this.#failure ??= new EcsdbError(
       'IO_FAILED',
       `writing the WAL failed (${describeCause(error)}); commits after LSN ${this.#durableLsn} are not durable and the database refuses writes until it is reopened`,
       { cause: error },
     );
     batch.reject(this.#failure);
+    for (const handedOver of this.#handedOver) handedOver.reject(this.#failure);
+    this.#handedOver = [];
     if (this.#batch !== undefined) this.#batch.reject(this.#failure);
     this.#batch = undefined;
   }
 }
+
+/**
+ * The flush loop queues batches this large (storage's queued durable writes: the real one makes
+ * them on its write thread), so that batches filling while it is written can be handed over
+ * behind it. Smaller ones, a strict commit waiting alone above all, are written through libuv's
+ * thread pool, whose round trip is shorter: W1 strict took 10-20% longer per commit through the
+ * write thread (`/tmp/mb/w1ab.mjs`, docs/performance.md).
+ */
+const QUEUE_BATCH_SIZE_BYTES_MIN = 64 * 1024;
 
 /**
  * A batch this large starts no zero fill: zeroing costs about 1.1 µs of disk time per KiB here,

@@ -205,4 +205,46 @@ describe.each(implementations)('Storage contract: $name', ({ createFixture }) =>
   test('syncDirectory of a missing directory fails with ENOENT', async () => {
     await expect(storage.syncDirectory(path('missing'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
+
+  describe.each([false, true])('queued durable writes (syncEachWrite %s)', (syncEachWrite) => {
+    test('land in queue order, from a copy taken when queued', async () => {
+      const file = await storage.open(path('q'), 'create', { syncEachWrite, queuedWrites: true });
+      const data = encode('aaaa');
+      const first = file.queueDurableWrite!(data, 0);
+      data.set(encode('zzzz')); // the caller may reuse its buffer at once
+      // Overlapping writes: the later one must land after the earlier.
+      const second = file.queueDurableWrite!(encode('bb'), 1);
+      const third = file.queueDurableWrite!(encode('c'), 6);
+      expect(first).toBeDefined(); // two stores, both with room for three small writes
+      await Promise.all([first, second, third]);
+      expect([...(await file.read(0, 7))]).toEqual([...encode('abba'), 0, 0, ...encode('c')]);
+      await file.close();
+    });
+
+    test('close waits for the writes still queued', async () => {
+      const file = await storage.open(path('q'), 'create', { syncEachWrite, queuedWrites: true });
+      const writes = [0, 1, 2].map((i) => file.queueDurableWrite!(new Uint8Array(100_000).fill(i + 1), i * 100_000));
+      await file.close();
+      const contents = await storage.readFile(path('q'));
+      expect(contents.length).toBe(300_000);
+      expect([contents[0], contents[150_000], contents[299_999]]).toEqual([1, 2, 3]);
+      await Promise.all(writes);
+    });
+
+    test('after a queued write fails, none queued after it is made; other files are unaffected', async () => {
+      await writeNew('ro', 'xyz');
+      const readOnly = await storage.open(path('ro'), 'read', { queuedWrites: true });
+      const failing = readOnly.queueDurableWrite!(encode('1'), 0);
+      const skipped = readOnly.queueDurableWrite!(encode('2'), 1);
+      await expect(failing).rejects.toMatchObject({ code: 'EBADF' });
+      // EBADF had it been tried: EIO says it was not.
+      await expect(skipped).rejects.toMatchObject({ code: 'EIO' });
+      const other = await storage.open(path('other'), 'create', { syncEachWrite, queuedWrites: true });
+      await other.queueDurableWrite!(encode('ok'), 0);
+      expect(decode(await other.read(0, 2))).toBe('ok');
+      await other.close();
+      await readOnly.close();
+      expect(decode(await storage.readFile(path('ro')))).toBe('xyz');
+    });
+  });
 });

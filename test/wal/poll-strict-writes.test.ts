@@ -1,8 +1,8 @@
 /**
  * wal.pollStrictWrites: while a write that a strict commit (or flush()) waits for is in flight,
  * the writer keeps the event loop turning with setImmediate, and stops once the write is done.
- * Buffered batches written on the interval never poll. The storage here delays each WAL write by
- * a timer, standing in for a disk, so "in flight" lasts long enough to see.
+ * Buffered batches written on the interval never poll. The storage here delays each WAL write
+ * (plain or queued) by a timer, standing in for a disk, so "in flight" lasts long enough to see.
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { open, type Database } from '../../src/index.js';
@@ -22,9 +22,19 @@ function slowWalStorage(): Storage {
       return async (path: string, mode: OpenMode, options?: StorageOpenOptions): Promise<StorageFile> => {
         const file = await target.open(path, mode, options);
         if (!path.endsWith('.wal')) return file;
+        // Queued writes wait their turn, each its delay, then join the real queue in order.
+        let queue: Promise<unknown> = Promise.resolve();
         return new Proxy(file, {
           get(fileTarget, name, fileReceiver) {
             const value = Reflect.get(fileTarget, name, fileReceiver) as unknown;
+            if (name === 'queueDurableWrite') {
+              return (data: Uint8Array, position: number) => {
+                const copy = data.slice();
+                const written = queue.then(() => new Promise((resolve) => setTimeout(resolve, WRITE_DELAY_MS))).then(() => fileTarget.queueDurableWrite!(copy, position));
+                queue = written.catch(() => undefined);
+                return written;
+              };
+            }
             if (name !== 'write') return typeof value === 'function' ? value.bind(fileTarget) : value;
             return async (data: Uint8Array, position: number) => {
               await new Promise((resolve) => setTimeout(resolve, WRITE_DELAY_MS));

@@ -27,8 +27,11 @@ const CHILD = `
 import { open, defineComponent, t } from ${JSON.stringify(LIBRARY)};
 const Position = defineComponent('Position', { x: t.f64, y: t.f64, z: t.f64 });
 const Health = defineComponent('Health', { hp: t.i32 });
-const [dir, durability] = process.argv.slice(2);
-const db = await open({ dir, components: [Position, Health], durability, wal: { flushIntervalMs: 2, segmentSizeBytesMax: 64 * 1024 } });
+const [dir, durability, handOver] = process.argv.slice(2);
+// With handOver, batches fill between rare yields and go to the write thread (WalWriter #handOver).
+const wal = handOver === 'yes' ? { flushIntervalMs: 2, segmentSizeBytesMax: 1024 * 1024, batchSizeBytesMax: 16 * 1024 } : { flushIntervalMs: 2, segmentSizeBytesMax: 64 * 1024 };
+const yieldEvery = handOver === 'yes' ? 2000 : 3;
+const db = await open({ dir, components: [Position, Health], durability, wal });
 let counter = db.query(Health)[0];
 if (counter === undefined) counter = db.transact((tx) => { const e = tx.create(); tx.add(e, Health, { hp: 1 }); return e; }).value;
 process.send('ready');
@@ -41,7 +44,7 @@ for (let i = 0; ; i++) {
   });
   const lsn = commit.lsn;
   commit.durable.then(() => process.send({ durableLsn: lsn }), () => undefined);
-  if (i % 3 === 0) await new Promise((r) => setImmediate(r));
+  if (i % yieldEvery === 0) await new Promise((r) => setImmediate(r));
 }
 `;
 
@@ -57,8 +60,8 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-async function runAndKill(dir: string, durability: string, killAfterMs: number): Promise<number> {
-  const child = fork(childPath, [dir, durability], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+async function runAndKill(dir: string, durability: string, handOver: boolean, killAfterMs: number): Promise<number> {
+  const child = fork(childPath, [dir, durability, handOver ? 'yes' : 'no'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   let acknowledged = 0;
   const ready = new Promise<void>((resolveReady, reject) => {
     child.on('message', (message: unknown) => {
@@ -74,12 +77,17 @@ async function runAndKill(dir: string, durability: string, killAfterMs: number):
   return acknowledged;
 }
 
-describe.each(['strict', 'buffered'])('SIGKILL during %s commits', (durability) => {
+describe.each([
+  { durability: 'strict', handOver: false },
+  { durability: 'buffered', handOver: false },
+  { durability: 'strict', handOver: true },
+  { durability: 'buffered', handOver: true },
+])('SIGKILL during $durability commits (batches handed to the write thread: $handOver)', ({ durability, handOver }) => {
   test(`every acknowledged commit survives ${ROUNDS} kills, and no transaction is half-applied`, async () => {
-    const dir = join(workDir, durability);
+    const dir = join(workDir, `${durability}-${handOver ? 'handover' : 'loop'}`);
     let kills = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const acknowledged = await runAndKill(dir, durability, 20 + Math.floor(Math.random() * 200));
+      const acknowledged = await runAndKill(dir, durability, handOver, 20 + Math.floor(Math.random() * 200));
       const db = await open({ dir, components: [Position, Health] });
       try {
         const recovered = db.lsn;
@@ -97,6 +105,6 @@ describe.each(['strict', 'buffered'])('SIGKILL during %s commits', (durability) 
       kills++;
     }
     reportFamily('SIGKILL storms', { kills, 'acknowledged lost': 0, 'partial visible': 0 });
-    console.log(`sigkill (${durability}): kills ${kills}, acknowledged lost: 0, partial visible: 0`);
+    console.log(`sigkill (${durability}${handOver ? ', handed over' : ''}): kills ${kills}, acknowledged lost: 0, partial visible: 0`);
   });
 });
