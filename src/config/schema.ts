@@ -110,7 +110,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     type: integer(1, GiB),
     default: MiB,
     runtime: true,
-    description: 'A buffered batch is written and fsynced early once it holds this many bytes.',
+    description: 'A batch is written early once it holds this many bytes: handed to the write thread at once when it can take it, even while the committing loop never yields.',
   },
   {
     section: 'wal',
