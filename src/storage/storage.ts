@@ -48,8 +48,9 @@ export interface StorageFile {
    *
    * `data` is copied before this returns. Returns undefined, and does nothing, when the storage
    * cannot take the write now without waiting (the real one: every buffer it writes from is
-   * busy, or the write is over 8 MiB); the caller then writes the bytes later or with `write`. Callers must not mix this with `write` on the
-   * same file while queued writes are pending, and `close` waits for them.
+   * busy, or the write is over 8 MiB); the caller then writes the bytes later or with `write`.
+   * Callers must not mix this with `write` on the same file while queued writes are pending,
+   * and `close` waits for them.
    *
    * The WAL writer hands full batches over with it, so a loop that commits without yielding
    * still has its log written meanwhile (src/wal/wal-writer.ts).

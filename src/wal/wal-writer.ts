@@ -127,12 +127,16 @@ export class WalWriter {
   #inFlight: Batch | undefined;
   /**
    * Batches handed to the segment's `queueDurableWrite` by `append` (see #handOver), oldest
-   * first, until each is durable. Never at the same time as #inFlight.
+   * first, until each is durable. The flush loop's #inFlight batch may be queued before them or
+   * after them (#writeBatch).
    */
   #handedOver: Batch[] = [];
   /** Settles when the last handed-over batch does (they settle in order). */
   #handedOverSettled: Promise<unknown> = Promise.resolve();
-  /** The flush loop has a batch or a rotation under way: `append` must not hand one over. */
+  /**
+   * The flush loop is writing a batch with `write` (or rotating, or waiting for the batches
+   * handed over before it does): `append` must not hand one over.
+   */
   #flushLoopWriting = false;
   /** LSN of the last record handed to storage (written, being written or queued). */
   #writtenLsn: number;
@@ -254,9 +258,9 @@ export class WalWriter {
    * it is written while the caller goes on, even in a loop that commits without ever yielding
    * (the flush loop only runs when the event loop turns: such a loop would otherwise keep its
    * whole log in memory and write it all at the end; docs/performance.md). Only when nothing
-   * else is under way that the write must wait for: the flush loop writing or rotating, a zero
-   * fill (its space might be needed), a rotation due, a storage without queued writes. Returns
-   * whether it did.
+   * else is under way that the write must wait for: the flush loop writing with `write` or
+   * rotating, a zero fill of the space it needs, a rotation due, a storage without queued writes
+   * or refusing this one. Returns whether it did.
    *
    * Crash while it is queued or being written: the segment ends in this batch's records, torn
    * or whole, after every batch before it (writes to a file are queued in order, each durable
