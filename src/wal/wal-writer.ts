@@ -449,17 +449,18 @@ export class WalWriter {
   }
 
   /**
-   * Writes the batch durably. A large batch, or one behind batches handed over, joins the
-   * segment's queued durable writes (those `append` hands over, before or after it, stay in
-   * order around it) when no rotation is due and it does not need space a zero fill is
-   * preparing. Otherwise, or when the storage has no queue or refuses, the batches handed over
-   * are awaited and nothing is handed over until this batch is written with `write` (and
-   * `sync`), after a rotation if due.
+   * Writes the batch durably. Behind batches handed over, it joins the segment's queued durable
+   * writes (those `append` hands over after it stay in order behind it) when no rotation is due
+   * and it does not need space a zero fill is preparing. Otherwise, or when the storage refuses,
+   * the batches handed over are awaited, and nothing is handed over until this batch is written
+   * with `write` (and `sync`) through libuv's thread pool, after a rotation if due. (The thread
+   * pool, not the queue, when nothing is handed over: its round trip is shorter, and a batch
+   * waited for alone, as a strict commit's, pays it in full. Through the write thread, W1 strict
+   * took 10–20% longer; `/tmp/mb/w1ab.mjs`, docs/performance.md.)
    */
   async #writeBatch(bytes: Uint8Array, batch: Batch): Promise<void> {
     const current = this.#segment;
-    const worthQueueing = bytes.length >= QUEUE_BATCH_SIZE_BYTES_MIN || this.#handedOver.length > 0;
-    if (worthQueueing && current !== undefined && this.#canQueue(current, bytes.length)) {
+    if (this.#handedOver.length > 0 && current !== undefined && this.#canQueue(current, bytes.length)) {
       // Crash before it is durable: as below; the batches handed over after it come after it.
       const queued = current.file.queueDurableWrite!(bytes, current.sizeBytes);
       if (queued !== undefined) {
@@ -620,15 +621,6 @@ export class WalWriter {
     this.#batch = undefined;
   }
 }
-
-/**
- * The flush loop queues batches this large (storage's queued durable writes: the real one makes
- * them on its write thread), so that batches filling while it is written can be handed over
- * behind it. Smaller ones, a strict commit waiting alone above all, are written through libuv's
- * thread pool, whose round trip is shorter: W1 strict took 10-20% longer per commit through the
- * write thread (`/tmp/mb/w1ab.mjs`, docs/performance.md).
- */
-const QUEUE_BATCH_SIZE_BYTES_MIN = 64 * 1024;
 
 /**
  * A batch this large starts no zero fill: zeroing costs about 1.1 µs of disk time per KiB here,

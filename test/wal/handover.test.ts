@@ -20,6 +20,8 @@ interface WalWrite {
   readonly path: string;
   readonly position: number;
   readonly length: number;
+  /** For a plain write: how many queued writes had not finished when it started. */
+  readonly queuedPending?: number;
 }
 
 interface RecordingOptions {
@@ -35,6 +37,9 @@ interface RecordingOptions {
  */
 function recordingStorage(inner: Storage, writes: WalWrite[], { refuse = () => false, slowWrites }: RecordingOptions = {}): Storage {
   let queuedCalls = 0;
+  truncatedWhileQueued = false;
+  /** Queued WAL writes not finished yet: a plain write or a truncate must not start meanwhile. */
+  let queuedPending = 0;
   const wrap = (file: StorageFile): StorageFile => {
     const isWal = file.path.includes('/wal/');
     return {
@@ -43,7 +48,7 @@ function recordingStorage(inner: Storage, writes: WalWrite[], { refuse = () => f
         return file.syncsEachWrite;
       },
       write: async (data, position) => {
-        if (isWal) writes.push({ how: 'write', path: file.path, position, length: data.length });
+        if (isWal) writes.push({ how: 'write', path: file.path, position, length: data.length, queuedPending });
         if (isWal && slowWrites !== undefined) {
           slowWrites();
           await new Promise((resolve) => setImmediate(resolve));
@@ -52,16 +57,26 @@ function recordingStorage(inner: Storage, writes: WalWrite[], { refuse = () => f
       },
       queueDurableWrite: (data, position) => {
         if (refuse(queuedCalls++)) return undefined;
-        if (isWal) writes.push({ how: 'queued', path: file.path, position, length: data.length });
-        if (!isWal || slowWrites === undefined) return file.queueDurableWrite!(data, position);
-        slowWrites();
-        // Each waits one turn, in the order queued, then joins the real queue in that order.
-        const copy = data.slice();
-        return new Promise<void>((resolve) => setImmediate(resolve)).then(() => file.queueDurableWrite!(copy, position));
+        if (!isWal) return file.queueDurableWrite!(data, position);
+        writes.push({ how: 'queued', path: file.path, position, length: data.length });
+        queuedPending++;
+        let queued: Promise<void>;
+        if (slowWrites === undefined) {
+          queued = file.queueDurableWrite!(data, position)!;
+        } else {
+          slowWrites();
+          // Each waits one turn, in the order queued, then joins the real queue in that order.
+          const copy = data.slice();
+          queued = new Promise<void>((resolve) => setImmediate(resolve)).then(() => file.queueDurableWrite!(copy, position));
+        }
+        return queued.finally(() => queuedPending--);
       },
       read: (position, length) => file.read(position, length),
       sync: () => file.sync(),
-      truncate: (size) => file.truncate(size),
+      truncate: (size) => {
+        if (isWal) truncatedWhileQueued ||= queuedPending > 0;
+        return file.truncate(size);
+      },
       sizeBytes: () => file.sizeBytes(),
       close: () => file.close(),
     };
@@ -82,14 +97,14 @@ function recordingStorage(inner: Storage, writes: WalWrite[], { refuse = () => f
  * Opens the database and makes its first commit durable: a batch is only handed over into a
  * segment that exists, and the first one is created by the flush loop.
  */
-async function openOn(storage: Storage, syncMethod: SyncMethod): Promise<Database> {
+async function openOn(storage: Storage, syncMethod: SyncMethod, segmentSizeBytesMax = 64 * 1024 * 1024): Promise<Database> {
   const db = await open({
     dir: DIR,
     storage,
     components: [Position],
     durability: 'buffered',
     config: false,
-    wal: { flushIntervalMs: 60_000, batchSizeBytesMax: BATCH_BYTES, syncMethod, preallocateBytes: 0 },
+    wal: { flushIntervalMs: 60_000, batchSizeBytesMax: BATCH_BYTES, syncMethod, preallocateBytes: 0, segmentSizeBytesMax },
     snapshot: { everyCommits: 0, everyMs: 0, walBytesMax: 0 },
   });
   if (db.lsn === 0) await db.transact((tx) => tx.create(), { durability: 'strict' }).durable;
@@ -114,8 +129,16 @@ function xs(db: Database): number[] {
   return db.query(Position).map((e) => db.get(e, Position)!.x).sort((a, b) => a - b);
 }
 
-/** Every write lands where the one before it in the same segment ended. */
+/** Set when a WAL segment was truncated while queued writes were pending (never allowed). */
+let truncatedWhileQueued = false;
+
+/**
+ * Every write lands where the one before it in the same segment ended, and no plain write (or
+ * truncate) started while queued writes were pending.
+ */
 function expectContiguous(writes: readonly WalWrite[]): void {
+  expect(writes.filter((write) => (write.queuedPending ?? 0) > 0)).toEqual([]);
+  expect(truncatedWhileQueued).toBe(false);
   const ends = new Map<string, number>();
   for (const write of writes) {
     const end = ends.get(write.path);
@@ -215,6 +238,20 @@ describe.each(['fdatasync', 'dsync'] as const)('WAL batches handed over (syncMet
     expect(writes.length - strictAt - 1).toBeGreaterThanOrEqual(5);
     expect(writes.every((write) => write.how === 'queued')).toBe(true);
     await strict.durable;
+    await expectAllDurable(db, storage, writes, commits, commits.length, syncMethod);
+  });
+
+  test('a rotation due while batches are handed over waits for them, then the loop hands over into the new segment', async () => {
+    const writes: WalWrite[] = [];
+    const storage = new SimulatedStorage();
+    // ~37 bytes per commit: 600 fill a 16 KiB segment and some, 200 more fit in the next.
+    const db = await openOn(recordingStorage(storage, writes, { slowWrites: () => undefined }), syncMethod, 16 * 1024);
+    writes.length = 0;
+    const commits = commitWithoutYielding(db, 0, 600);
+    await db.flush(); // the flush loop waits for the hand-overs, rotates, writes the rest
+    commits.push(...commitWithoutYielding(db, commits.length, 200));
+    const segmentsHandedTo = new Set(writes.filter((write) => write.how === 'queued').map((write) => write.path));
+    expect(segmentsHandedTo.size).toBeGreaterThanOrEqual(2);
     await expectAllDurable(db, storage, writes, commits, commits.length, syncMethod);
   });
 
