@@ -270,13 +270,10 @@ export class WalWriter {
     const segment = this.#segment;
     if (this.#flushLoopWriting || this.#closed || segment === undefined) return false;
     const pending = this.#pending;
-    if (!this.#canQueue(segment, pending.length)) return false;
-    // The storage copies the bytes (or refuses: it is still writing earlier ones).
-    const queued = segment.file.queueDurableWrite!(pending.bytes.subarray(0, pending.length), segment.sizeBytes);
-    if (queued === undefined) return false;
     const batch = this.#batch!;
+    const queued = this.#queueAtEnd(segment, pending.bytes.subarray(0, pending.length), batch);
+    if (queued === undefined) return false;
     this.#batch = undefined;
-    this.#advance(segment, pending.length, batch);
     pending.reset();
     this.#handedOver.push(batch);
     this.#handedOverSettled = queued.then(
@@ -460,16 +457,13 @@ export class WalWriter {
    */
   async #writeBatch(bytes: Uint8Array, batch: Batch): Promise<void> {
     const current = this.#segment;
-    if (this.#handedOver.length > 0 && current !== undefined && this.#canQueue(current, bytes.length)) {
-      // Crash before it is durable: as below; the batches handed over after it come after it.
-      const queued = current.file.queueDurableWrite!(bytes, current.sizeBytes);
-      if (queued !== undefined) {
-        this.#advance(current, bytes.length, batch);
-        await queued;
-        // From here every record of the batch survives a crash.
-        if (bytes.length < PREALLOCATE_BATCH_SIZE_BYTES_MAX) this.#preallocate(current);
-        return;
-      }
+    // Crash before it is durable: as below; the batches handed over after it come after it.
+    const queued = this.#handedOver.length > 0 && current !== undefined ? this.#queueAtEnd(current, bytes, batch) : undefined;
+    if (queued !== undefined) {
+      await queued;
+      // From here every record of the batch survives a crash.
+      if (bytes.length < PREALLOCATE_BATCH_SIZE_BYTES_MAX) this.#preallocate(current!);
+      return;
     }
     this.#flushLoopWriting = true;
     try {
@@ -500,13 +494,19 @@ export class WalWriter {
   }
 
   /**
-   * Whether `byteCount` more bytes may join the segment's queued writes now: the storage has a
-   * queue, no rotation is due, and they stay below any zero fill under way.
+   * Queues `bytes` (the batch's records) after the segment's records, and records that they go
+   * there; undefined, with nothing done, when they may not join the queue now: the storage has
+   * none or refuses (it copies the bytes when it takes them), a rotation is due, or they would
+   * reach into space a zero fill is preparing.
    */
-  #canQueue(segment: OpenSegment, byteCount: number): boolean {
-    if (segment.file.queueDurableWrite === undefined || segment.extensionFailure !== undefined) return false;
-    if (segment.extending !== undefined && segment.sizeBytes + byteCount > segment.allocatedBytes) return false;
-    return !this.#shouldRotate(segment, byteCount);
+  #queueAtEnd(segment: OpenSegment, bytes: Uint8Array, batch: Batch): Promise<void> | undefined {
+    const file = segment.file;
+    if (file.queueDurableWrite === undefined || segment.extensionFailure !== undefined) return undefined;
+    if (segment.extending !== undefined && segment.sizeBytes + bytes.length > segment.allocatedBytes) return undefined;
+    if (this.#shouldRotate(segment, bytes.length)) return undefined;
+    const queued = file.queueDurableWrite(bytes, segment.sizeBytes);
+    if (queued !== undefined) this.#advance(segment, bytes.length, batch);
+    return queued;
   }
 
   /** Records that the batch's bytes go (or went) to the segment's end. */
